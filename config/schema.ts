@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/** Parses "8192x4320" or a plain pixel count. */
+const pixelCount = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+x\d+$/, 'expected WIDTHxHEIGHT or a number').transform((s) => {
+    const [w, h] = s.split('x').map(Number);
+    return (w ?? 0) * (h ?? 0);
+  }),
+]);
+
+const rung = z.object({
+  name: z.string().regex(/^[a-z0-9]+$/),
+  height: z.number().int().min(16).max(4320),
+  video_kbps: z.number().int().positive(),
+});
+
+const role = z.enum(['api', 'worker', 'live']);
+
+export const configSchema = z.object({
+  http: z.object({
+    port: z.coerce.number().int().min(0).max(65535),
+    host: z.string().min(1),
+  }),
+  public_url: z.string(),
+  data_dir: z.string().min(1),
+  db: z.object({ url: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'expected sqlite:PATH or postgres://…') }),
+  storage: z.object({ url: z.string().regex(/^(file:|s3:\/\/)/, 'expected file:PATH or s3://…') }),
+  roles: z.array(role).min(1),
+  workers: z.coerce.number().int().min(0).max(256),
+  limits: z.object({
+    max_upload_bytes: z.coerce.number().int().positive(),
+    max_duration_s: z.coerce.number().positive(),
+    max_pixels: pixelCount,
+  }),
+  uploads: z.object({ expire_after_s: z.coerce.number().positive() }),
+  jobs: z.object({
+    max_attempts: z.coerce.number().int().min(1),
+    timeout_s: z.coerce.number().positive(),
+    lease_s: z.coerce.number().positive(),
+    backoff_base_s: z.coerce.number().min(0),
+    poll_interval_ms: z.coerce.number().int().min(10),
+  }),
+  transcode: z.object({
+    hwaccel: z.enum(['auto', 'none', 'vaapi', 'nvenc', 'qsv']),
+    preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow']),
+    concurrency: z.coerce.number().int().min(1).max(64),
+    segment_s: z.coerce.number().int().min(1).max(10),
+    ladder: z.array(rung).min(1),
+    audio_kbps: z.coerce.number().int().positive(),
+    storyboard: z.object({
+      interval_s: z.coerce.number().positive(),
+      tile_width: z.coerce.number().int().min(16).max(640),
+      columns: z.coerce.number().int().min(1).max(50),
+      rows: z.coerce.number().int().min(1).max(50),
+    }),
+  }),
+  origin: z.object({
+    cache_bytes: z.coerce.number().int().min(0),
+    max_cached_object_bytes: z.coerce.number().int().min(0),
+  }),
+  live: z.object({
+    port: z.coerce.number().int().min(0).max(65535),
+    reconnect_window_s: z.coerce.number().min(0),
+  }),
+  signing: z.object({ secret: z.string() }),
+  admin_token: z.string(),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  plugins: z.array(
+    z.object({
+      name: z.string().min(1),
+      path: z.string().optional(),
+      config: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type Role = z.infer<typeof role>;
+export type LadderRungConfig = z.infer<typeof rung>;

@@ -1,0 +1,134 @@
+/**
+ * Composition root: the only place that picks concrete adapters (by URL scheme) and wires
+ * services for each process role.
+ */
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import type { Config } from '../config/schema.js';
+import { pathUnderDataDir } from '../config/load.js';
+import { VideoCatalog } from './catalog/videos.js';
+import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/auth.js';
+import { createHttpServer } from './http/server.js';
+import { JobQueue, type JobType } from './jobs/queue.js';
+import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
+import { AppError, toVideoError } from './errors.js';
+import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
+import type { Logger } from './logger.js';
+import { resolveFfmpeg } from './media/ffmpeg.js';
+import { detectEncoders } from './media/hwaccel.js';
+import { createTranscodePool } from './media/pool.js';
+import { PlaybackSigner } from './origin/signing.js';
+import type { Services } from './services.js';
+import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
+import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
+import { expireUploads } from './uploads/tus.js';
+
+/** Object-store adapters by URL scheme (loaded lazily: only the one in use is imported). */
+const objectStores: Record<string, () => Promise<{ default: ObjectStoreFactory }>> = {
+  'file:': () => import('../storage-adapters/objects/fs.js'),
+};
+
+/** Metadata adapters by URL scheme. */
+const metadataDbs: Record<string, () => Promise<{ default: MetadataDbFactory }>> = {
+  'sqlite:': () => import('../storage-adapters/metadata/sqlite.js'),
+};
+
+export async function openObjectStore(cfg: Readonly<Config>): Promise<ObjectStore> {
+  const url = new URL(cfg.storage.url.startsWith('file:') ? `file:${pathUnderDataDir(cfg, cfg.storage.url.slice(5))}` : cfg.storage.url);
+  const load = objectStores[url.protocol];
+  if (!load) throw new Error(`storage.url: no adapter for "${url.protocol}" (this build has: ${Object.keys(objectStores).join(', ')})`);
+  return (await load()).default(url, { dataDir: cfg.data_dir });
+}
+
+export async function openMetadataDb(cfg: Readonly<Config>): Promise<MetadataDb> {
+  const scheme = `${cfg.db.url.split(':')[0]}:`;
+  const load = metadataDbs[scheme];
+  if (!load) throw new Error(`db.url: no adapter for "${scheme}" (this build has: ${Object.keys(metadataDbs).join(', ')})`);
+  return (await load()).default(cfg.db.url, { dataDir: cfg.data_dir });
+}
+
+export async function openServices(config: Readonly<Config>, logger: Logger): Promise<Services> {
+  const db = await openMetadataDb(config);
+  const store = await openObjectStore(config);
+  return {
+    config,
+    logger,
+    db,
+    store,
+    catalog: new VideoCatalog(db.db),
+    queue: new JobQueue(db, config.jobs),
+    auth: new Authenticator(ensureAdminToken(config), db.db),
+    signer: new PlaybackSigner(ensureSigningSecret(config)),
+  };
+}
+
+export async function closeServices(s: Services): Promise<void> {
+  await s.store.close?.();
+  await s.db.close();
+}
+
+/** An HTTP process: serves the API, uploads, media and pages on the shared port. */
+export async function startHttpRole(s: Services): Promise<{ server: Server; stop(): Promise<void> }> {
+  const server = createHttpServer(s);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(s.config.http.port, s.config.http.host, () => resolve());
+  });
+  return {
+    server,
+    async stop() {
+      // Finish in-flight requests; idle keep-alive sockets are closed at once.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}
+
+/** The media process: job runner + piscina pool driving ffmpeg. */
+export async function startMediaRole(s: Services): Promise<{ stop(): Promise<void> }> {
+  const bins = await resolveFfmpeg();
+  const encoders = await detectEncoders(bins.ffmpegPath, s.config.transcode.hwaccel);
+  const encoder = encoders.usable[0] ?? 'libx264';
+  s.logger.info({ ffmpeg: bins.ffmpegPath, version: bins.version, encoder, tried: encoders.tried }, 'media process ready');
+  const pool = createTranscodePool({ maxThreads: s.config.transcode.concurrency });
+  const media: MediaToolkit = {
+    ffmpegPath: bins.ffmpegPath,
+    ffprobePath: bins.ffprobePath,
+    encoder,
+    transcode: (task, opts) => pool.run(task, opts),
+  };
+  const handlers: JobHandlers = { 'vod.process': vodProcessHandler(s, media) };
+  // A job whose last attempt died with its process is dead-lettered by the queue itself.
+  const queue = new JobQueue(s.db, {
+    ...s.config.jobs,
+    onDeadLetter: async (job, reason) => {
+      const error = toVideoError(new AppError('E_TRANSCODE_FAILED', reason));
+      await (handlers[job.type] as JobHandler<JobType>).failed?.(runnableJob(job), error, true);
+    },
+  });
+  const runner = new JobRunner(
+    queue,
+    handlers,
+    {
+      owner: `${hostname()}:${process.pid}`,
+      concurrency: s.config.transcode.concurrency,
+      pollIntervalMs: s.config.jobs.poll_interval_ms,
+      leaseMs: s.config.jobs.lease_s * 1000,
+      timeoutMs: s.config.jobs.timeout_s * 1000,
+    },
+    s.logger,
+  );
+  runner.start();
+  const expiry = setInterval(
+    () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
+    Math.min(60_000, s.config.uploads.expire_after_s * 500),
+  );
+  return {
+    async stop() {
+      clearInterval(expiry);
+      await runner.stop();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,374 @@
+/**
+ * The video catalog: videos and their versions over the metadata seam, and the public
+ * shape of a video (API.md `GET /v1/videos/:id`). Status rules:
+ *  - a video without a ready version follows its newest version
+ *    (awaiting_upload → uploading → processing → ready | failed);
+ *  - once a version is ready the video stays `ready` and keeps serving it while a newer
+ *    version (second upload, reprocess) is processed; that newer version replaces it only
+ *    when it is ready.
+ */
+import type { Kysely } from 'kysely';
+import { AppError, type VideoError } from '../errors.js';
+import { newId } from '../ids.js';
+import type {
+  Database,
+  ProcessingStage,
+  RenditionRow,
+  VersionRow,
+  VideoRow,
+  Visibility,
+} from '../storage/metadata-db.js';
+
+export interface VideoView {
+  id: string;
+  title: string;
+  description: string;
+  tags: string[];
+  visibility: Visibility;
+  status: VideoRow['status'];
+  version: number;
+  error?: VideoError;
+  progress?: { stage: ProcessingStage; percent: number };
+  duration_ms: number | null;
+  width: number | null;
+  height: number | null;
+  created_at: string;
+  ready_at: string | null;
+  renditions: { name: string; width: number; height: number; bitrate_kbps: number; codecs: string }[];
+  playback: {
+    hls_url: string | null;
+    dash_url?: string | null;
+    poster_url: string | null;
+    thumbnail_vtt_url: string | null;
+    manifest_url: string | null;
+  };
+}
+
+export interface NewVideoInput {
+  title: string;
+  description?: string | undefined;
+  tags?: string[] | undefined;
+  visibility?: Visibility | undefined;
+  owner?: string | null | undefined;
+}
+
+export interface ListQuery {
+  limit: number;
+  cursor?: string | undefined;
+  owner?: string | undefined;
+  status?: VideoRow['status'] | undefined;
+  /** Only these visibilities (anonymous callers: public). */
+  visibilities?: Visibility[] | undefined;
+}
+
+/** Where a version's files are served: `/media/{id}/v{N}/…`. */
+export function mediaBase(videoId: string, version: number): string {
+  return `/media/${videoId}/v${version}/`;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function encodeCursor(row: Pick<VideoRow, 'created_at' | 'id'>): string {
+  return Buffer.from(`${row.created_at}:${row.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { created_at: number; id: string } {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const m = /^(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
+  if (!m) throw new AppError('E_BAD_REQUEST', 'invalid cursor');
+  return { created_at: Number(m[1]), id: m[2]! };
+}
+
+export class VideoCatalog {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(input: NewVideoInput): Promise<VideoRow> {
+    const t = this.now();
+    const row: VideoRow = {
+      id: newId(),
+      title: input.title,
+      description: input.description ?? '',
+      tags: JSON.stringify(input.tags ?? []),
+      visibility: input.visibility ?? 'public',
+      status: 'awaiting_upload',
+      current_version: 0,
+      latest_version: 0,
+      owner: input.owner ?? null,
+      error_code: null,
+      error_message: null,
+      error_retryable: null,
+      created_at: t,
+      updated_at: t,
+      ready_at: null,
+    };
+    await this.db.insertInto('videos').values(row).execute();
+    return row;
+  }
+
+  async find(id: string): Promise<VideoRow | undefined> {
+    return this.db.selectFrom('videos').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async get(id: string): Promise<VideoRow> {
+    const row = await this.find(id);
+    if (!row) throw new AppError('E_NOT_FOUND', `video ${id} not found`);
+    return row;
+  }
+
+  async version(videoId: string, version: number): Promise<VersionRow | undefined> {
+    return this.db
+      .selectFrom('versions')
+      .selectAll()
+      .where('video_id', '=', videoId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+  }
+
+  async renditions(videoId: string, version: number): Promise<RenditionRow[]> {
+    return this.db
+      .selectFrom('renditions')
+      .selectAll()
+      .where('video_id', '=', videoId)
+      .where('version', '=', version)
+      .orderBy('height')
+      .execute();
+  }
+
+  async patch(id: string, fields: Partial<Pick<NewVideoInput, 'title' | 'description' | 'tags' | 'visibility'>>): Promise<VideoRow> {
+    await this.get(id);
+    const update: Partial<VideoRow> = { updated_at: this.now() };
+    if (fields.title !== undefined) update.title = fields.title;
+    if (fields.description !== undefined) update.description = fields.description;
+    if (fields.tags !== undefined) update.tags = JSON.stringify(fields.tags);
+    if (fields.visibility !== undefined) update.visibility = fields.visibility;
+    await this.db.updateTable('videos').set(update).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  /**
+   * Opens a new version for an upload (or a reprocess): v1 for the first upload, then v2, ….
+   * The video's status moves to `uploading` only while nothing is ready yet.
+   */
+  async openVersion(
+    videoId: string,
+    init: { status: VersionRow['status']; source_bytes?: number | null; source_filename?: string | null },
+  ): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const video = await trx.selectFrom('videos').selectAll().where('id', '=', videoId).executeTakeFirst();
+      if (!video) throw new AppError('E_NOT_FOUND', `video ${videoId} not found`);
+      const version = video.latest_version + 1;
+      const t = this.now();
+      await trx
+        .insertInto('versions')
+        .values({
+          video_id: videoId,
+          version,
+          status: init.status,
+          stage: init.status === 'processing' ? 'queued' : null,
+          percent: init.status === 'processing' ? 0 : null,
+          playable: 0,
+          source_bytes: init.source_bytes ?? null,
+          source_filename: init.source_filename ?? null,
+          duration_ms: null,
+          width: null,
+          height: null,
+          probe: null,
+          manifest: null,
+          loudness: null,
+          encoder: null,
+          error_code: null,
+          error_message: null,
+          error_retryable: null,
+          processing_started_at: null,
+          created_at: t,
+          ready_at: null,
+        })
+        .execute();
+      const status = video.current_version > 0 ? video.status : init.status === 'processing' ? 'processing' : 'uploading';
+      await trx
+        .updateTable('videos')
+        .set({ latest_version: version, status, updated_at: t, error_code: null, error_message: null, error_retryable: null })
+        .where('id', '=', videoId)
+        .execute();
+      return version;
+    });
+  }
+
+  /** The upload of a version finished: it waits for processing now. */
+  async markUploaded(videoId: string, version: number, sourceBytes: number): Promise<void> {
+    const t = this.now();
+    await this.db
+      .updateTable('versions')
+      .set({ status: 'processing', stage: 'queued', percent: 0, source_bytes: sourceBytes })
+      .where('video_id', '=', videoId)
+      .where('version', '=', version)
+      .execute();
+    await this.db
+      .updateTable('videos')
+      .set({ status: 'processing', updated_at: t })
+      .where('id', '=', videoId)
+      .where('current_version', '=', 0)
+      .execute();
+  }
+
+  async setProgress(videoId: string, version: number, stage: ProcessingStage, percent: number): Promise<void> {
+    await this.db
+      .updateTable('versions')
+      .set({ stage, percent: Math.max(0, Math.min(100, Math.round(percent * 10) / 10)) })
+      .where('video_id', '=', videoId)
+      .where('version', '=', version)
+      .execute();
+  }
+
+  async updateVersion(videoId: string, version: number, fields: Partial<VersionRow>): Promise<void> {
+    await this.db.updateTable('versions').set(fields).where('video_id', '=', videoId).where('version', '=', version).execute();
+  }
+
+  /** The version is published: it becomes the one viewers get. */
+  async markReady(
+    videoId: string,
+    version: number,
+    fields: Pick<VersionRow, 'duration_ms' | 'width' | 'height' | 'manifest' | 'loudness' | 'encoder'>,
+    renditions: Omit<RenditionRow, 'video_id' | 'version'>[],
+  ): Promise<void> {
+    const t = this.now();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('renditions').where('video_id', '=', videoId).where('version', '=', version).execute();
+      if (renditions.length > 0) {
+        await trx
+          .insertInto('renditions')
+          .values(renditions.map((r) => ({ ...r, video_id: videoId, version })))
+          .execute();
+      }
+      await trx
+        .updateTable('versions')
+        .set({ ...fields, status: 'ready', stage: 'publish', percent: 100, playable: 1, ready_at: t })
+        .where('video_id', '=', videoId)
+        .where('version', '=', version)
+        .execute();
+      // A newer version may already be ready (a later reprocess finished first): keep the newest.
+      await trx
+        .updateTable('videos')
+        .set({ status: 'ready', current_version: version, ready_at: t, updated_at: t, error_code: null, error_message: null, error_retryable: null })
+        .where('id', '=', videoId)
+        .where('current_version', '<', version)
+        .execute();
+    });
+  }
+
+  /** Processing of a version failed; the video shows the error only if nothing is ready. */
+  async markFailed(videoId: string, version: number, error: VideoError): Promise<void> {
+    const t = this.now();
+    await this.db
+      .updateTable('versions')
+      .set({ status: 'failed', error_code: error.code, error_message: error.message, error_retryable: error.retryable ? 1 : 0 })
+      .where('video_id', '=', videoId)
+      .where('version', '=', version)
+      .execute();
+    await this.db
+      .updateTable('videos')
+      .set({ status: 'failed', error_code: error.code, error_message: error.message, error_retryable: error.retryable ? 1 : 0, updated_at: t })
+      .where('id', '=', videoId)
+      .where('current_version', '=', 0)
+      .where('latest_version', '=', version)
+      .execute();
+  }
+
+  /** An upload that never finished: its version disappears as if it had never been opened. */
+  async abandonVersion(videoId: string, version: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('versions').where('video_id', '=', videoId).where('version', '=', version).execute();
+      const video = await trx.selectFrom('videos').selectAll().where('id', '=', videoId).executeTakeFirst();
+      if (!video || video.latest_version !== version) return;
+      const newest = await trx
+        .selectFrom('versions')
+        .select('version')
+        .where('video_id', '=', videoId)
+        .orderBy('version', 'desc')
+        .executeTakeFirst();
+      await trx
+        .updateTable('videos')
+        .set({
+          latest_version: newest?.version ?? 0,
+          status: video.current_version > 0 ? video.status : newest ? video.status : 'awaiting_upload',
+          updated_at: this.now(),
+        })
+        .where('id', '=', videoId)
+        .execute();
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('renditions').where('video_id', '=', id).execute();
+      await trx.deleteFrom('versions').where('video_id', '=', id).execute();
+      await trx.deleteFrom('upload_sessions').where('video_id', '=', id).execute();
+      await trx.deleteFrom('jobs').where('video_id', '=', id).where('status', 'in', ['queued', 'dead', 'failed', 'succeeded']).execute();
+      await trx.deleteFrom('videos').where('id', '=', id).execute();
+    });
+  }
+
+  async list(q: ListQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
+    let query = this.db.selectFrom('videos').selectAll();
+    if (q.owner !== undefined) query = query.where('owner', '=', q.owner);
+    if (q.status !== undefined) query = query.where('status', '=', q.status);
+    if (q.visibilities !== undefined) query = query.where('visibility', 'in', q.visibilities);
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      query = query.where((eb) =>
+        eb.or([eb('created_at', '<', c.created_at), eb.and([eb('created_at', '=', c.created_at), eb('id', '<', c.id)])]),
+      );
+    }
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    return { items, next_cursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+  }
+
+  /** The public shape of a video (API.md). */
+  async view(row: VideoRow, sign: (url: string) => string = (u) => u): Promise<VideoView> {
+    const current = row.current_version > 0 ? await this.version(row.id, row.current_version) : undefined;
+    const latest =
+      row.latest_version > 0 && row.latest_version !== row.current_version ? await this.version(row.id, row.latest_version) : current;
+    const renditions = current ? await this.renditions(row.id, current.version) : [];
+    const base = (v: number) => mediaBase(row.id, v);
+    // Instant publish: a still-processing version plays as soon as its first segments exist.
+    const playing = current ?? (latest && latest.playable ? latest : undefined);
+    const ready = current?.status === 'ready';
+    const manifest = current?.manifest ? (JSON.parse(current.manifest) as { dash_url?: string | null }) : undefined;
+    const view: VideoView = {
+      id: row.id,
+      title: row.title,
+      description: row.description,
+      tags: JSON.parse(row.tags) as string[],
+      visibility: row.visibility,
+      status: row.status,
+      version: playing?.version ?? row.latest_version,
+      duration_ms: (current ?? latest)?.duration_ms ?? null,
+      width: (current ?? latest)?.width ?? null,
+      height: (current ?? latest)?.height ?? null,
+      created_at: iso(row.created_at)!,
+      ready_at: iso(row.ready_at),
+      renditions: renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
+      playback: {
+        hls_url: playing ? sign(`${base(playing.version)}master.m3u8`) : null,
+        dash_url: ready && manifest?.dash_url ? sign(`${base(current.version)}master.mpd`) : null,
+        poster_url: ready ? sign(`${base(current.version)}poster.jpg`) : null,
+        thumbnail_vtt_url: ready ? sign(`${base(current.version)}storyboard.vtt`) : null,
+        manifest_url: ready ? sign(`${base(current.version)}manifest.json`) : null,
+      },
+    };
+    if (row.status === 'failed' && row.error_code) {
+      view.error = { code: row.error_code as VideoError['code'], message: row.error_message ?? '', retryable: row.error_retryable === 1 };
+    }
+    if (latest && latest.status === 'processing') {
+      view.progress = { stage: latest.stage ?? 'queued', percent: latest.percent ?? 0 };
+    }
+    return view;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The one table of error codes (API.md "Errors"). Every HTTP error body and every
+ * processing failure kept on a video uses a code from here.
+ */
+export const ERRORS = {
+  E_NOT_FOUND: { status: 404, retryable: false, message: 'not found' },
+  E_BAD_REQUEST: { status: 400, retryable: false, message: 'bad request' },
+  E_UNAUTHORIZED: { status: 401, retryable: false, message: 'a valid bearer token is required' },
+  E_FORBIDDEN: { status: 403, retryable: false, message: 'this token may not do that' },
+  E_CONFLICT: { status: 409, retryable: false, message: 'conflict' },
+  E_TOO_LARGE: { status: 413, retryable: false, message: 'the upload is larger than the limit' },
+  E_NOT_MEDIA: { status: 422, retryable: false, message: 'the file is not a supported media file' },
+  E_NO_VIDEO_STREAM: { status: 422, retryable: false, message: 'the file has no video stream' },
+  E_CODEC_UNSUPPORTED: { status: 422, retryable: false, message: 'the video codec is not supported' },
+  E_TOO_LONG: { status: 422, retryable: false, message: 'the video is longer than the limit' },
+  E_RESOLUTION_TOO_HIGH: { status: 422, retryable: false, message: 'the video resolution is above the limit' },
+  E_MODERATION_REJECTED: { status: 422, retryable: false, message: 'rejected by moderation' },
+  E_TRANSCODE_FAILED: { status: 500, retryable: true, message: 'transcoding failed' },
+  E_PROCESSING_TIMEOUT: { status: 500, retryable: true, message: 'processing took longer than the limit' },
+  E_UNAVAILABLE: { status: 503, retryable: true, message: 'service unavailable' },
+  E_INTERNAL: { status: 500, retryable: true, message: 'internal error' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retryable = ERRORS[code].retryable;
+  }
+
+  toBody(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.hasOwn(ERRORS, v);
+}
+
+/** The shape a failed video carries (API.md). */
+export interface VideoError {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+/** Turns anything thrown during processing into the video's error, unknowns as E_TRANSCODE_FAILED. */
+export function toVideoError(err: unknown): VideoError {
+  if (err instanceof AppError) return { code: err.code, message: err.message, retryable: err.retryable };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'E_TRANSCODE_FAILED', message, retryable: true };
+}

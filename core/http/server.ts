@@ -1,0 +1,62 @@
+/**
+ * One http.Server: tus uploads under /v1/uploads, everything else through Koa.
+ * Koa stays small: auth → error bodies → routes.
+ */
+import { createServer, type Server } from 'node:http';
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import type { Services } from '../services.js';
+import { createUploadHandler, UPLOADS_PATH } from '../uploads/tus.js';
+import type { AppState } from './context.js';
+import { problemMiddleware } from './problem.js';
+import { healthRoutes, type ReadinessProbe } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { mediaRoutes } from './routes/media.js';
+import { pageRoutes } from './routes/pages.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { videoRoutes } from './routes/videos.js';
+
+export interface HttpServerOptions {
+  readiness?: ReadinessProbe[];
+}
+
+export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: true });
+  app.use(problemMiddleware(s.logger));
+  app.use(async (ctx, next) => {
+    ctx.state.principal = await s.auth.principal(ctx.get('authorization') || undefined);
+    await next();
+  });
+  const router = new Router<AppState>();
+  healthRoutes(router, s, opts.readiness);
+  videoRoutes(router, s);
+  tokenRoutes(router, s);
+  jobRoutes(router, s);
+  mediaRoutes(router, s);
+  pageRoutes(router);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.on('error', (err: Error & { code?: string }) => {
+    // Clients that go away mid-request are not our failure.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || /Parse Error|aborted/.test(err.message)) return;
+    s.logger.error({ err }, 'http error');
+  });
+  return app;
+}
+
+export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Server {
+  const app = createKoaApp(s, opts);
+  const koa = app.callback();
+  const uploads = createUploadHandler(s);
+  const server = createServer((req, res) => {
+    const path = req.url ?? '/';
+    if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
+      void uploads.handle(req, res);
+      return;
+    }
+    void koa(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0; // uploads may take hours; tus resumes if a connection dies
+  return server;
+}

@@ -1,0 +1,60 @@
+/**
+ * Instant publish: copies what ffmpeg has finished into the version's staging prefix while
+ * the ladder still encodes, so the video plays seconds after its upload. Segments go first,
+ * then each media playlist (made "growing": starts at 0), then the master once every
+ * rendition has a segment: a player never sees a playlist that names a missing file.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { growingPlaylist, masterUris, parseMasterPlaylist, parseMediaPlaylist, withoutAudioOnlyVariants } from '../../media/playlists.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export class StagingSync {
+  /** Files (relative to the version root) already in staging. */
+  readonly copied = new Set<string>();
+  private playable = false;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly workDir: string,
+    private readonly stagingPrefix: string,
+  ) {}
+
+  /** One pass; true once the master is in staging (every rendition has a first segment). */
+  async tick(): Promise<boolean> {
+    const masterText = await readIfExists(join(this.workDir, 'master.m3u8'));
+    if (!masterText) return false;
+    const uris = masterUris(parseMasterPlaylist(masterText));
+    let everyRenditionStarted = uris.length > 0;
+    for (const uri of uris) {
+      const text = await readIfExists(join(this.workDir, uri));
+      const playlist = text ? parseMediaPlaylist(text) : undefined;
+      if (!text || !playlist || playlist.segments.length === 0) {
+        everyRenditionStarted = false;
+        continue;
+      }
+      const dir = posix.dirname(uri);
+      for (const file of [playlist.initUri, ...playlist.segments.map((s) => s.uri)]) {
+        if (!file) continue;
+        const rel = posix.normalize(posix.join(dir, file));
+        if (this.copied.has(rel)) continue;
+        await this.store.putFile(this.stagingPrefix + rel, join(this.workDir, rel));
+        this.copied.add(rel);
+      }
+      await this.store.put(this.stagingPrefix + uri, growingPlaylist(text));
+    }
+    if (everyRenditionStarted && !this.playable) {
+      await this.store.put(`${this.stagingPrefix}master.m3u8`, withoutAudioOnlyVariants(masterText));
+      this.playable = true;
+    }
+    return this.playable;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * `vod.process`: probe → transcode (one ffmpeg pass for the whole ladder, instant publish
+ * of its first segments) → publish (atomic move from staging to the versioned prefix).
+ * A failed attempt leaves nothing published: staging is wiped before every attempt.
+ */
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import { mediaBase } from '../../catalog/videos.js';
+import type { VideoError } from '../../errors.js';
+import { buildLadder } from '../../media/ladder.js';
+import { probeSource } from '../../media/probe.js';
+import type { TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
+import type { Services } from '../../services.js';
+import { objectKeys } from '../../storage/object-store.js';
+import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
+import { StagingSync } from './staging-sync.js';
+
+/** What the media process provides to run ffmpeg. */
+export interface MediaToolkit {
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** The encoder chosen at start-up (hardware when usable under `transcode.hwaccel`). */
+  encoder: VideoEncoder;
+  transcode(task: TranscodeTask, opts: { signal: AbortSignal }): Promise<TranscodeResult>;
+}
+
+/** media_manifest.json (API.md). */
+export interface MediaManifest {
+  version: number;
+  hls_url: string;
+  dash_url: string | null;
+  poster_url: string;
+  thumbnail_vtt_url: string;
+  duration_ms: number;
+  ladder: TranscodeResult['renditions'];
+  loudness: number | null;
+  encoder: VideoEncoder;
+}
+
+const SYNC_INTERVAL_MS = 500;
+const PROGRESS_WRITE_MS = 1000;
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile() && !e.name.endsWith('.tmp')).map((e) => relative(dir, join(e.parentPath, e.name)));
+}
+
+export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<'vod.process'> {
+  const { catalog, store, config } = s;
+
+  async function run(job: RunnableJob<'vod.process'>, ctx: JobContext): Promise<void> {
+    const { videoId, version } = job.payload;
+    const sourceVersion = job.payload.sourceVersion ?? version;
+    const log = ctx.logger;
+    const video = await catalog.find(videoId);
+    if (!video || !(await catalog.version(videoId, version))) {
+      log.info('video or version is gone; nothing to do');
+      return;
+    }
+    const staging = objectKeys.staging(videoId, version);
+    const workDir = join(config.data_dir, 'work', `${videoId}-v${version}-job${job.id}`);
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(join(workDir, 'out'), { recursive: true });
+    // Leftovers of an attempt that died must not mix with this one.
+    await store.deletePrefix(staging);
+    await catalog.updateVersion(videoId, version, { playable: 0, processing_started_at: Date.now() });
+    try {
+      // probe
+      await catalog.setProgress(videoId, version, 'probe', 0);
+      const sourceKey = objectKeys.source(videoId, sourceVersion);
+      let sourcePath = store.localPath?.(sourceKey);
+      if (!sourcePath || !(await store.head(sourceKey))) {
+        sourcePath = join(workDir, 'source');
+        await store.download(sourceKey, sourcePath);
+      }
+      const probe = await probeSource(media.ffprobePath, sourcePath, config.limits);
+      log.info({ probe }, 'source accepted');
+      await catalog.updateVersion(videoId, version, {
+        duration_ms: probe.duration_ms,
+        width: probe.width,
+        height: probe.height,
+        probe: JSON.stringify(probe),
+      });
+      ctx.signal.throwIfAborted();
+
+      // transcode, publishing the first segments as soon as every rendition has one
+      const ladder = buildLadder(probe, config.transcode.ladder);
+      const outDir = join(workDir, 'out');
+      await catalog.setProgress(videoId, version, 'transcode', 0);
+      const sync = new StagingSync(store, outDir, staging);
+      let playable = false;
+      let syncing = Promise.resolve();
+      const syncTimer = setInterval(() => {
+        syncing = syncing.then(async () => {
+          if (!(await sync.tick()) || playable) return;
+          playable = true;
+          await catalog.updateVersion(videoId, version, { playable: 1 });
+          log.info('playable while processing (instant publish)');
+        }).catch((err: unknown) => log.warn({ err }, 'staging sync failed; retrying'));
+      }, SYNC_INTERVAL_MS);
+      const channel = new MessageChannel();
+      let lastWrite = 0;
+      channel.port1.on('message', (p: TranscodeProgress) => {
+        const t = Date.now();
+        if (t - lastWrite < PROGRESS_WRITE_MS) return;
+        lastWrite = t;
+        void catalog.setProgress(videoId, version, 'transcode', p.percent).catch(() => undefined);
+      });
+      let result: TranscodeResult;
+      try {
+        result = await media.transcode(
+          {
+            ffmpegPath: media.ffmpegPath,
+            sourcePath,
+            outDir,
+            probe,
+            ladder,
+            segmentSeconds: config.transcode.segment_s,
+            preset: config.transcode.preset,
+            audioKbps: config.transcode.audio_kbps,
+            encoder: media.encoder,
+            storyboard: config.transcode.storyboard,
+            progressPort: channel.port2,
+          },
+          { signal: ctx.signal },
+        );
+      } finally {
+        clearInterval(syncTimer);
+        channel.port1.close();
+        await syncing;
+      }
+      log.info({ encoder: result.encoder, renditions: result.renditions.length, loudness: result.loudness }, 'ladder encoded');
+
+      // publish
+      await catalog.setProgress(videoId, version, 'publish', 100);
+      const base = `${config.public_url.replace(/\/$/, '')}${mediaBase(videoId, version)}`;
+      const manifest: MediaManifest = {
+        version,
+        hls_url: `${base}master.m3u8`,
+        dash_url: `${base}master.mpd`,
+        poster_url: `${base}poster.jpg`,
+        thumbnail_vtt_url: `${base}storyboard.vtt`,
+        duration_ms: result.duration_ms,
+        ladder: result.renditions,
+        loudness: result.loudness,
+        encoder: result.encoder,
+      };
+      await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+      for (const rel of await listFiles(outDir)) {
+        // Segments already in staging are identical; playlists are final (VOD) now.
+        if (sync.copied.has(rel)) continue;
+        await store.putFile(staging + rel, join(outDir, rel));
+      }
+      if (!(await catalog.find(videoId))) {
+        log.info('video deleted while processing; discarding the outputs');
+        await store.deletePrefix(staging);
+        return;
+      }
+      const finalPrefix = objectKeys.media(videoId, version);
+      await store.deletePrefix(finalPrefix);
+      await store.publishPrefix(staging, finalPrefix);
+      await catalog.markReady(
+        videoId,
+        version,
+        {
+          duration_ms: result.duration_ms,
+          width: probe.width,
+          height: probe.height,
+          manifest: JSON.stringify(manifest),
+          loudness: result.loudness,
+          encoder: result.encoder,
+        },
+        result.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
+      );
+      log.info({ hls_url: manifest.hls_url }, 'video ready');
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  async function failed(job: RunnableJob<'vod.process'>, error: VideoError, final: boolean): Promise<void> {
+    const { videoId, version } = job.payload;
+    if (!final) {
+      // A retry follows: the version goes back to waiting, nothing half-made stays visible.
+      await catalog.updateVersion(videoId, version, { playable: 0, stage: 'queued', percent: 0 });
+      await store.deletePrefix(objectKeys.staging(videoId, version));
+      return;
+    }
+    await catalog.updateVersion(videoId, version, { playable: 0 });
+    await store.deletePrefix(objectKeys.staging(videoId, version));
+    await catalog.markFailed(videoId, version, error);
+  }
+
+  return { run, failed };
+}

@@ -1,0 +1,157 @@
+/**
+ * The job runner of the media process: claims jobs from the DB-backed queue, keeps their
+ * leases alive with heartbeats, enforces `jobs.timeout_s`, and hands each job to the
+ * handler of its type. On shutdown it stops claiming, aborts running work and releases the
+ * leases so another process picks the jobs up at once.
+ */
+import { AppError, toVideoError, type VideoError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Job, JobPayloads, JobQueue, JobType } from './queue.js';
+
+export interface JobContext {
+  signal: AbortSignal;
+  logger: Logger;
+  attempt: number;
+}
+
+export interface RunnableJob<T extends JobType> {
+  id: number;
+  type: T;
+  payload: JobPayloads[T];
+  attempts: number;
+  maxAttempts: number;
+}
+
+/** What a job type does; `failed` learns of every failure (final: no retry will follow). */
+export interface JobHandler<T extends JobType> {
+  run(job: RunnableJob<T>, ctx: JobContext): Promise<void>;
+  failed?(job: RunnableJob<T>, error: VideoError, final: boolean): Promise<void>;
+}
+
+/** Every job type must have a handler: the compiler checks this map. */
+export type JobHandlers = { [T in JobType]: JobHandler<T> };
+
+/** The job as its handler sees it. */
+export function runnableJob(row: Job): RunnableJob<JobType> {
+  return { id: row.id, type: row.type, payload: row.payload, attempts: row.attempts, maxAttempts: row.max_attempts };
+}
+
+export interface RunnerOptions {
+  owner: string;
+  concurrency: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  timeoutMs: number;
+  now?: () => number;
+}
+
+export class JobRunner {
+  private readonly running = new Map<number, { abort: AbortController; done: Promise<void> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private polling = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly queue: JobQueue,
+    private readonly handlers: JobHandlers,
+    private readonly opts: RunnerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), this.opts.pollIntervalMs);
+    void this.poll();
+  }
+
+  /** Stops claiming; aborts running jobs and releases their leases (graceful shutdown). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const r of this.running.values()) r.abort.abort(new Error('shutting down'));
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Claims jobs until the concurrency limit is reached; exposed for tests. */
+  async poll(): Promise<void> {
+    if (this.polling || this.stopping) return;
+    this.polling = true;
+    try {
+      while (!this.stopping && this.running.size < this.opts.concurrency) {
+        const job = await this.queue.claim(this.opts.owner);
+        if (!job) break;
+        const abort = new AbortController();
+        const done = this.execute(job, abort).finally(() => this.running.delete(job.id));
+        this.running.set(job.id, { abort, done });
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'claiming jobs failed');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async execute(row: Job, abort: AbortController): Promise<void> {
+    const type = row.type;
+    const handler = this.handlers[type] as JobHandler<JobType> | undefined;
+    const log = this.logger.child({ job_id: row.id, job_type: row.type, video_id: row.video_id, version: row.version, attempt: row.attempts });
+    const job = runnableJob(row);
+    if (!handler) {
+      await this.queue.fail(row.id, this.opts.owner, `no handler for job type ${row.type}`, { retryable: false });
+      return;
+    }
+    // The timeout counts from the job's first start, so a job that keeps crashing still ends.
+    const startedAt = row.started_at ?? this.now();
+    const remaining = startedAt + this.opts.timeoutMs - this.now();
+    let timedOut = false;
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      abort.abort(new AppError('E_PROCESSING_TIMEOUT'));
+    }, Math.max(0, remaining));
+    let lostLease = false;
+    const heartbeat = setInterval(() => {
+      void this.queue.heartbeat(row.id, this.opts.owner).then(
+        (held) => {
+          if (!held && !lostLease) {
+            lostLease = true;
+            log.warn('lost the job lease; stopping this attempt');
+            abort.abort(new Error('lease lost'));
+          }
+        },
+        (err: unknown) => log.error({ err }, 'heartbeat failed'),
+      );
+    }, Math.max(250, Math.floor(this.opts.leaseMs / 3)));
+
+    log.info('job started');
+    try {
+      await handler.run(job, { signal: abort.signal, logger: log, attempt: row.attempts });
+      await this.queue.succeed(row.id, this.opts.owner);
+      log.info('job succeeded');
+    } catch (err) {
+      if (lostLease) return;
+      if (this.stopping && !timedOut) {
+        await this.queue.release(row.id, this.opts.owner);
+        log.info('job released for another process (shutdown)');
+        return;
+      }
+      const error = timedOut
+        ? toVideoError(new AppError('E_PROCESSING_TIMEOUT', `processing took longer than ${Math.round(this.opts.timeoutMs / 1000)} s`))
+        : toVideoError(err);
+      // A timeout is final for the queue; the video can still be reprocessed by hand.
+      const outcome = await this.queue.fail(row.id, this.opts.owner, `${error.code}: ${error.message}`, {
+        retryable: error.retryable && !timedOut,
+      });
+      log.error({ err, code: error.code, outcome }, 'job failed');
+      await handler.failed?.(job, error, outcome === 'dead').catch((e: unknown) => log.error({ err: e }, 'failure hook failed'));
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+    }
+  }
+
+  get activeJobs(): number {
+    return this.running.size;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Entry point. The primary process validates the config, prepares the data dir and the
+ * database, then supervises the children; each child runs one role.
+ */
+import cluster from 'node:cluster';
+import { configFileFromArgv, ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { closeServices, openMetadataDb, openServices, startHttpRole, startMediaRole } from './app.js';
+import { currentRole, EXIT_REFUSED, runSupervisor } from './cluster.js';
+import { ensureAdminToken, ensureSigningSecret } from './http/auth.js';
+import { createLogger } from './logger.js';
+import { FfmpegUnavailableError } from './media/ffmpeg.js';
+
+function load(): Readonly<Config> {
+  try {
+    return loadConfig({ file: configFileFromArgv(process.argv) });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`framecast: ${err.message}\n`);
+      process.exit(EXIT_REFUSED);
+    }
+    throw err;
+  }
+}
+
+async function primary(cfg: Readonly<Config>): Promise<void> {
+  const logger = createLogger(cfg.log_level, { role: 'supervisor' });
+  ensureAdminToken(cfg, logger);
+  ensureSigningSecret(cfg);
+  // Migrate once here so children never race on schema changes.
+  const db = await openMetadataDb(cfg);
+  await db.close();
+  runSupervisor(cfg, logger);
+}
+
+async function child(cfg: Readonly<Config>): Promise<void> {
+  const role = currentRole() ?? 'http';
+  const logger = createLogger(cfg.log_level, { role });
+  const services = await openServices(cfg, logger);
+  let stop: () => Promise<void>;
+  try {
+    stop = role === 'http' ? (await startHttpRole(services)).stop : (await startMediaRole(services)).stop;
+  } catch (err) {
+    if (err instanceof FfmpegUnavailableError) {
+      logger.fatal({ err }, err.message);
+      process.stderr.write(`framecast: ${err.message}\n`);
+      process.exit(EXIT_REFUSED);
+    }
+    throw err;
+  }
+  if (role === 'http') logger.info({ port: cfg.http.port, host: cfg.http.host }, 'http process listening');
+  let stopping = false;
+  const drain = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stop();
+    await closeServices(services);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void drain());
+  // The supervisor handles Ctrl-C for the whole group.
+  process.on('SIGINT', () => undefined);
+}
+
+const cfg = load();
+if (cluster.isPrimary) await primary(cfg);
+else await child(cfg);

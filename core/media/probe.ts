@@ -1,0 +1,170 @@
+/*
+ * ffprobe → ProbeResult, or the AppError that refuses the source.
+ *
+ * Decisions:
+ * - Only the demuxers of SAFE_INPUT_FORMATS open at all; anything else (playlists, concat
+ *   lists, images, text) makes ffprobe fail and becomes E_NOT_MEDIA.
+ * - Video codecs are an allow-list of what cameras, phones, editors and the web produce
+ *   and libavcodec decodes well (VIDEO_CODECS). Image and raw codecs (png, bmp, gif, tiff,
+ *   rawvideo, qtrle, …) are refused with E_CODEC_UNSUPPORTED: they are screen captures or
+ *   intermediates with huge bitrates and a common way to smuggle still images in a container.
+ * - Cover art (attached_pic) is not video: an m4a with artwork has no video stream.
+ * - fps is the average frame rate (r_frame_rate if unknown), rounded to 3 decimals so 29.97
+ *   and 23.976 survive as such (transcode-command maps them back to N*1000/1001), capped at
+ *   60. The source is VFR when its average and real base rates differ by more than 0.5%.
+ */
+import { AppError } from '../errors.js';
+import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
+import type { ProbeResult } from './types.js';
+
+/** Limits a source must respect (config `limits`). */
+export interface ProbeLimits {
+  max_duration_s: number;
+  max_pixels: number;
+}
+
+/** Video codecs accepted as sources (ffprobe codec_name). */
+export const VIDEO_CODECS: ReadonlySet<string> = new Set([
+  'h264',
+  'hevc',
+  'vp8',
+  'vp9',
+  'av1',
+  'mpeg4',
+  'msmpeg4v2',
+  'msmpeg4v3',
+  'mpeg2video',
+  'mpeg1video',
+  'h263',
+  'h263p',
+  'flv1',
+  'wmv1',
+  'wmv2',
+  'wmv3',
+  'vc1',
+  'theora',
+  'prores',
+  'dnxhd',
+  'dvvideo',
+  'mjpeg',
+  'ffv1',
+  'cfhd',
+]);
+
+export const MAX_FPS = 60;
+
+interface FfprobeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  duration?: string;
+  disposition?: { attached_pic?: number };
+  tags?: Record<string, string>;
+  side_data_list?: { side_data_type?: string; rotation?: number }[];
+}
+
+interface FfprobeOutput {
+  format?: { format_name?: string; duration?: string; bit_rate?: string };
+  streams?: FfprobeStream[];
+}
+
+/** Parses "30000/1001" or "25"; null for "0/0" and garbage. */
+export function parseRational(text: string | undefined): number | null {
+  if (!text) return null;
+  const [n, d = '1'] = text.split('/');
+  const value = Number(n) / Number(d);
+  return Number.isFinite(value) && value > 0 ? value : null;
+}
+
+/** Clockwise degrees (0/90/180/270) from the display matrix or the legacy rotate tag. */
+export function readRotation(stream: Pick<FfprobeStream, 'side_data_list' | 'tags'>): number {
+  const matrix = stream.side_data_list?.find((s) => typeof s.rotation === 'number');
+  // ffprobe prints the display matrix angle counter-clockwise; the rotate tag is clockwise.
+  const clockwise = matrix ? -(matrix.rotation ?? 0) : Number(stream.tags?.rotate ?? 0);
+  if (!Number.isFinite(clockwise)) return 0;
+  const quarter = Math.round(clockwise / 90) * 90;
+  return ((quarter % 360) + 360) % 360;
+}
+
+function frameRate(stream: FfprobeStream): { fps: number; vfr: boolean } {
+  const avg = parseRational(stream.avg_frame_rate);
+  const real = parseRational(stream.r_frame_rate);
+  const raw = avg ?? real ?? 30;
+  const vfr = avg !== null && real !== null && Math.abs(avg - real) / real > 0.005;
+  const fps = Math.min(MAX_FPS, Math.round(raw * 1000) / 1000);
+  return { fps: Math.max(1, fps), vfr };
+}
+
+async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {
+  let stdout: string;
+  try {
+    stdout = await runFfmpeg(ffprobePath, [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_format',
+      '-show_streams',
+      ...safeInputArgs(file),
+    ]);
+  } catch (err) {
+    if (err instanceof FfmpegError && err.reason === 'exit') {
+      throw new AppError('E_NOT_MEDIA', 'the file is not a video in a supported container', { cause: err });
+    }
+    throw err;
+  }
+  try {
+    return JSON.parse(stdout) as FfprobeOutput;
+  } catch (err) {
+    throw new AppError('E_NOT_MEDIA', 'the file could not be read as media', { cause: err });
+  }
+}
+
+/** Probes an uploaded file and checks it against the limits; throws AppError when refused. */
+export async function probeSource(ffprobePath: string, file: string, limits: ProbeLimits): Promise<ProbeResult> {
+  const out = await runFfprobe(ffprobePath, file);
+  const streams = out.streams ?? [];
+  const known = streams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio');
+  if (!out.format || known.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
+
+  const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  if (!video) throw new AppError('E_NO_VIDEO_STREAM');
+  const codec = video.codec_name ?? 'unknown';
+  if (!VIDEO_CODECS.has(codec)) {
+    throw new AppError('E_CODEC_UNSUPPORTED', `the video codec "${codec}" is not supported`);
+  }
+  if (!video.width || !video.height) throw new AppError('E_NOT_MEDIA', 'the video stream has no picture size');
+
+  const duration_s = Number(out.format.duration ?? video.duration);
+  if (!Number.isFinite(duration_s) || duration_s <= 0) throw new AppError('E_NOT_MEDIA', 'the file has no duration');
+  if (duration_s > limits.max_duration_s) {
+    throw new AppError('E_TOO_LONG', `the video lasts ${Math.round(duration_s)} s, the limit is ${limits.max_duration_s} s`);
+  }
+  if (video.width * video.height > limits.max_pixels) {
+    throw new AppError(
+      'E_RESOLUTION_TOO_HIGH',
+      `the video is ${video.width}x${video.height}, the limit is ${limits.max_pixels} pixels`,
+    );
+  }
+
+  const rotation = readRotation(video);
+  const swap = rotation === 90 || rotation === 270;
+  const bitRate = Number(out.format.bit_rate);
+  return {
+    format_name: out.format.format_name ?? 'unknown',
+    duration_ms: Math.round(duration_s * 1000),
+    width: swap ? video.height : video.width,
+    height: swap ? video.width : video.height,
+    rotation,
+    ...frameRate(video),
+    video_codec: codec,
+    audio_codec: audio?.codec_name ?? null,
+    has_audio: Boolean(audio),
+    bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+  };
+}

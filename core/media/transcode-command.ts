@@ -1,0 +1,186 @@
+/*
+ * The ffmpeg arguments of the one-pass ladder.
+ *
+ * One process decodes the source once:
+ *   [0:v] → fps (CFR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
+ *                              ├→ … one branch per rung
+ *                              └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
+ *   [0:a] → 48 kHz → asplit ─┬→ AAC (encoded once, its own HLS audio group)
+ *                            └→ ebur128 (integrated loudness, read from stderr)
+ * Every rung gets a keyframe exactly on each segment boundary (-force_key_frames) plus a
+ * fixed GOP of segment_s×fps frames and no scene-cut keyframes, so segments line up across
+ * rungs and a player can switch at any boundary. The encoder-specific part comes from
+ * `encoderBuilders`, which hwaccel.ts also uses for its test encodes.
+ */
+import path from 'node:path';
+import { safeInputArgs } from './ffmpeg.js';
+import type { ProbeResult, Rung, StoryboardSpec, TranscodeTask, VideoEncoder } from './types.js';
+
+/** How the GOP must look: `keyint` frames, a forced keyframe every `segmentSeconds`. */
+export interface GopSpec {
+  keyint: number;
+  segmentSeconds: number;
+}
+
+/** The encoder-specific pieces of an ffmpeg command. */
+export interface EncoderBuilder {
+  /** Arguments before the input (device setup). */
+  inputArgs: string[];
+  /** Filter appended to every rung's chain: the pixel format (and upload) the encoder takes. */
+  pixelFilter: string;
+  /** Output arguments shared by every video stream of this encoder. */
+  videoArgs(gop: GopSpec, preset: string): string[];
+}
+
+/** Maps an x264 preset to the nearest NVENC one (p1 fastest … p7 slowest). */
+const NVENC_PRESETS: Record<string, string> = {
+  ultrafast: 'p1',
+  superfast: 'p2',
+  veryfast: 'p3',
+  faster: 'p3',
+  fast: 'p4',
+  medium: 'p5',
+  slow: 'p6',
+  slower: 'p7',
+  veryslow: 'p7',
+};
+
+/** Encoder-specific arguments; typed over VideoEncoder so a new encoder cannot be forgotten. */
+export const encoderBuilders: { [E in VideoEncoder]: EncoderBuilder } = {
+  libx264: {
+    inputArgs: [],
+    pixelFilter: 'format=yuv420p',
+    videoArgs: ({ keyint }, preset) => [
+      '-c:v', 'libx264', '-preset', preset, '-profile:v', 'high',
+      '-g', String(keyint), '-keyint_min', String(keyint), '-sc_threshold', '0', '-flags', '+cgop',
+      '-x264-params', 'open_gop=0:scenecut=0',
+    ],
+  },
+  h264_nvenc: {
+    inputArgs: [],
+    pixelFilter: 'format=yuv420p',
+    videoArgs: ({ keyint }, preset) => [
+      '-c:v', 'h264_nvenc', '-preset', NVENC_PRESETS[preset] ?? 'p4', '-profile:v', 'high', '-rc', 'vbr',
+      '-g', String(keyint), '-no-scenecut', '1', '-forced-idr', '1', '-strict_gop', '1',
+    ],
+  },
+  h264_qsv: {
+    inputArgs: [],
+    pixelFilter: 'format=nv12',
+    videoArgs: ({ keyint }, preset) => [
+      '-c:v', 'h264_qsv', '-preset', preset === 'ultrafast' || preset === 'superfast' ? 'veryfast' : preset,
+      '-profile:v', 'high', '-g', String(keyint), '-idr_interval', '0', '-look_ahead', '0', '-forced_idr', '1',
+    ],
+  },
+  h264_vaapi: {
+    inputArgs: ['-vaapi_device', '/dev/dri/renderD128'],
+    pixelFilter: 'format=nv12,hwupload',
+    videoArgs: ({ keyint }) => ['-c:v', 'h264_vaapi', '-profile:v', 'high', '-g', String(keyint), '-idr_interval', '0'],
+  },
+};
+
+/** The fps filter's rate: NTSC-style rates (29.97, 23.976, 59.94) as their exact N*1000/1001. */
+export function fpsRational(fps: number): string {
+  const ntsc = fps * 1.001;
+  if (!Number.isInteger(fps) && Math.abs(ntsc - Math.round(ntsc)) < 0.005) return `${Math.round(ntsc) * 1000}/1001`;
+  return String(fps);
+}
+
+/** Frames per GOP: one GOP per segment. */
+export function keyintFor(fps: number, segmentSeconds: number): number {
+  return Math.max(1, Math.round(segmentSeconds * fps));
+}
+
+/** The size of one storyboard tile: `tile_width` wide, even height, source aspect. */
+export function storyboardTileSize(probe: Pick<ProbeResult, 'width' | 'height'>, spec: StoryboardSpec): {
+  width: number;
+  height: number;
+} {
+  const width = Math.round(spec.tile_width / 2) * 2;
+  return { width, height: Math.max(2, Math.round((width * probe.height) / probe.width / 2) * 2) };
+}
+
+/** Name of the HLS audio rendition's directory. */
+export const AUDIO_RENDITION = 'audio';
+/** Media playlist name inside each rendition directory. */
+export const MEDIA_PLAYLIST = 'index.m3u8';
+export const MASTER_PLAYLIST = 'master.m3u8';
+export const SPRITE_PATTERN = 'sprite-%d.jpg';
+
+/** Init segment name of a rendition: `init_{name}.mp4` (ffmpeg insists on a per-variant name). */
+export function initSegmentName(rendition: string): string {
+  return `init_${rendition}.mp4`;
+}
+
+/** Options of the one-pass command (a TranscodeTask without its ports). */
+export type TranscodeCommandInput = Pick<
+  TranscodeTask,
+  'sourcePath' | 'outDir' | 'probe' | 'ladder' | 'segmentSeconds' | 'preset' | 'audioKbps' | 'encoder' | 'storyboard'
+>;
+
+function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): string {
+  const { probe, ladder, storyboard } = input;
+  const tile = storyboardTileSize(probe, storyboard);
+  const splits = ladder.map((_, i) => `[s${i}]`).join('');
+  const chains = [
+    `[0:v:0]fps=${fpsRational(probe.fps)},split=${ladder.length + 1}${splits}[ssb]`,
+    ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),
+    // One picture per interval (the first frame of each), so tile K/N covers [K·i, (K+1)·i).
+    `[ssb]select='isnan(prev_selected_t)+gt(floor(t/${storyboard.interval_s}),floor(prev_selected_t/${storyboard.interval_s}))',` +
+      `scale=${tile.width}:${tile.height},setsar=1,tile=${storyboard.columns}x${storyboard.rows}[sb]`,
+  ];
+  if (probe.has_audio) {
+    chains.push('[0:a:0]aresample=48000,asplit=2[aenc][aloud]', '[aloud]ebur128=framelog=verbose,anullsink');
+  }
+  return chains.join(';');
+}
+
+/** The complete argument list of the one-pass transcode (progress on stdout). */
+export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
+  const { probe, ladder, segmentSeconds, outDir } = input;
+  const builder = encoderBuilders[input.encoder];
+  const gop: GopSpec = { keyint: keyintFor(probe.fps, segmentSeconds), segmentSeconds };
+  const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...builder.inputArgs];
+  args.push(...safeInputArgs(input.sourcePath));
+  args.push('-filter_complex', filterGraph(input, builder));
+
+  // The HLS output: every rung, then the audio.
+  args.push('-map_metadata', '-1', '-map_chapters', '-1');
+  ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
+  if (probe.has_audio) args.push('-map', '[aenc]');
+  args.push(...builder.videoArgs(gop, input.preset));
+  args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
+  ladder.forEach((r, i) => {
+    args.push(`-b:v:${i}`, `${r.video_kbps}k`, `-maxrate:v:${i}`, `${Math.round(r.video_kbps * 1.1)}k`);
+    args.push(`-bufsize:v:${i}`, `${r.video_kbps * 2}k`);
+  });
+  if (probe.has_audio) args.push('-c:a', 'aac', '-b:a', `${input.audioKbps}k`, '-ac', '2', '-ar', '48000');
+
+  const names = [...ladder.map((r) => r.name), ...(probe.has_audio ? [AUDIO_RENDITION] : [])];
+  const group = probe.has_audio ? ',agroup:aud' : '';
+  const streamMap = [
+    ...ladder.map((r, i) => `v:${i}${group},name:${r.name}`),
+    ...(probe.has_audio ? [`a:0${group},name:${AUDIO_RENDITION}`] : []),
+  ].join(' ');
+  args.push(
+    '-f', 'hls',
+    '-hls_time', String(segmentSeconds),
+    '-hls_list_size', '0',
+    '-hls_playlist_type', 'event',
+    '-hls_segment_type', 'fmp4',
+    '-hls_flags', 'independent_segments+temp_file',
+    // With several variants ffmpeg substitutes %v; with one it would keep the name as given.
+    '-hls_fmp4_init_filename', names.length > 1 ? initSegmentName('%v') : initSegmentName(names[0] ?? ''),
+    '-hls_segment_filename', path.join(outDir, '%v', 'seg-%05d.m4s'),
+    '-master_pl_name', MASTER_PLAYLIST,
+    '-var_stream_map', streamMap,
+    path.join(outDir, '%v', MEDIA_PLAYLIST),
+  );
+
+  // The storyboard output.
+  args.push(
+    '-map', '[sb]', '-c:v', 'mjpeg', '-q:v', '5', '-fps_mode', 'passthrough',
+    '-f', 'image2', '-start_number', '0', path.join(outDir, SPRITE_PATTERN),
+  );
+  return args;
+}

@@ -1,0 +1,202 @@
+/*
+ * The piscina worker: one source → a whole version directory (see OUTPUT LAYOUT in types.ts).
+ *
+ * 1. One ffmpeg pass (transcode-command.ts): every rung, the audio once, the storyboard sheets
+ *    and the integrated loudness. A failing hardware encoder is retried once with libx264.
+ * 2. Cheap finishing steps: VOD playlists, master without the audio-only variant, poster,
+ *    storyboard.vtt and master.mpd over the same segments.
+ * Progress goes to task.progressPort; `{type:'abort'}` on task.controlPort kills ffmpeg.
+ */
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildDashManifest, readInitTimescale, type DashRepresentation } from './dash-manifest.js';
+import { FfmpegError, runFfmpeg, type FfmpegProgress } from './ffmpeg.js';
+import {
+  parseMasterPlaylist,
+  parseMediaPlaylist,
+  vodPlaylist,
+  withoutAudioOnlyVariants,
+  type MasterPlaylist,
+  type MediaPlaylist,
+} from './playlists.js';
+import { makePoster } from './poster.js';
+import { storyboardVtt } from './storyboard.js';
+import {
+  AUDIO_RENDITION,
+  MASTER_PLAYLIST,
+  MEDIA_PLAYLIST,
+  buildTranscodeArgs,
+  fpsRational,
+  storyboardTileSize,
+} from './transcode-command.js';
+import type {
+  RenditionInfo,
+  TranscodeControlMessage,
+  TranscodeProgress,
+  TranscodeResult,
+  TranscodeTask,
+  VideoEncoder,
+} from './types.js';
+
+/** Reads "I: -23.0 LUFS" of the LAST ebur128 summary (an early graph reconfiguration prints one too). */
+function loudnessReader(): { onLine(line: string): void; value(): number | null } {
+  let inSummary = false;
+  let value: number | null = null;
+  return {
+    onLine(line) {
+      if (line.includes('Summary:')) inSummary = true;
+      const m = inSummary ? /^\s*I:\s*(-?\d+(?:\.\d+)?) LUFS/.exec(line) : null;
+      if (m?.[1]) {
+        value = Number(m[1]);
+        inSummary = false;
+      }
+    },
+    value: () => value,
+  };
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  for (const entry of await readdir(dir)) await rm(path.join(dir, entry), { recursive: true, force: true });
+}
+
+async function runLadder(
+  task: TranscodeTask,
+  encoder: VideoEncoder,
+  signal: AbortSignal,
+): Promise<{ loudness: number | null }> {
+  const totalFrames = Math.max(1, (task.probe.duration_ms / 1000) * task.probe.fps);
+  const loudness = loudnessReader();
+  const onProgress = (p: FfmpegProgress): void => {
+    // `frame` counts the first rung; out_time also counts the storyboard output's timestamps.
+    const percent = Math.min(99, Math.round((p.frame / totalFrames) * 1000) / 10);
+    const message: TranscodeProgress = {
+      out_time_ms: Math.min(task.probe.duration_ms, Math.round((p.frame / task.probe.fps) * 1000)),
+      percent,
+    };
+    task.progressPort?.postMessage(message);
+  };
+  await runFfmpeg(task.ffmpegPath, buildTranscodeArgs({ ...task, encoder }), {
+    onProgress,
+    onStderrLine: loudness.onLine,
+    signal,
+  });
+  return { loudness: task.probe.has_audio ? loudness.value() : null };
+}
+
+interface RenditionFiles {
+  name: string;
+  playlist: MediaPlaylist;
+  timescale: number;
+}
+
+async function finishRendition(outDir: string, name: string): Promise<RenditionFiles> {
+  const file = path.join(outDir, name, MEDIA_PLAYLIST);
+  const text = vodPlaylist(await readFile(file, 'utf8'));
+  await writeFile(file, text);
+  const playlist = parseMediaPlaylist(text);
+  const init = playlist.initUri ? await readFile(path.join(outDir, name, playlist.initUri)) : null;
+  return { name, playlist, timescale: (init && readInitTimescale(init)) || 90_000 };
+}
+
+function renditionInfos(task: TranscodeTask, master: MasterPlaylist): RenditionInfo[] {
+  return task.ladder.map((rung) => {
+    const variant = master.variants.find((v) => v.uri === `${rung.name}/${MEDIA_PLAYLIST}`);
+    return {
+      name: rung.name,
+      width: rung.width,
+      height: rung.height,
+      bitrate_kbps: variant ? Math.round(variant.bandwidth / 1000) : rung.video_kbps + (task.probe.has_audio ? task.audioKbps : 0),
+      codecs: variant?.codecs ?? (task.probe.has_audio ? 'avc1.640028,mp4a.40.2' : 'avc1.640028'),
+    };
+  });
+}
+
+function dashRepresentation(files: RenditionFiles, bandwidth: number, codecs: string, size?: { width: number; height: number }): DashRepresentation {
+  return { id: files.name, dir: files.name, playlist: files.playlist, timescale: files.timescale, bandwidth, codecs, ...size };
+}
+
+async function sheetsWritten(outDir: string): Promise<number> {
+  return (await readdir(outDir)).filter((f) => /^sprite-\d+\.jpg$/.test(f)).length;
+}
+
+/** Transcodes one source into a version directory; see the file comment. */
+export default async function transcode(task: TranscodeTask): Promise<TranscodeResult> {
+  const started = Date.now();
+  const abort = new AbortController();
+  const onControl = (msg: TranscodeControlMessage): void => {
+    if (msg.type === 'abort') abort.abort();
+  };
+  task.controlPort?.on('message', onControl);
+  try {
+    let encoder = task.encoder;
+    let encoder_fallback: TranscodeResult['encoder_fallback'];
+    let loudness: number | null;
+    try {
+      ({ loudness } = await runLadder(task, encoder, abort.signal));
+    } catch (err) {
+      if (encoder === 'libx264' || !(err instanceof FfmpegError) || err.reason !== 'exit') throw err;
+      encoder_fallback = { from: encoder, reason: err.message };
+      encoder = 'libx264';
+      await emptyDir(task.outDir);
+      ({ loudness } = await runLadder(task, encoder, abort.signal));
+    }
+
+    const masterFile = path.join(task.outDir, MASTER_PLAYLIST);
+    const masterText = withoutAudioOnlyVariants(await readFile(masterFile, 'utf8'));
+    await writeFile(masterFile, masterText);
+    const master = parseMasterPlaylist(masterText);
+    const renditions = renditionInfos(task, master);
+
+    const video = await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name)));
+    const audio = task.probe.has_audio ? await finishRendition(task.outDir, AUDIO_RENDITION) : null;
+    const first = video[0];
+    const duration_ms = first
+      ? Math.round(first.playlist.segments.reduce((sum, s) => sum + s.duration, 0) * 1000)
+      : task.probe.duration_ms;
+
+    const top = task.ladder[task.ladder.length - 1] ?? { width: task.probe.width, height: task.probe.height };
+    await makePoster(task.ffmpegPath, task.sourcePath, path.join(task.outDir, 'poster.jpg'), {
+      duration_ms,
+      width: top.width,
+      height: top.height,
+      signal: abort.signal,
+    });
+
+    const tile = storyboardTileSize(task.probe, task.storyboard);
+    const storyboard = { ...task.storyboard, tile_width: tile.width, tile_height: tile.height, sheets: await sheetsWritten(task.outDir) };
+    await writeFile(path.join(task.outDir, 'storyboard.vtt'), storyboardVtt(duration_ms, storyboard));
+
+    const mpd = buildDashManifest({
+      duration_ms,
+      frameRate: fpsRational(task.probe.fps),
+      segmentSeconds: task.segmentSeconds,
+      video: video.map((files, i) => {
+        const rung = task.ladder[i];
+        const codecs = renditions[i]?.codecs.split(',').find((c) => !c.startsWith('mp4a')) ?? 'avc1.640028';
+        return dashRepresentation(files, (rung?.video_kbps ?? 0) * 1000, codecs, rung && { width: rung.width, height: rung.height });
+      }),
+      audio: audio && dashRepresentation(audio, task.audioKbps * 1000, 'mp4a.40.2'),
+    });
+    await writeFile(path.join(task.outDir, 'master.mpd'), mpd);
+
+    task.progressPort?.postMessage({ out_time_ms: duration_ms, percent: 100 } satisfies TranscodeProgress);
+    return {
+      encoder,
+      renditions,
+      loudness,
+      duration_ms,
+      ...(encoder_fallback ? { encoder_fallback } : {}),
+      storyboard: {
+        sheets: storyboard.sheets,
+        tile_width: tile.width,
+        tile_height: tile.height,
+        columns: task.storyboard.columns,
+        rows: task.storyboard.rows,
+      },
+      elapsed_ms: Date.now() - started,
+    };
+  } finally {
+    task.controlPort?.off('message', onControl);
+    task.controlPort?.close();
+  }
+}

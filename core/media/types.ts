@@ -1,0 +1,121 @@
+/**
+ * Types shared by the media pipeline (probe → ladder → one-pass transcode → poster/storyboard)
+ * and the job handler that drives it. The piscina worker (transcode.worker.ts) takes a
+ * `TranscodeTask` and returns a `TranscodeResult`; both must be structured-clone safe.
+ */
+
+/** What ffprobe told us about a source, normalised. Sizes are as displayed (rotation applied). */
+export interface ProbeResult {
+  /** ffprobe format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  format_name: string;
+  duration_ms: number;
+  /** Display width/height: rotation of ±90° swaps the coded sizes. */
+  width: number;
+  height: number;
+  /** Degrees clockwise the player must rotate (0, 90, 180, 270). */
+  rotation: number;
+  /** Frame rate to encode at (the source's average, rounded sensibly, capped at 60). */
+  fps: number;
+  /** True when the source's real and average frame rates differ (variable frame rate). */
+  vfr: boolean;
+  video_codec: string;
+  audio_codec: string | null;
+  has_audio: boolean;
+  /** Bits per second of the whole file, when known. */
+  bit_rate: number | null;
+}
+
+/** One rendition to produce, with its exact output size (even numbers, square pixels). */
+export interface Rung {
+  /** Name of the rung, e.g. "720p" (the short side for portrait sources). */
+  name: string;
+  width: number;
+  height: number;
+  video_kbps: number;
+}
+
+/** The video encoders Framecast knows how to drive. */
+export type VideoEncoder = 'libx264' | 'h264_vaapi' | 'h264_nvenc' | 'h264_qsv';
+
+export interface StoryboardSpec {
+  interval_s: number;
+  tile_width: number;
+  columns: number;
+  rows: number;
+}
+
+export interface TranscodeTask {
+  ffmpegPath: string;
+  /** Local path of the (already probed and accepted) source. */
+  sourcePath: string;
+  /** Local, empty directory that receives the version's files (see OUTPUT LAYOUT). */
+  outDir: string;
+  probe: ProbeResult;
+  ladder: Rung[];
+  segmentSeconds: number;
+  preset: string;
+  audioKbps: number;
+  encoder: VideoEncoder;
+  storyboard: StoryboardSpec;
+  /** Receives `TranscodeProgress` messages while ffmpeg runs. */
+  progressPort?: MessagePort | import('node:worker_threads').MessagePort;
+  /**
+   * Set by the pool (pool.ts): the worker listens for `{ type: 'abort' }` here and kills its
+   * ffmpeg, so aborting a task never leaves an orphan ffmpeg behind.
+   */
+  controlPort?: import('node:worker_threads').MessagePort;
+}
+
+/** Message the pool sends on `TranscodeTask.controlPort`. */
+export interface TranscodeControlMessage {
+  type: 'abort';
+}
+
+export interface TranscodeProgress {
+  /** Source time encoded so far, ms. */
+  out_time_ms: number;
+  /** 0–100. */
+  percent: number;
+}
+
+export interface RenditionInfo {
+  name: string;
+  width: number;
+  height: number;
+  /** Declared bandwidth in kbps (video + audio). */
+  bitrate_kbps: number;
+  /** RFC 6381 codecs string, e.g. "avc1.64001f,mp4a.40.2". */
+  codecs: string;
+}
+
+export interface TranscodeResult {
+  /** The encoder that really produced the video (after any fallback). */
+  encoder: VideoEncoder;
+  renditions: RenditionInfo[];
+  /** Integrated loudness of the source in LUFS; null without audio. */
+  loudness: number | null;
+  /** Duration of the produced media, ms. */
+  duration_ms: number;
+  /** Set when the requested encoder failed and libx264 ran instead: what went wrong. */
+  encoder_fallback?: { from: VideoEncoder; reason: string };
+  /** Where the storyboard tiles are (sprite sheets sprite-0.jpg …). */
+  storyboard?: { sheets: number; tile_width: number; tile_height: number; columns: number; rows: number };
+  /** Wall time of the whole task, ms. */
+  elapsed_ms?: number;
+}
+
+/*
+ * OUTPUT LAYOUT of a version directory (relative to outDir; the same under /media/{id}/v{N}/):
+ *   master.m3u8                HLS master (CODECS, RESOLUTION, BANDWIDTH; audio group when present)
+ *   {rung}/index.m3u8          media playlist per rendition (CMAF fMP4, 2 s segments, from 00000)
+ *   {rung}/init_{rung}.mp4     init segment (ffmpeg's hls muxer insists on a per-variant name)
+ *   {rung}/seg-NNNNN.m4s       media segments
+ *   audio/index.m3u8, audio/init_audio.mp4, audio/seg-NNNNN.m4s   (sources with audio)
+ * While ffmpeg runs, the playlists are EVENT playlists that grow (files appear whole: ffmpeg
+ * writes *.tmp and renames); when the task resolves they are VOD playlists with ENDLIST.
+ *   master.mpd                 DASH manifest over the same segments
+ *   poster.jpg
+ *   sprite-K.jpg               storyboard sheets, K from 0
+ *   storyboard.vtt             cues "sprite-K.jpg#xywh=x,y,w,h"
+ *   manifest.json              media_manifest.json (API.md)
+ */

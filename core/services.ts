@@ -1,0 +1,20 @@
+import type { Config } from '../config/schema.js';
+import type { VideoCatalog } from './catalog/videos.js';
+import type { Authenticator } from './http/auth.js';
+import type { JobQueue } from './jobs/queue.js';
+import type { Logger } from './logger.js';
+import type { PlaybackSigner } from './origin/signing.js';
+import type { MetadataDb } from './storage/metadata-db.js';
+import type { ObjectStore } from './storage/object-store.js';
+
+/** What the composition root (core/app.ts) hands to routes, uploads and job handlers. */
+export interface Services {
+  config: Readonly<Config>;
+  logger: Logger;
+  db: MetadataDb;
+  store: ObjectStore;
+  catalog: VideoCatalog;
+  queue: JobQueue;
+  auth: Authenticator;
+  signer: PlaybackSigner;
+}

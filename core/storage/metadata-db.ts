@@ -1,0 +1,153 @@
+/**
+ * The metadata seam: a Kysely handle over the tables below plus the few operations whose
+ * SQL differs by database (claiming a job atomically). `storage-adapters/metadata/*.ts`
+ * implement it; migrations (core/storage/migrations.ts) are shared by every dialect.
+ *
+ * Times are integer milliseconds since the epoch; JSON columns are TEXT.
+ */
+import type { Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+
+export type Visibility = 'public' | 'unlisted' | 'private';
+export type VideoStatus = 'awaiting_upload' | 'uploading' | 'processing' | 'ready' | 'failed';
+export type VersionStatus = 'uploading' | 'processing' | 'ready' | 'failed';
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead';
+export type ProcessingStage = 'queued' | 'probe' | 'transcode' | 'publish';
+
+export interface VideosTable {
+  id: string;
+  title: string;
+  description: string;
+  /** JSON array of strings. */
+  tags: string;
+  visibility: Visibility;
+  status: VideoStatus;
+  /** The version viewers get (0 = none yet). */
+  current_version: number;
+  /** The newest version created by an upload. */
+  latest_version: number;
+  /** Token id that created it (null for the admin token). */
+  owner: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_retryable: number | null;
+  created_at: number;
+  updated_at: number;
+  ready_at: number | null;
+}
+
+export interface VersionsTable {
+  video_id: string;
+  version: number;
+  status: VersionStatus;
+  stage: ProcessingStage | null;
+  percent: number | null;
+  /** 1 once every rung has its first segments (instant publish): playable from staging. */
+  playable: number;
+  source_bytes: number | null;
+  source_filename: string | null;
+  duration_ms: number | null;
+  width: number | null;
+  height: number | null;
+  /** JSON: the probe summary. */
+  probe: string | null;
+  /** JSON: media_manifest.json as published. */
+  manifest: string | null;
+  loudness: number | null;
+  encoder: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_retryable: number | null;
+  processing_started_at: number | null;
+  created_at: number;
+  ready_at: number | null;
+}
+
+export interface RenditionsTable {
+  video_id: string;
+  version: number;
+  name: string;
+  width: number;
+  height: number;
+  bitrate_kbps: number;
+  codecs: string;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  type: string;
+  video_id: string | null;
+  version: number | null;
+  /** JSON payload for the handler. */
+  payload: string;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  run_after: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface UploadSessionsTable {
+  /** The tus upload id. */
+  id: string;
+  video_id: string;
+  version: number;
+  size: number | null;
+  filename: string | null;
+  created_at: number;
+  expires_at: number;
+  completed_at: number | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  /** sha256 of the token, hex. */
+  token_hash: string;
+  name: string;
+  /** Comma list of scopes: upload, read, admin. */
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface Database {
+  videos: VideosTable;
+  versions: VersionsTable;
+  renditions: RenditionsTable;
+  jobs: JobsTable;
+  upload_sessions: UploadSessionsTable;
+  api_tokens: ApiTokensTable;
+}
+
+export type VideoRow = Selectable<VideosTable>;
+export type NewVideo = Insertable<VideosTable>;
+export type VideoUpdate = Updateable<VideosTable>;
+export type VersionRow = Selectable<VersionsTable>;
+export type RenditionRow = Selectable<RenditionsTable>;
+export type JobRow = Selectable<JobsTable>;
+export type UploadSessionRow = Selectable<UploadSessionsTable>;
+
+export interface MetadataDb {
+  /** Dialect name, for logs and dialect-specific paths. */
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly db: Kysely<Database>;
+
+  /**
+   * Atomically takes the next runnable job: queued with `run_after <= now`, or running with
+   * an expired lease (its process died). Sets status running, `lease_owner`, `lease_expires_at`,
+   * increments `attempts`, and returns it; undefined when none is runnable.
+   */
+  claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined>;
+
+  /** True when the database answers (used by /readyz). */
+  ping(): Promise<boolean>;
+
+  close(): Promise<void>;
+}
+
+export type MetadataDbFactory = (url: string, opts: { dataDir: string }) => MetadataDb | Promise<MetadataDb>;

@@ -1,0 +1,181 @@
+/**
+ * Schema migrations for the metadata database, shared by every dialect.
+ *
+ * Migrations are an ordered record of named steps (names sort in run order) built with
+ * Kysely's schema builder and portable types only: `text`, `integer`, `bigint` (epoch
+ * milliseconds overflow a Postgres `integer`), `double precision`. The one dialect fork is
+ * the auto-increment key. Add a step by appending a new name; never edit a shipped one.
+ */
+import { Kysely, Migrator, PostgresAdapter, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './metadata-db.js';
+
+/** Adds an integer key that the database numbers itself. */
+function autoIncrementId(db: Kysely<any>, table: ReturnType<Kysely<any>['schema']['createTable']>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? table.addColumn('id', 'integer', (col) => col.primaryKey().generatedByDefaultAsIdentity())
+    : table.addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement());
+}
+
+const initial: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema
+      .createTable('videos')
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('title', 'text', (col) => col.notNull())
+      .addColumn('description', 'text', (col) => col.notNull().defaultTo(''))
+      .addColumn('tags', 'text', (col) => col.notNull().defaultTo('[]'))
+      .addColumn('visibility', 'text', (col) => col.notNull())
+      .addColumn('status', 'text', (col) => col.notNull())
+      .addColumn('current_version', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('latest_version', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('owner', 'text')
+      .addColumn('error_code', 'text')
+      .addColumn('error_message', 'text')
+      .addColumn('error_retryable', 'integer')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('updated_at', 'bigint', (col) => col.notNull())
+      .addColumn('ready_at', 'bigint')
+      .execute();
+    // Lists page newest first with a (created_at, id) cursor, optionally per owner or status.
+    await db.schema.createIndex('videos_created_idx').on('videos').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('videos_owner_created_idx').on('videos').columns(['owner', 'created_at', 'id']).execute();
+    await db.schema.createIndex('videos_status_created_idx').on('videos').columns(['status', 'created_at', 'id']).execute();
+
+    await db.schema
+      .createTable('versions')
+      .addColumn('video_id', 'text', (col) => col.notNull().references('videos.id').onDelete('cascade'))
+      .addColumn('version', 'integer', (col) => col.notNull())
+      .addColumn('status', 'text', (col) => col.notNull())
+      .addColumn('stage', 'text')
+      .addColumn('percent', 'double precision')
+      .addColumn('playable', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('source_bytes', 'bigint')
+      .addColumn('source_filename', 'text')
+      .addColumn('duration_ms', 'bigint')
+      .addColumn('width', 'integer')
+      .addColumn('height', 'integer')
+      .addColumn('probe', 'text')
+      .addColumn('manifest', 'text')
+      .addColumn('loudness', 'double precision')
+      .addColumn('encoder', 'text')
+      .addColumn('error_code', 'text')
+      .addColumn('error_message', 'text')
+      .addColumn('error_retryable', 'integer')
+      .addColumn('processing_started_at', 'bigint')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('ready_at', 'bigint')
+      .addPrimaryKeyConstraint('versions_pk', ['video_id', 'version'])
+      .execute();
+
+    // The primary key's (video_id, version) prefix serves "renditions of a version".
+    await db.schema
+      .createTable('renditions')
+      .addColumn('video_id', 'text', (col) => col.notNull())
+      .addColumn('version', 'integer', (col) => col.notNull())
+      .addColumn('name', 'text', (col) => col.notNull())
+      .addColumn('width', 'integer', (col) => col.notNull())
+      .addColumn('height', 'integer', (col) => col.notNull())
+      .addColumn('bitrate_kbps', 'integer', (col) => col.notNull())
+      .addColumn('codecs', 'text', (col) => col.notNull())
+      .addPrimaryKeyConstraint('renditions_pk', ['video_id', 'version', 'name'])
+      .addForeignKeyConstraint('renditions_version_fk', ['video_id', 'version'], 'versions', ['video_id', 'version'], (fk) =>
+        fk.onDelete('cascade'),
+      )
+      .execute();
+
+    // No foreign key to videos: a job may outlive its video (the handler then finds it gone),
+    // and deleting a video must not pull a running job's row from under its worker.
+    await autoIncrementId(db, db.schema.createTable('jobs'))
+      .addColumn('type', 'text', (col) => col.notNull())
+      .addColumn('video_id', 'text')
+      .addColumn('version', 'integer')
+      .addColumn('payload', 'text', (col) => col.notNull())
+      .addColumn('status', 'text', (col) => col.notNull())
+      .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('max_attempts', 'integer', (col) => col.notNull())
+      .addColumn('run_after', 'bigint', (col) => col.notNull())
+      .addColumn('lease_owner', 'text')
+      .addColumn('lease_expires_at', 'bigint')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('updated_at', 'bigint', (col) => col.notNull())
+      .addColumn('started_at', 'bigint')
+      .addColumn('finished_at', 'bigint')
+      .execute();
+    // Claiming looks for queued jobs due by run_after, and running jobs whose lease expired.
+    await db.schema.createIndex('jobs_status_run_after_idx').on('jobs').columns(['status', 'run_after']).execute();
+    await db.schema.createIndex('jobs_status_lease_idx').on('jobs').columns(['status', 'lease_expires_at']).execute();
+    await db.schema.createIndex('jobs_video_idx').on('jobs').columns(['video_id', 'version']).execute();
+
+    await db.schema
+      .createTable('upload_sessions')
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('video_id', 'text', (col) => col.notNull().references('videos.id').onDelete('cascade'))
+      .addColumn('version', 'integer', (col) => col.notNull())
+      .addColumn('size', 'bigint')
+      .addColumn('filename', 'text')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('expires_at', 'bigint', (col) => col.notNull())
+      .addColumn('completed_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('upload_sessions_expires_idx').on('upload_sessions').column('expires_at').execute();
+    await db.schema.createIndex('upload_sessions_video_idx').on('upload_sessions').column('video_id').execute();
+
+    await db.schema
+      .createTable('api_tokens')
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('token_hash', 'text', (col) => col.notNull().unique())
+      .addColumn('name', 'text', (col) => col.notNull())
+      .addColumn('scopes', 'text', (col) => col.notNull())
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+  },
+
+  async down(db: Kysely<any>): Promise<void> {
+    for (const table of ['api_tokens', 'upload_sessions', 'jobs', 'renditions', 'versions', 'videos']) {
+      await db.schema.dropTable(table).ifExists().execute();
+    }
+  },
+};
+
+/** Every migration, by name; names sort in the order they run. */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_initial': initial,
+};
+
+export interface MigrateOptions {
+  /**
+   * Run without Kysely's own transaction: for a caller that already holds one around the
+   * whole run (the SQLite adapter takes `BEGIN IMMEDIATE` so processes starting together
+   * migrate one after another).
+   */
+  disableTransactions?: boolean;
+  /** Replaces the migration list (tests). */
+  migrations?: Readonly<Record<string, Migration>>;
+}
+
+/** Thrown when a migration fails; `migration` names it (undefined when none had started). */
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+  readonly migration: string | undefined;
+
+  constructor(migration: string | undefined, options: { cause: unknown }) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(migration ? `migration "${migration}" failed: ${reason}` : `migrating the database failed: ${reason}`, options);
+    this.migration = migration;
+  }
+}
+
+/** Brings the schema up to date; running it again is a no-op. Throws `MigrationError`. */
+export async function migrateToLatest(db: Kysely<Database>, opts: MigrateOptions = {}): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => opts.migrations ?? migrations } satisfies MigrationProvider,
+    disableTransactions: opts.disableTransactions ?? false,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, { cause: error });
+  }
+}

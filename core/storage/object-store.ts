@@ -1,0 +1,117 @@
+/**
+ * The object-storage seam. Core code reads and writes media only through this interface;
+ * `storage-adapters/objects/*.ts` implement it (one file each, default-exported factory).
+ *
+ * Keys are relative, slash-separated, built by core from validated ids (see `objectKeys`):
+ * adapters refuse anything else (`..`, absolute paths, backslashes, NUL) with `InvalidKeyError`.
+ *
+ * Layout:
+ *   sources/{videoId}/v{N}/source      the uploaded original
+ *   staging/{videoId}/v{N}/…           a version being written (served while processing)
+ *   media/{videoId}/v{N}/…             a published, immutable version
+ *   tus/…                              in-flight uploads (owned by the tus data store)
+ */
+import type { Readable } from 'node:stream';
+import type { DataStore } from '@tus/utils';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Strong validator for the exact bytes (quoted, ready for the ETag header). */
+  etag: string;
+  mtimeMs: number;
+}
+
+/** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface ObjectBody {
+  info: ObjectInfo;
+  body: Readable;
+}
+
+export type PutBody = Readable | Buffer | string;
+
+export interface ObjectStore {
+  /** Adapter name, for logs and /readyz. */
+  readonly name: string;
+
+  /** Writes an object; readers see either the old object or the whole new one. */
+  put(key: string, body: PutBody): Promise<ObjectInfo>;
+
+  /** Stores a local file under `key` (the fs adapter hard-links when it can). */
+  putFile(key: string, localPath: string): Promise<ObjectInfo>;
+
+  /** Reads an object, or the inclusive byte range of it; undefined when missing. */
+  get(key: string, range?: ByteRange): Promise<ObjectBody | undefined>;
+
+  /** Size and validator, or undefined when missing. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+
+  /** Every object whose key starts with `prefix` (a folder prefix should end with '/'). */
+  list(prefix: string): Promise<ObjectInfo[]>;
+
+  /** Deletes one object; missing is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Deletes every object under `prefix`; returns how many were removed. */
+  deletePrefix(prefix: string): Promise<number>;
+
+  /** Renames one object (source to its final place). */
+  move(fromKey: string, toKey: string): Promise<void>;
+
+  /**
+   * Makes everything under `fromPrefix` visible under `toPrefix` as a whole: readers of
+   * `toPrefix` never see a partial set. `toPrefix` must not exist yet.
+   */
+  publishPrefix(fromPrefix: string, toPrefix: string): Promise<void>;
+
+  /**
+   * A local file path holding the object when the adapter keeps objects on local disk
+   * (lets ffmpeg read a source without a copy); undefined otherwise.
+   */
+  localPath?(key: string): string | undefined;
+
+  /** Copies the object to a local file (used when `localPath` is not available). */
+  download(key: string, localPath: string): Promise<void>;
+
+  /** The @tus/server data store that writes uploads under `tus/` in this same storage. */
+  tusDataStore(opts: { expirationPeriodInMilliseconds: number }): DataStore;
+
+  /** The object key the tus data store used for an upload id. */
+  tusUploadKey(uploadId: string): string;
+
+  /** True when the backend answers (used by /readyz). */
+  ping(): Promise<boolean>;
+
+  close?(): Promise<void>;
+}
+
+export class InvalidKeyError extends Error {
+  override name = 'InvalidKeyError';
+}
+
+const KEY_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\/?$/;
+
+/** Throws unless `key` is a safe relative key (no `..`, no absolute path, no odd bytes). */
+export function assertSafeKey(key: string): void {
+  if (key.length === 0 || key.length > 1024 || !KEY_RE.test(key) || key.split('/').some((p) => p === '..' || p === '.')) {
+    throw new InvalidKeyError(`invalid object key: ${JSON.stringify(key)}`);
+  }
+}
+
+/** Where things live in the object store; the only place keys are built. */
+export const objectKeys = {
+  source: (videoId: string, version: number) => `sources/${videoId}/v${version}/source`,
+  sourcePrefix: (videoId: string) => `sources/${videoId}/`,
+  staging: (videoId: string, version: number) => `staging/${videoId}/v${version}/`,
+  media: (videoId: string, version: number) => `media/${videoId}/v${version}/`,
+  mediaPrefix: (videoId: string) => `media/${videoId}/`,
+  stagingPrefix: (videoId: string) => `staging/${videoId}/`,
+} as const;
+
+/** Factory signature each adapter default-exports. */
+export type ObjectStoreFactory = (url: URL, opts: { dataDir: string }) => ObjectStore | Promise<ObjectStore>;

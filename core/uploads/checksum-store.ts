@@ -1,0 +1,83 @@
+/**
+ * The tus checksum extension (sha1), which @tus/server does not implement: a DataStore
+ * wrapper that hashes a PATCH body while it is written and, on mismatch, rolls the upload
+ * back to the offset it had and answers 460 Checksum Mismatch. The expected checksum comes
+ * from the request's `Upload-Checksum` header, carried to `write()` by AsyncLocalStorage
+ * because the DataStore API does not see the request.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { DataStore, type Upload } from '@tus/utils';
+
+export const CHECKSUM_ALGORITHMS = ['sha1'] as const;
+export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+
+export interface ExpectedChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** Base64 digest, as sent in `Upload-Checksum`. */
+  digest: string;
+}
+
+export const checksumContext = new AsyncLocalStorage<ExpectedChecksum | undefined>();
+
+/** Parses `Upload-Checksum: sha1 <base64>`; 'unsupported' for other algorithms, undefined when absent. */
+export function parseChecksumHeader(header: string | undefined): ExpectedChecksum | 'unsupported' | 'invalid' | undefined {
+  if (!header) return undefined;
+  const m = /^\s*([A-Za-z0-9-]+)\s+([A-Za-z0-9+/=]+)\s*$/.exec(header);
+  if (!m) return 'invalid';
+  const algorithm = m[1]!.toLowerCase();
+  if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(algorithm)) return 'unsupported';
+  return { algorithm: algorithm as ChecksumAlgorithm, digest: m[2]! };
+}
+
+/** Rolls an upload back to `offset` bytes (drops a rejected chunk). */
+export type Rollback = (uploadId: string, offset: number) => Promise<void>;
+
+export class ChecksumDataStore extends DataStore {
+  constructor(
+    private readonly inner: DataStore,
+    private readonly rollback: Rollback,
+  ) {
+    super();
+    this.extensions = [...inner.extensions, 'checksum'];
+  }
+
+  override create(file: Upload): Promise<Upload> {
+    return this.inner.create(file);
+  }
+  override remove(id: string): Promise<void> {
+    return this.inner.remove(id);
+  }
+  override getUpload(id: string): Promise<Upload> {
+    return this.inner.getUpload(id);
+  }
+  override declareUploadLength(id: string, length: number): Promise<void> {
+    return this.inner.declareUploadLength(id, length);
+  }
+  override deleteExpired(): Promise<number> {
+    return this.inner.deleteExpired();
+  }
+  override getExpiration(): number {
+    return this.inner.getExpiration();
+  }
+
+  override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    const expected = checksumContext.getStore();
+    if (!expected) return this.inner.write(stream, id, offset);
+    const hash = createHash(expected.algorithm);
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    stream.on('error', (err) => tap.destroy(err));
+    const newOffset = await this.inner.write(stream.pipe(tap), id, offset);
+    if (hash.digest('base64') !== expected.digest) {
+      await this.rollback(id, offset);
+      throw { status_code: 460, body: 'Checksum Mismatch\n' };
+    }
+    return newOffset;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Resumable uploads: @tus/server 2 at /v1/uploads, beside Koa in one http server.
+ *
+ * Creation (POST) is prepared here before tus sees it: auth, the size limit (413
+ * E_TOO_LARGE), and the video: either the one named by `video_id` metadata (API.md flow 1)
+ * or a new one from `filename`/`title` (flow 2, id returned in `Framecast-Video-Id`). Each
+ * upload opens a new version of its video. When the last byte arrives the upload becomes the
+ * version's source and a `vod.process` job is queued.
+ */
+import { truncate } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server as TusServer } from '@tus/server';
+import { EVENTS, type Upload } from '@tus/utils';
+import { AppError } from '../errors.js';
+import { isId } from '../ids.js';
+import type { Services } from '../services.js';
+import { objectKeys } from '../storage/object-store.js';
+import { canManage, ownerOf, requireScope, type Principal } from '../http/auth.js';
+import { ChecksumDataStore, checksumContext, parseChecksumHeader } from './checksum-store.js';
+import { formatUploadMetadata, parseUploadMetadata } from './upload-metadata.js';
+
+export const UPLOADS_PATH = '/v1/uploads';
+export const VIDEO_ID_HEADER = 'Framecast-Video-Id';
+
+function sendError(res: ServerResponse, err: AppError): void {
+  const body = JSON.stringify(err.toBody());
+  res.writeHead(err.status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'Tus-Resumable': '1.0.0',
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(body);
+}
+
+export interface UploadHandler {
+  /** Handles a request under /v1/uploads. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export function createUploadHandler(s: Services): UploadHandler {
+  const { store, catalog, config, logger } = s;
+  const inner = store.tusDataStore({ expirationPeriodInMilliseconds: config.uploads.expire_after_s * 1000 });
+  const dataStore = new ChecksumDataStore(inner, async (id, offset) => {
+    const local = store.localPath?.(store.tusUploadKey(id));
+    if (!local) throw new Error('checksum rollback needs a local upload file');
+    await truncate(local, offset);
+  });
+
+  const tus = new TusServer({
+    path: UPLOADS_PATH,
+    datastore: dataStore,
+    maxSize: config.limits.max_upload_bytes,
+    relativeLocation: true,
+    respectForwardedHeaders: true,
+    exposedHeaders: [VIDEO_ID_HEADER, 'Upload-Checksum'],
+    allowedHeaders: ['Authorization', 'Upload-Checksum'],
+    async onUploadCreate(_req, upload) {
+      const videoId = upload.metadata?.video_id;
+      const version = Number(upload.metadata?.framecast_version);
+      if (!videoId || !Number.isInteger(version)) throw { status_code: 500, body: 'upload was not prepared' };
+      const t = Date.now();
+      await s.db.db
+        .insertInto('upload_sessions')
+        .values({
+          id: upload.id,
+          video_id: videoId,
+          version,
+          size: upload.size ?? null,
+          filename: upload.metadata?.filename ?? null,
+          created_at: t,
+          expires_at: t + config.uploads.expire_after_s * 1000,
+          completed_at: null,
+        })
+        .execute();
+      return {};
+    },
+    async onUploadFinish(_req, upload) {
+      await finishUpload(upload);
+      return {};
+    },
+    onResponseError(_req, err) {
+      if (err instanceof Error) logger.error({ err }, 'upload request failed');
+      return undefined;
+    },
+  });
+
+  tus.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => {
+    void abandonSession(id, 'terminated').catch((err: unknown) => logger.error({ err, upload_id: id }, 'cleanup after termination failed'));
+  });
+
+  /** The upload is complete: it becomes the version's source and processing is queued. */
+  async function finishUpload(upload: Upload): Promise<void> {
+    const session = await s.db.db.selectFrom('upload_sessions').selectAll().where('id', '=', upload.id).executeTakeFirst();
+    if (!session) throw { status_code: 404, body: 'unknown upload' };
+    const { video_id: videoId, version } = session;
+    const tusKey = store.tusUploadKey(upload.id);
+    const sourceKey = objectKeys.source(videoId, version);
+    const local = store.localPath?.(tusKey);
+    if (local) {
+      await store.putFile(sourceKey, local);
+      await inner.remove(upload.id);
+    } else {
+      await store.move(tusKey, sourceKey);
+    }
+    await s.db.db.updateTable('upload_sessions').set({ completed_at: Date.now() }).where('id', '=', upload.id).execute();
+    await catalog.markUploaded(videoId, version, upload.offset);
+    const job = await s.queue.enqueue('vod.process', { videoId, version }, { videoId, version });
+    logger.info({ video_id: videoId, version, upload_id: upload.id, bytes: upload.offset, job_id: job.id }, 'upload complete, processing queued');
+  }
+
+  /** An upload that will never finish (terminated or expired): its version goes away. */
+  async function abandonSession(uploadId: string, why: string): Promise<void> {
+    const session = await s.db.db.selectFrom('upload_sessions').selectAll().where('id', '=', uploadId).executeTakeFirst();
+    if (!session || session.completed_at !== null) return;
+    await s.db.db.deleteFrom('upload_sessions').where('id', '=', uploadId).execute();
+    await catalog.abandonVersion(session.video_id, session.version);
+    logger.info({ video_id: session.video_id, version: session.version, upload_id: uploadId, why }, 'upload abandoned');
+  }
+
+  /** Validates a creation request and prepares its video and version. Returns false when answered. */
+  async function prepareCreation(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<boolean> {
+    const length = req.headers['upload-length'];
+    if (typeof length === 'string' && Number(length) > config.limits.max_upload_bytes) {
+      throw new AppError('E_TOO_LARGE', `the upload is ${length} bytes; the limit is ${config.limits.max_upload_bytes}`);
+    }
+    const meta = parseUploadMetadata(req.headers['upload-metadata'] as string | undefined);
+    delete meta.framecast_version;
+    let videoId = meta.video_id;
+    let createdHere = false;
+    if (videoId) {
+      const video = isId(videoId) ? await catalog.find(videoId) : undefined;
+      if (!video) throw new AppError('E_NOT_FOUND', `video ${videoId} not found`);
+      if (!canManage(principal, video.owner)) throw new AppError('E_FORBIDDEN', 'this token may not upload to this video');
+    } else {
+      const title = (meta.title || meta.filename || 'Untitled').slice(0, 500);
+      videoId = (await catalog.create({ title, owner: ownerOf(principal) })).id;
+      createdHere = true;
+    }
+    const version = await catalog.openVersion(videoId, {
+      status: 'uploading',
+      source_filename: meta.filename ?? null,
+      source_bytes: typeof length === 'string' ? Number(length) : null,
+    });
+    meta.video_id = videoId;
+    meta.framecast_version = String(version);
+    req.headers['upload-metadata'] = formatUploadMetadata(meta);
+    res.setHeader(VIDEO_ID_HEADER, videoId);
+    const id = videoId;
+    res.once('finish', () => {
+      if (res.statusCode < 400) return;
+      // tus refused the creation: nothing was uploaded, so nothing is kept.
+      const undo = createdHere ? catalog.delete(id) : catalog.abandonVersion(id, version);
+      void undo.catch((err: unknown) => logger.error({ err, video_id: id }, 'undo of a refused upload failed'));
+    });
+    return true;
+  }
+
+  return {
+    async handle(req, res) {
+      try {
+        if (req.method !== 'OPTIONS') {
+          const principal = await s.auth.principal(req.headers.authorization);
+          requireScope(principal, 'upload');
+          if (req.method === 'POST') await prepareCreation(req, res, principal);
+        }
+        if (req.method === 'OPTIONS') res.setHeader('Tus-Checksum-Algorithm', 'sha1');
+        const checksum = parseChecksumHeader(req.headers['upload-checksum'] as string | undefined);
+        if (checksum === 'unsupported') throw new AppError('E_BAD_REQUEST', 'Upload-Checksum algorithm not supported (use sha1)');
+        if (checksum === 'invalid') throw new AppError('E_BAD_REQUEST', 'malformed Upload-Checksum header');
+        await checksumContext.run(checksum, () => tus.handle(req, res));
+      } catch (err) {
+        if (err instanceof AppError) return sendError(res, err);
+        logger.error({ err }, 'upload handler failed');
+        return sendError(res, new AppError('E_INTERNAL'));
+      }
+    },
+  };
+}
+
+/** Removes uploads abandoned longer than `uploads.expire_after_s` (run periodically by the media process). */
+export async function expireUploads(s: Services): Promise<number> {
+  const dataStore = s.store.tusDataStore({ expirationPeriodInMilliseconds: s.config.uploads.expire_after_s * 1000 });
+  const removed = await dataStore.deleteExpired();
+  const stale = await s.db.db
+    .selectFrom('upload_sessions')
+    .selectAll()
+    .where('completed_at', 'is', null)
+    .where('expires_at', '<', Date.now())
+    .execute();
+  for (const session of stale) {
+    await s.db.db.deleteFrom('upload_sessions').where('id', '=', session.id).execute();
+    await s.catalog.abandonVersion(session.video_id, session.version);
+    await s.store.delete(s.store.tusUploadKey(session.id)).catch(() => undefined);
+    s.logger.info({ video_id: session.video_id, version: session.version, upload_id: session.id }, 'upload expired');
+  }
+  return Math.max(removed, stale.length);
+}

@@ -1,0 +1,116 @@
+/**
+ * Metadata on SQLite (better-sqlite3 through Kysely). Several processes of one node (the
+ * HTTP cluster workers and the media process) open the same file: WAL lets readers run
+ * beside the one writer, `busy_timeout` makes a writer wait for the lock instead of
+ * failing, and every write that must not race is a single statement (or `BEGIN IMMEDIATE`),
+ * which SQLite runs under its database-wide write lock.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { Database, JobRow, MetadataDb } from '../../core/storage/metadata-db.js';
+import { migrateToLatest } from '../../core/storage/migrations.js';
+
+const MEMORY = ':memory:';
+const BUSY_TIMEOUT_MS = 5000;
+
+/** File path from `sqlite:PATH` (relative to `dataDir`), or `:memory:`. */
+function databasePath(url: string, dataDir: string): string {
+  if (!url.startsWith('sqlite:')) throw new Error(`sqlite metadata needs a sqlite: URL, got ${JSON.stringify(url)}`);
+  const target = url.slice('sqlite:'.length);
+  if (target === '') throw new Error('sqlite: URL names no database file');
+  return target === MEMORY ? MEMORY : path.resolve(dataDir, target);
+}
+
+class SqliteMetadataDb implements MetadataDb {
+  readonly dialect = 'sqlite' as const;
+  readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined> {
+    if (types?.length === 0) return undefined;
+    const next = this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'queued'), eb('run_after', '<=', now)]),
+          eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<=', now)]),
+        ]),
+      )
+      .$if(types !== undefined, (qb) => qb.where('type', 'in', types ?? []))
+      .orderBy('run_after')
+      .orderBy('id')
+      .limit(1);
+    // One UPDATE with the choice as a subquery: SQLite takes the write lock when the
+    // statement starts, so the row is chosen and taken with no other writer in between.
+    return this.db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: 'running',
+        lease_owner: owner,
+        lease_expires_at: now + leaseMs,
+        attempts: eb('attempts', '+', 1),
+        // The first start stays: timeouts and queue latency count from it.
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+        updated_at: now,
+      }))
+      .where('id', '=', next)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/** Opens (creating if needed) and migrates the SQLite database named by `url`. */
+export default async function createSqliteMetadataDb(url: string, opts: { dataDir: string }): Promise<MetadataDb> {
+  const file = databasePath(url, opts.dataDir);
+  if (file !== MEMORY) mkdirSync(path.dirname(file), { recursive: true });
+  const connection = new BetterSqlite3(file);
+  try {
+    connection.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('synchronous = NORMAL');
+    connection.pragma('foreign_keys = ON');
+  } catch (err) {
+    connection.close();
+    throw err;
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  try {
+    // BEGIN IMMEDIATE takes the write lock before reading which migrations ran, so
+    // processes starting together migrate one after the other instead of failing with
+    // SQLITE_BUSY when a deferred transaction tries to upgrade to a write.
+    await db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        await migrateToLatest(conn, { disableTransactions: true });
+        await sql`commit`.execute(conn);
+      } catch (err) {
+        // SQLite may have rolled back already (e.g. on SQLITE_FULL); keep the first error.
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new SqliteMetadataDb(db);
+}

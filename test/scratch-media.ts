@@ -1,0 +1,18 @@
+import { buildTranscodeArgs } from '../core/media/transcode-command.js';
+import { buildLadder } from '../core/media/ladder.js';
+import { probeSource } from '../core/media/probe.js';
+import { makeClip } from '../test/helpers/media-fixtures.js';
+import { runFfmpeg } from '../core/media/ffmpeg.js';
+import { mkdirSync, rmSync } from 'node:fs';
+const [w,h,audio,rot] = process.argv.slice(2);
+const dir = '/tmp/scr'; rmSync(dir,{recursive:true,force:true}); mkdirSync(dir+'/out',{recursive:true});
+const src = await makeClip(dir, { width:+w!, height:+h!, seconds:5, audio: audio==='1', rotate: rot? +rot as 90 : undefined });
+const probe = await probeSource('ffprobe', src, { max_duration_s: 100, max_pixels: 1e8 });
+console.log(probe);
+const ladder = buildLadder(probe, [{name:'240p',height:240,video_kbps:300},{name:'360p',height:360,video_kbps:600},{name:'480p',height:480,video_kbps:1100}]);
+console.log(ladder);
+const args = buildTranscodeArgs({ sourcePath: src, outDir: dir+'/out', probe, ladder, segmentSeconds: 2, preset: 'ultrafast', audioKbps: 128, encoder: 'libx264', storyboard: {interval_s:2,tile_width:160,columns:2,rows:1} });
+console.log(args.join(' '));
+let n=0;
+await runFfmpeg('ffmpeg', args, { onProgress: (p) => { n++; if (p.progress==='end') console.log(p); }, onStderrLine: (l) => { if (/I:.*LUFS/.test(l)) console.log(l); } });
+console.log('blocks', n);

@@ -1,0 +1,419 @@
+/*
+ * The watch page (/watch/:id). It polls GET /v1/videos/:id until the video has an HLS URL
+ * (which can happen while it is still processing: the playlists then grow as the transcode
+ * runs), plays it with hls.js (or the browser's own HLS), and draws its own controls:
+ * a seek bar with storyboard previews, a quality menu and keyboard shortcuts.
+ */
+import { cueAt, parseStoryboard } from './storyboard.js';
+
+const POLL_MS = 1000;
+const SEEK_STEP_S = 5;
+const PENDING = new Set(['awaiting_upload', 'uploading', 'processing']);
+
+/** What to say while there is nothing to play yet, by status. */
+const WAITING_TEXT = {
+  awaiting_upload: () => 'Waiting for the upload…',
+  uploading: () => 'Uploading…',
+  processing: (progress) => `Processing${progress?.stage ? `: ${progress.stage}` : ''}`,
+};
+
+/** MediaError.code → message, for the browser's own HLS player. */
+const MEDIA_ERRORS = {
+  1: 'Playback was aborted.',
+  2: 'A network error stopped the download.',
+  3: 'The video could not be decoded.',
+  4: 'The video format is not supported.',
+};
+
+const byId = (id) => document.getElementById(id);
+const ui = {
+  player: byId('player'),
+  video: /** @type {HTMLVideoElement} */ (byId('video')),
+  status: byId('status'),
+  statusText: byId('status-text'),
+  statusMeter: byId('status-meter'),
+  statusFill: byId('status-fill'),
+  error: byId('error'),
+  errorCode: byId('error-code'),
+  errorMessage: byId('error-message'),
+  retry: byId('retry'),
+  controls: byId('controls'),
+  seek: byId('seek'),
+  seekBuffered: byId('seek-buffered'),
+  seekPlayed: byId('seek-played'),
+  preview: byId('preview'),
+  previewTile: byId('preview-tile'),
+  previewTime: byId('preview-time'),
+  play: byId('play'),
+  mute: byId('mute'),
+  time: byId('time'),
+  qualityLabel: byId('quality-label'),
+  quality: /** @type {HTMLSelectElement} */ (byId('quality')),
+  fullscreen: byId('fullscreen'),
+  title: byId('title'),
+  description: byId('description'),
+};
+const video = ui.video;
+
+const state = {
+  videoId: decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? ''),
+  /** The last answer of GET /v1/videos/:id. */
+  meta: null,
+  /** The hls.js instance; null when the browser plays HLS itself or nothing plays. */
+  hls: null,
+  /** The URL the player was started with, so a poll does not restart it. */
+  hlsUrl: null,
+  pollTimer: 0,
+  storyboardUrl: null,
+  /** @type {import('./storyboard.js').StoryboardCue[]} */
+  storyboard: [],
+  mediaRecoveryTried: false,
+  /** Where the next player starts (Retry keeps the position). */
+  resumeAt: 0,
+  dragging: false,
+};
+
+// Tests read the player from here.
+window.framecast = {
+  get hls() {
+    return state.hls;
+  },
+  video,
+};
+
+function formatTime(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) seconds = 0;
+  const s = Math.floor(seconds % 60).toString().padStart(2, '0');
+  const m = Math.floor(seconds / 60) % 60;
+  const h = Math.floor(seconds / 3600);
+  return h > 0 ? `${h}:${m.toString().padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+function seekableEnd() {
+  const ranges = video.seekable;
+  return ranges.length > 0 ? ranges.end(ranges.length - 1) : 0;
+}
+
+/** While the playlists still grow the element's duration is Infinity: use what the API knows. */
+function duration() {
+  if (Number.isFinite(video.duration) && video.duration > 0) return video.duration;
+  const known = (state.meta?.duration_ms ?? 0) / 1000;
+  return known > 0 ? known : seekableEnd();
+}
+
+// ---------------------------------------------------------------- status and errors
+
+function showStatus(meta) {
+  const waiting = WAITING_TEXT[meta.status];
+  ui.status.hidden = !waiting;
+  if (!waiting) return;
+  const percent = meta.progress?.percent;
+  const hasPercent = meta.status === 'processing' && typeof percent === 'number';
+  ui.statusText.textContent = waiting(meta.progress) + (hasPercent ? ` ${Math.round(percent)}%` : '');
+  ui.statusMeter.hidden = !hasPercent;
+  if (hasPercent) ui.statusFill.style.width = `${Math.min(100, Math.max(0, percent))}%`;
+  // Once something plays, the status shrinks to a badge instead of covering the picture.
+  ui.status.classList.toggle('badge', state.hlsUrl !== null);
+}
+
+function showError(code, message) {
+  clearTimeout(state.pollTimer);
+  ui.status.hidden = true;
+  ui.errorCode.textContent = code;
+  ui.errorMessage.textContent = message;
+  ui.error.hidden = false;
+}
+
+function hideError() {
+  ui.error.hidden = true;
+}
+
+// ---------------------------------------------------------------- polling
+
+async function fetchVideo() {
+  let response;
+  try {
+    response = await fetch(`/v1/videos/${encodeURIComponent(state.videoId)}`, {
+      headers: { accept: 'application/json' },
+      cache: 'no-store',
+    });
+  } catch (err) {
+    return { error: { code: 'E_NETWORK', message: `The server could not be reached (${err.message}).` } };
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    return {
+      error: {
+        code: body?.error?.code ?? `HTTP ${response.status}`,
+        message: body?.error?.message ?? response.statusText,
+      },
+    };
+  }
+  return { meta: body };
+}
+
+async function refresh() {
+  clearTimeout(state.pollTimer);
+  const { meta, error } = await fetchVideo();
+  if (error) return showError(error.code, error.message);
+  render(meta);
+  if (PENDING.has(meta.status)) state.pollTimer = setTimeout(refresh, POLL_MS);
+}
+
+function render(meta) {
+  state.meta = meta;
+  document.title = `${meta.title || 'Untitled'} · Framecast`;
+  ui.title.textContent = meta.title || 'Untitled';
+  ui.description.textContent = meta.description ?? '';
+  const playback = meta.playback ?? {};
+  if (playback.poster_url && video.getAttribute('poster') !== playback.poster_url) {
+    video.poster = playback.poster_url;
+  }
+
+  if (meta.status === 'failed') {
+    stopPlayer();
+    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.');
+    return;
+  }
+  if (playback.hls_url && playback.hls_url !== state.hlsUrl) startPlayer(playback.hls_url);
+  showStatus(meta);
+  // Sprites are written at the end of processing: only a ready video has them all.
+  if (meta.status === 'ready' && playback.thumbnail_vtt_url) loadStoryboard(playback.thumbnail_vtt_url);
+  updateTime();
+}
+
+// ---------------------------------------------------------------- player
+
+function startPlayer(url) {
+  const startAt = state.resumeAt;
+  state.resumeAt = 0;
+  stopPlayer();
+  hideError();
+  state.hlsUrl = url;
+  state.mediaRecoveryTried = false;
+  const Hls = window.Hls;
+  if (Hls?.isSupported()) {
+    // startPosition: a still-growing (EVENT) playlist would otherwise start near its end.
+    const hls = new Hls({ startPosition: startAt });
+    state.hls = hls;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => buildQualityMenu(hls));
+    hls.on(Hls.Events.LEVEL_SWITCHED, () => updateAutoLabel(hls));
+    hls.on(Hls.Events.ERROR, (_event, data) => onHlsError(hls, data));
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = url;
+    if (startAt > 0) video.addEventListener('loadedmetadata', () => (video.currentTime = startAt), { once: true });
+  } else {
+    showError('E_PLAYBACK_UNSUPPORTED', 'This browser cannot play HLS video.');
+    return;
+  }
+  ui.controls.hidden = false;
+  // Autoplay may be refused without a user gesture; the play button is there for that.
+  video.play().catch(() => {});
+}
+
+function stopPlayer() {
+  state.hls?.destroy();
+  state.hls = null;
+  state.hlsUrl = null;
+  ui.qualityLabel.hidden = true;
+  if (video.hasAttribute('src')) {
+    video.removeAttribute('src');
+    video.load();
+  }
+}
+
+function onHlsError(hls, data) {
+  if (!data.fatal) return;
+  if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR && !state.mediaRecoveryTried) {
+    state.mediaRecoveryTried = true;
+    hls.recoverMediaError();
+    return;
+  }
+  const status = data.response?.code ? ` (HTTP ${data.response.code})` : '';
+  showError('E_PLAYBACK', `The player stopped: ${data.type} / ${data.details}${status}.`);
+}
+
+video.addEventListener('error', () => {
+  if (state.hls || !state.hlsUrl || !video.error) return;
+  showError(`E_PLAYBACK (media error ${video.error.code})`, MEDIA_ERRORS[video.error.code] ?? video.error.message);
+});
+
+ui.retry.addEventListener('click', () => {
+  state.resumeAt = video.currentTime;
+  hideError();
+  stopPlayer();
+  refresh();
+});
+
+// ---------------------------------------------------------------- quality menu
+
+function levelLabel(level) {
+  // Rungs are named by their short side, so a portrait 1080×1920 rendition is "1080p".
+  const side = level.width && level.height ? Math.min(level.width, level.height) : level.height;
+  return side ? `${side}p` : `${Math.round(level.bitrate / 1000)} kbps`;
+}
+
+function buildQualityMenu(hls) {
+  const levels = hls.levels
+    .map((level, index) => ({ level, index }))
+    .sort((a, b) => b.level.height - a.level.height || b.level.bitrate - a.level.bitrate);
+  ui.quality.replaceChildren(
+    new Option('Auto', '-1'),
+    ...levels.map(({ level, index }) => new Option(levelLabel(level), String(index))),
+  );
+  ui.quality.value = '-1';
+  ui.qualityLabel.hidden = levels.length === 0;
+}
+
+function updateAutoLabel(hls) {
+  const auto = ui.quality.options[0];
+  const level = hls.levels[hls.currentLevel];
+  if (auto) auto.textContent = hls.autoLevelEnabled && level ? `Auto (${levelLabel(level)})` : 'Auto';
+}
+
+ui.quality.addEventListener('change', () => {
+  if (state.hls) state.hls.currentLevel = Number(ui.quality.value);
+});
+
+// ---------------------------------------------------------------- storyboard
+
+async function loadStoryboard(url) {
+  const absolute = new URL(url, location.href).href;
+  if (state.storyboardUrl === absolute) return;
+  state.storyboardUrl = absolute;
+  try {
+    const response = await fetch(absolute);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    state.storyboard = parseStoryboard(await response.text(), absolute);
+  } catch {
+    // Previews are a nicety: without them the seek bar still shows the time.
+    state.storyboard = [];
+  }
+}
+
+function showPreview(fraction) {
+  const t = fraction * duration();
+  ui.previewTime.textContent = formatTime(t);
+  const cue = cueAt(state.storyboard, t);
+  ui.previewTile.hidden = !cue;
+  if (cue) {
+    Object.assign(ui.previewTile.style, {
+      width: `${cue.w}px`,
+      height: `${cue.h}px`,
+      backgroundImage: `url("${cue.url}")`,
+      backgroundPosition: `-${cue.x}px -${cue.y}px`,
+    });
+  }
+  ui.preview.hidden = false;
+  const barWidth = ui.seek.clientWidth;
+  const half = ui.preview.offsetWidth / 2;
+  const left = Math.min(Math.max(fraction * barWidth, half), Math.max(half, barWidth - half));
+  ui.preview.style.left = `${left}px`;
+}
+
+// ---------------------------------------------------------------- controls
+
+function seekTo(seconds) {
+  // While processing, only what is already transcoded can be reached.
+  const limit = Number.isFinite(video.duration) ? video.duration : seekableEnd();
+  video.currentTime = Math.min(Math.max(0, seconds), limit);
+}
+
+function togglePlay() {
+  if (video.paused || video.ended) video.play().catch(() => {});
+  else video.pause();
+}
+
+function toggleMute() {
+  video.muted = !video.muted;
+}
+
+function toggleFullscreen() {
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  else ui.player.requestFullscreen?.().catch(() => {});
+}
+
+function seekFraction(event) {
+  const rect = ui.seek.getBoundingClientRect();
+  return rect.width > 0 ? Math.min(Math.max((event.clientX - rect.left) / rect.width, 0), 1) : 0;
+}
+
+function setPlayedBar(fraction) {
+  ui.seekPlayed.style.width = `${fraction * 100}%`;
+}
+
+function updateTime() {
+  const total = duration();
+  if (!state.dragging) setPlayedBar(total > 0 ? Math.min(video.currentTime / total, 1) : 0);
+  ui.seekBuffered.style.width = `${total > 0 ? Math.min(bufferedEnd() / total, 1) * 100 : 0}%`;
+  ui.time.textContent = `${formatTime(video.currentTime)} / ${formatTime(total)}`;
+  ui.seek.setAttribute('aria-valuemax', String(Math.round(total)));
+  ui.seek.setAttribute('aria-valuenow', String(Math.round(video.currentTime)));
+}
+
+function bufferedEnd() {
+  const ranges = video.buffered;
+  for (let i = 0; i < ranges.length; i++) {
+    if (ranges.start(i) <= video.currentTime + 0.5 && video.currentTime <= ranges.end(i)) return ranges.end(i);
+  }
+  return 0;
+}
+
+ui.seek.addEventListener('pointerdown', (event) => {
+  state.dragging = true;
+  ui.seek.setPointerCapture(event.pointerId);
+  const fraction = seekFraction(event);
+  setPlayedBar(fraction);
+  showPreview(fraction);
+});
+ui.seek.addEventListener('pointermove', (event) => {
+  const fraction = seekFraction(event);
+  if (state.dragging) setPlayedBar(fraction);
+  showPreview(fraction);
+});
+ui.seek.addEventListener('pointerup', (event) => {
+  if (!state.dragging) return;
+  state.dragging = false;
+  seekTo(seekFraction(event) * duration());
+  const rect = ui.seek.getBoundingClientRect();
+  const inside = event.clientX >= rect.left && event.clientX <= rect.right &&
+    event.clientY >= rect.top && event.clientY <= rect.bottom;
+  if (!inside) ui.preview.hidden = true;
+});
+ui.seek.addEventListener('pointerleave', () => {
+  if (!state.dragging) ui.preview.hidden = true;
+});
+
+video.addEventListener('click', togglePlay);
+ui.play.addEventListener('click', togglePlay);
+ui.mute.addEventListener('click', toggleMute);
+ui.fullscreen.addEventListener('click', toggleFullscreen);
+video.addEventListener('play', () => (ui.play.textContent = 'Pause'));
+video.addEventListener('pause', () => (ui.play.textContent = 'Play'));
+video.addEventListener('volumechange', () => (ui.mute.textContent = video.muted ? 'Unmute' : 'Mute'));
+for (const type of ['timeupdate', 'durationchange', 'progress', 'seeked']) video.addEventListener(type, updateTime);
+
+/** Keyboard shortcuts, by KeyboardEvent.key (letters lower-cased). */
+const SHORTCUTS = {
+  ' ': togglePlay,
+  k: togglePlay,
+  ArrowLeft: () => seekTo(video.currentTime - SEEK_STEP_S),
+  ArrowRight: () => seekTo(video.currentTime + SEEK_STEP_S),
+  f: toggleFullscreen,
+  m: toggleMute,
+};
+
+document.addEventListener('keydown', (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target instanceof Element && event.target.closest('input, select, textarea')) return;
+  const action = SHORTCUTS[event.key.length === 1 ? event.key.toLowerCase() : event.key];
+  if (!action || !state.hlsUrl) return;
+  // Also keeps space from scrolling the page or pressing a focused button twice.
+  event.preventDefault();
+  action();
+});
+
+if (state.videoId) refresh();
+else showError('E_NOT_FOUND', 'No video id in the address.');
