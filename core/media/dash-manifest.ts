@@ -62,15 +62,15 @@ function timeline(rep: DashRepresentation): string {
 
 function representation(rep: DashRepresentation, extra: string, inner = ''): string {
   const url = (uri: string): string => escapeXml(`${rep.dir}/${uri}`);
-  const init = rep.playlist.initUri ? `        <Initialization sourceURL="${url(rep.playlist.initUri)}"/>\n` : '';
-  const segments = rep.playlist.segments.map((s) => `        <SegmentURL media="${url(s.uri)}"/>`).join('\n');
+  const init = rep.playlist.initUri ? `          <Initialization sourceURL="${url(rep.playlist.initUri)}"/>\n` : '';
+  const segments = rep.playlist.segments.map((s) => `          <SegmentURL media="${url(s.uri)}"/>`).join('\n');
   return [
     `      <Representation id="${escapeXml(rep.id)}" bandwidth="${rep.bandwidth}" codecs="${escapeXml(rep.codecs)}"${extra}>`,
     inner,
-    `      <SegmentList timescale="${rep.timescale}">`,
-    `${init}        <SegmentTimeline>${timeline(rep)}</SegmentTimeline>`,
+    `        <SegmentList timescale="${rep.timescale}">`,
+    `${init}          <SegmentTimeline>${timeline(rep)}</SegmentTimeline>`,
     segments,
-    '      </SegmentList>',
+    '        </SegmentList>',
     '      </Representation>',
   ]
     .filter((l) => l !== '')

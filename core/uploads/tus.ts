@@ -7,6 +7,7 @@
  * upload opens a new version of its video. When the last byte arrives the upload becomes the
  * version's source and a `vod.process` job is queued.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { truncate } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
@@ -17,7 +18,6 @@ import type { Services } from '../services.js';
 import { objectKeys } from '../storage/object-store.js';
 import { canManage, ownerOf, requireScope, type Principal } from '../http/auth.js';
 import { ChecksumDataStore, checksumContext, parseChecksumHeader } from './checksum-store.js';
-import { formatUploadMetadata, parseUploadMetadata } from './upload-metadata.js';
 
 export const UPLOADS_PATH = '/v1/uploads';
 export const VIDEO_ID_HEADER = 'Framecast-Video-Id';
@@ -32,6 +32,14 @@ function sendError(res: ServerResponse, err: AppError): void {
   });
   res.end(body);
 }
+
+/** The request an upload hook runs for (tus hooks do not see our response or principal). */
+interface UploadRequest {
+  principal: Principal;
+  res: ServerResponse;
+}
+
+const requestContext = new AsyncLocalStorage<UploadRequest>();
 
 export interface UploadHandler {
   /** Handles a request under /v1/uploads. */
@@ -56,24 +64,15 @@ export function createUploadHandler(s: Services): UploadHandler {
     exposedHeaders: [VIDEO_ID_HEADER, 'Upload-Checksum'],
     allowedHeaders: ['Authorization', 'Upload-Checksum'],
     async onUploadCreate(_req, upload) {
-      const videoId = upload.metadata?.video_id;
-      const version = Number(upload.metadata?.framecast_version);
-      if (!videoId || !Number.isInteger(version)) throw { status_code: 500, body: 'upload was not prepared' };
-      const t = Date.now();
-      await s.db.db
-        .insertInto('upload_sessions')
-        .values({
-          id: upload.id,
-          video_id: videoId,
-          version,
-          size: upload.size ?? null,
-          filename: upload.metadata?.filename ?? null,
-          created_at: t,
-          expires_at: t + config.uploads.expire_after_s * 1000,
-          completed_at: null,
-        })
-        .execute();
-      return {};
+      const request = requestContext.getStore();
+      if (!request) throw { status_code: 500, body: 'upload request without context' };
+      try {
+        const metadata = await prepareCreation(upload, request);
+        return { metadata };
+      } catch (err) {
+        if (err instanceof AppError) throw { status_code: err.status, body: JSON.stringify(err.toBody()) };
+        throw err;
+      }
     },
     async onUploadFinish(_req, upload) {
       await finishUpload(upload);
@@ -118,57 +117,70 @@ export function createUploadHandler(s: Services): UploadHandler {
     logger.info({ video_id: session.video_id, version: session.version, upload_id: uploadId, why }, 'upload abandoned');
   }
 
-  /** Validates a creation request and prepares its video and version. Returns false when answered. */
-  async function prepareCreation(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<boolean> {
-    const length = req.headers['upload-length'];
-    if (typeof length === 'string' && Number(length) > config.limits.max_upload_bytes) {
-      throw new AppError('E_TOO_LARGE', `the upload is ${length} bytes; the limit is ${config.limits.max_upload_bytes}`);
-    }
-    const meta = parseUploadMetadata(req.headers['upload-metadata'] as string | undefined);
-    delete meta.framecast_version;
-    let videoId = meta.video_id;
+  /**
+   * A new upload: checks the caller may upload to the named video (or creates the video),
+   * opens a version and records the session. Returns the metadata tus stores.
+   */
+  async function prepareCreation(upload: Upload, request: UploadRequest): Promise<Record<string, string | null>> {
+    const meta: Record<string, string | null> = { ...upload.metadata };
+    let videoId = meta.video_id ?? undefined;
     let createdHere = false;
     if (videoId) {
       const video = isId(videoId) ? await catalog.find(videoId) : undefined;
       if (!video) throw new AppError('E_NOT_FOUND', `video ${videoId} not found`);
-      if (!canManage(principal, video.owner)) throw new AppError('E_FORBIDDEN', 'this token may not upload to this video');
+      if (!canManage(request.principal, video.owner)) throw new AppError('E_FORBIDDEN', 'this token may not upload to this video');
     } else {
       const title = (meta.title || meta.filename || 'Untitled').slice(0, 500);
-      videoId = (await catalog.create({ title, owner: ownerOf(principal) })).id;
+      videoId = (await catalog.create({ title, owner: ownerOf(request.principal) })).id;
       createdHere = true;
     }
     const version = await catalog.openVersion(videoId, {
       status: 'uploading',
       source_filename: meta.filename ?? null,
-      source_bytes: typeof length === 'string' ? Number(length) : null,
+      source_bytes: upload.size ?? null,
     });
-    meta.video_id = videoId;
-    meta.framecast_version = String(version);
-    req.headers['upload-metadata'] = formatUploadMetadata(meta);
-    res.setHeader(VIDEO_ID_HEADER, videoId);
+    const t = Date.now();
+    await s.db.db
+      .insertInto('upload_sessions')
+      .values({
+        id: upload.id,
+        video_id: videoId,
+        version,
+        size: upload.size ?? null,
+        filename: meta.filename ?? null,
+        created_at: t,
+        expires_at: t + config.uploads.expire_after_s * 1000,
+        completed_at: null,
+      })
+      .execute();
+    request.res.setHeader(VIDEO_ID_HEADER, videoId);
     const id = videoId;
-    res.once('finish', () => {
-      if (res.statusCode < 400) return;
-      // tus refused the creation: nothing was uploaded, so nothing is kept.
+    request.res.once('finish', () => {
+      if (request.res.statusCode < 400) return;
+      // tus refused the creation after all: nothing was uploaded, so nothing is kept.
       const undo = createdHere ? catalog.delete(id) : catalog.abandonVersion(id, version);
       void undo.catch((err: unknown) => logger.error({ err, video_id: id }, 'undo of a refused upload failed'));
     });
-    return true;
+    return { ...meta, video_id: videoId, framecast_version: String(version) };
   }
 
   return {
     async handle(req, res) {
       try {
-        if (req.method !== 'OPTIONS') {
-          const principal = await s.auth.principal(req.headers.authorization);
-          requireScope(principal, 'upload');
-          if (req.method === 'POST') await prepareCreation(req, res, principal);
-        }
+        let principal: Principal = { kind: 'anonymous' };
         if (req.method === 'OPTIONS') res.setHeader('Tus-Checksum-Algorithm', 'sha1');
+        else {
+          principal = await s.auth.principal(req.headers.authorization);
+          requireScope(principal, 'upload');
+        }
+        const length = req.headers['upload-length'];
+        if (req.method === 'POST' && typeof length === 'string' && Number(length) > config.limits.max_upload_bytes) {
+          throw new AppError('E_TOO_LARGE', `the upload is ${length} bytes; the limit is ${config.limits.max_upload_bytes}`);
+        }
         const checksum = parseChecksumHeader(req.headers['upload-checksum'] as string | undefined);
         if (checksum === 'unsupported') throw new AppError('E_BAD_REQUEST', 'Upload-Checksum algorithm not supported (use sha1)');
         if (checksum === 'invalid') throw new AppError('E_BAD_REQUEST', 'malformed Upload-Checksum header');
-        await checksumContext.run(checksum, () => tus.handle(req, res));
+        await requestContext.run({ principal, res }, () => checksumContext.run(checksum, () => tus.handle(req, res)));
       } catch (err) {
         if (err instanceof AppError) return sendError(res, err);
         logger.error({ err }, 'upload handler failed');

@@ -16,8 +16,8 @@
  *   no orphan JSON stays behind (its expiry sweep only sees data+JSON pairs).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, mkdirSync, type BigIntStats } from 'node:fs';
-import { access, copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants, createWriteStream, mkdirSync, type BigIntStats } from 'node:fs';
+import { access, copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -142,18 +142,13 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: PutBody): Promise<ObjectInfo> {
+    // `flush` fsyncs before close: without it a crash right after the rename could leave
+    // an empty object in place.
     return this.#writeAtomically(key, async (temp) => {
-      const handle = await open(temp, 'wx');
-      try {
-        if (body instanceof Readable) {
-          await pipeline(body, handle.createWriteStream({ autoClose: false }));
-        } else {
-          await handle.writeFile(body);
-        }
-        // Without it a crash right after the rename could leave an empty object in place.
-        await handle.sync();
-      } finally {
-        await handle.close();
+      if (body instanceof Readable) {
+        await pipeline(body, createWriteStream(temp, { flags: 'wx', flush: true }));
+      } else {
+        await writeFile(temp, body, { flag: 'wx', flush: true });
       }
     });
   }

@@ -76,8 +76,9 @@ export function objectStoreContract(t: Test, makeStore: MakeObjectStore): void {
     const store = await makeStore(t);
     const first = await store.put('media/a/v1/master.m3u8', '#EXTM3U\n');
     t.equal((await store.head('media/a/v1/master.m3u8'))?.etag, first.etag);
-    t.equal((await store.get('media/a/v1/master.m3u8'))?.info.etag, first.etag, 'get and head agree');
-    (await store.get('media/a/v1/master.m3u8'))?.body.destroy();
+    const body = await store.get('media/a/v1/master.m3u8');
+    body?.body.destroy();
+    t.equal(body?.info.etag, first.etag, 'get and head agree');
     const second = await store.put('media/a/v1/master.m3u8', '#EXTM3U\n#EXT-X-VERSION:7\n');
     t.not(second.etag, first.etag);
     t.equal((await store.head('media/a/v1/master.m3u8'))?.etag, second.etag);
@@ -243,6 +244,17 @@ export function objectStoreContract(t: Test, makeStore: MakeObjectStore): void {
     t.equal(local && (await readFile(local, 'utf8')), 'local bytes');
   });
 
+  /** A stream of `bytes` in 16 KiB chunks that awaits `check()` while it is partly written. */
+  const slowly = (bytes: Buffer, check: () => Promise<void>) =>
+    Readable.from(
+      (async function* () {
+        for (let offset = 0; offset < bytes.length; offset += 16 * 1024) {
+          yield bytes.subarray(offset, offset + 16 * 1024);
+          await check();
+        }
+      })(),
+    );
+
   t.test('put replaces an object atomically: readers see the old whole object until the new one is complete', async (t) => {
     const store = await makeStore(t);
     const key = 'media/a/v1/master.m3u8';
@@ -250,24 +262,35 @@ export function objectStoreContract(t: Test, makeStore: MakeObjectStore): void {
     const newBytes = Buffer.alloc(256 * 1024, 'b');
     await store.put(key, oldBytes);
     let checks = 0;
-    const slowWriter = Readable.from(
-      (async function* () {
-        for (let offset = 0; offset < newBytes.length; offset += 16 * 1024) {
-          yield newBytes.subarray(offset, offset + 16 * 1024);
-          // Runs while the new object is partly written.
-          const seen = await bytesOf(await store.get(key));
-          if (!seen?.equals(oldBytes)) t.fail(`a reader saw ${seen?.length} bytes that are not the old object`);
-          const listed = (await store.list('media/a/v1/')).map((i) => i.key);
-          if (listed.length !== 1 || listed[0] !== key) t.fail(`list showed a partial write: ${listed.join(',')}`);
-          if (await store.head('media/a/v1/fresh.bin')) t.fail('a new object is visible before it is complete');
-          checks++;
-        }
-      })(),
+    await store.put(
+      key,
+      slowly(newBytes, async () => {
+        const seen = await bytesOf(await store.get(key));
+        if (!seen?.equals(oldBytes)) t.fail(`a reader saw ${seen?.length} bytes that are not the old object`);
+        const listed = (await store.list('media/a/v1/')).map((i) => i.key);
+        if (listed.length !== 1 || listed[0] !== key) t.fail(`list showed a partial write: ${listed.join(',')}`);
+        checks++;
+      }),
     );
-    const freshWriter = store.put('media/a/v1/fresh.bin', Readable.from(newBytes.subarray(0, 10)));
-    await Promise.all([store.put(key, slowWriter), freshWriter]);
     t.ok(checks > 0, `checked ${checks} times while writing`);
     t.ok((await bytesOf(await store.get(key)))?.equals(newBytes), 'the new object is whole after put resolves');
+  });
+
+  t.test('a new object is invisible until it is complete', async (t) => {
+    const store = await makeStore(t);
+    const key = 'media/a/v1/new.bin';
+    let checks = 0;
+    await store.put(
+      key,
+      slowly(Buffer.alloc(128 * 1024, 'n'), async () => {
+        if (await store.head(key)) t.fail('head saw a partial object');
+        if (await store.get(key)) t.fail('get saw a partial object');
+        if ((await store.list('media/')).length > 0) t.fail('list saw a partial object');
+        checks++;
+      }),
+    );
+    t.ok(checks > 0, `checked ${checks} times while writing`);
+    t.equal((await store.head(key))?.size, 128 * 1024);
   });
 
   t.test('a big streamed object reads back byte for byte', async (t) => {
