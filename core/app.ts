@@ -2,7 +2,10 @@
  * Composition root: the only place that picks concrete adapters (by URL scheme) and wires
  * services for each process role.
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { pathUnderDataDir } from '../config/load.js';
@@ -16,6 +19,7 @@ import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-proces
 import type { Logger } from './logger.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
 import { detectEncoders } from './media/hwaccel.js';
+import { reapOrphanFfmpeg } from './media/orphans.js';
 import { createTranscodePool } from './media/pool.js';
 import { PlaybackSigner } from './origin/signing.js';
 import type { Services } from './services.js';
@@ -34,7 +38,7 @@ const metadataDbs: Record<string, () => Promise<{ default: MetadataDbFactory }>>
 };
 
 export async function openObjectStore(cfg: Readonly<Config>): Promise<ObjectStore> {
-  const url = new URL(cfg.storage.url.startsWith('file:') ? `file:${pathUnderDataDir(cfg, cfg.storage.url.slice(5))}` : cfg.storage.url);
+  const url = cfg.storage.url.startsWith('file:') ? pathToFileURL(pathUnderDataDir(cfg, cfg.storage.url.slice(5))) : new URL(cfg.storage.url);
   const load = objectStores[url.protocol];
   if (!load) throw new Error(`storage.url: no adapter for "${url.protocol}" (this build has: ${Object.keys(objectStores).join(', ')})`);
   return (await load()).default(url, { dataDir: cfg.data_dir });
@@ -88,6 +92,8 @@ export async function startHttpRole(s: Services): Promise<{ server: Server; stop
 /** The media process: job runner + piscina pool driving ffmpeg. */
 export async function startMediaRole(s: Services): Promise<{ stop(): Promise<void> }> {
   const bins = await resolveFfmpeg();
+  const reaped = await reapOrphanFfmpeg(join(s.config.data_dir, 'work'));
+  if (reaped.length > 0) s.logger.warn({ pids: reaped }, 'ended ffmpeg processes orphaned by a previous media process');
   const encoders = await detectEncoders(bins.ffmpegPath, s.config.transcode.hwaccel);
   const encoder = encoders.usable[0] ?? 'libx264';
   s.logger.info({ ffmpeg: bins.ffmpegPath, version: bins.version, encoder, tried: encoders.tried }, 'media process ready');
@@ -111,7 +117,8 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     queue,
     handlers,
     {
-      owner: `${hostname()}:${process.pid}`,
+      // Unique per process start: a stalled process that comes back cannot act on a re-claimed job.
+      owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       concurrency: s.config.transcode.concurrency,
       pollIntervalMs: s.config.jobs.poll_interval_ms,
       leaseMs: s.config.jobs.lease_s * 1000,

@@ -140,7 +140,9 @@ export interface MetadataDb {
   /**
    * Atomically takes the next runnable job: queued with `run_after <= now`, or running with
    * an expired lease (its process died). Sets status running, `lease_owner`, `lease_expires_at`,
-   * increments `attempts`, and returns it; undefined when none is runnable.
+   * increments `attempts`, and returns it; undefined when none is runnable. `started_at` is
+   * set by the first claim only (timeouts and queue latency count from it). Due jobs are
+   * taken in `run_after`, then `id`, order; `types` limits the job types (empty: none).
    */
   claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined>;
 

@@ -146,9 +146,9 @@ export const migrations: Readonly<Record<string, Migration>> = {
 
 export interface MigrateOptions {
   /**
-   * Run without Kysely's own transaction: for a caller that already holds one around the
-   * whole run (the SQLite adapter takes `BEGIN IMMEDIATE` so processes starting together
-   * migrate one after another).
+   * Run without Kysely's own transaction (Kysely uses one only where DDL is transactional
+   * in its eyes, i.e. not on SQLite): for a caller that holds one around the whole run,
+   * as the SQLite adapter does with `BEGIN IMMEDIATE`.
    */
   disableTransactions?: boolean;
   /** Replaces the migration list (tests). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Database, JobRow, MetadataDb } from '../../core/storage/metadata-db.js';
-import { migrateToLatest } from '../../core/storage/migrations.js';
+import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 
 const MEMORY = ':memory:';
 const BUSY_TIMEOUT_MS = 5000;
@@ -78,6 +78,27 @@ class SqliteMetadataDb implements MetadataDb {
   }
 }
 
+/**
+ * Runs the migrations inside one `BEGIN IMMEDIATE` transaction. Kysely runs SQLite
+ * migrations without a transaction, so a failure would leave a step half applied; and
+ * taking the write lock before reading which migrations ran makes processes starting
+ * together migrate one after the other, instead of two running the same step (the second
+ * failing with "table already exists").
+ */
+export async function migrateExclusively(db: Kysely<Database>, opts: Omit<MigrateOptions, 'disableTransactions'> = {}): Promise<void> {
+  await db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      await migrateToLatest(conn, { ...opts, disableTransactions: true });
+      await sql`commit`.execute(conn);
+    } catch (err) {
+      // SQLite may have rolled back already (e.g. on SQLITE_FULL); keep the first error.
+      await sql`rollback`.execute(conn).catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
 /** Opens (creating if needed) and migrates the SQLite database named by `url`. */
 export default async function createSqliteMetadataDb(url: string, opts: { dataDir: string }): Promise<MetadataDb> {
   const file = databasePath(url, opts.dataDir);
@@ -94,20 +115,7 @@ export default async function createSqliteMetadataDb(url: string, opts: { dataDi
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
   try {
-    // BEGIN IMMEDIATE takes the write lock before reading which migrations ran, so
-    // processes starting together migrate one after the other instead of failing with
-    // SQLITE_BUSY when a deferred transaction tries to upgrade to a write.
-    await db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
-      try {
-        await migrateToLatest(conn, { disableTransactions: true });
-        await sql`commit`.execute(conn);
-      } catch (err) {
-        // SQLite may have rolled back already (e.g. on SQLITE_FULL); keep the first error.
-        await sql`rollback`.execute(conn).catch(() => undefined);
-        throw err;
-      }
-    });
+    await migrateExclusively(db);
   } catch (err) {
     await db.destroy();
     throw err;

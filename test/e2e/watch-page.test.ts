@@ -50,7 +50,7 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   });
   t.ok(upload.videoId, 'the creation response names the video');
   const video = await waitForVideo(anonymous, upload.videoId!);
-  t.equal(video.status, 'ready', JSON.stringify(video.error ?? ''));
+  t.equal(video.status, 'ready', 'the video becomes ready', { error: video.error });
 
   const { page, pageErrors } = await openPage(t, `/watch/${upload.videoId}`);
   await page.waitForFunction(
@@ -67,11 +67,11 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   t.equal(player.levels, video.renditions.length, 'hls.js sees every rendition');
   t.equal(player.error, null, 'the media element has no error');
   t.ok(await page.locator('#error').isHidden(), 'no error message is shown');
-  t.equal(await page.locator('#title').textContent(), 'Watch page clip');
+  t.equal(await page.locator('#title').textContent(), 'Watch page clip', 'the title is shown');
 
   const qualities = await page.locator('#quality option').allTextContents();
   t.equal(qualities.length, video.renditions.length + 1, 'the quality menu has Auto and each rendition');
-  t.match(qualities[0], /^Auto/);
+  t.match(qualities[0], /^Auto/, 'Auto comes first');
   const byHeight = [...video.renditions].sort((a: { height: number }, b: { height: number }) => b.height - a.height);
   t.same(qualities.slice(1), byHeight.map((r: { name: string }) => r.name), 'renditions listed from the highest');
 
@@ -103,11 +103,11 @@ t.test('a video that failed processing shows its error code and a Retry button',
     metadata: { filename: 'notes.mp4', title: 'Not a video' },
   });
   const video = await waitForVideo(anonymous, upload.videoId!);
-  t.equal(video.status, 'failed');
+  t.equal(video.status, 'failed', 'a text file fails processing');
 
   const { page, pageErrors } = await openPage(t, `/watch/${upload.videoId}`);
   await page.locator('#error').waitFor({ state: 'visible' });
-  t.equal(await page.locator('#error-code').textContent(), video.error.code);
+  t.equal(await page.locator('#error-code').textContent(), video.error.code, 'the code is shown');
   t.ok(await page.locator('#retry').isVisible(), 'Retry is offered');
   t.ok(await page.locator('#controls').isHidden(), 'no player controls for a video that cannot play');
   t.same(pageErrors, [], 'no uncaught errors in the page');

@@ -32,6 +32,8 @@ export interface UploadOptions {
   /** Called with bytes sent; return true to abort the upload there (for resume tests). */
   onProgress?: (sent: number, total: number) => boolean | void;
   headers?: Record<string, string>;
+  /** Resume this existing upload instead of creating one. */
+  uploadUrl?: string;
 }
 
 export interface UploadResult {
@@ -52,6 +54,7 @@ export async function tusUpload(baseUrl: string, file: string | Buffer, opts: Up
       headers: { authorization: `Bearer ${opts.token}`, ...opts.headers },
       retryDelays: [],
       ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
+      ...(opts.uploadUrl ? { uploadUrl: opts.uploadUrl } : {}),
       onAfterResponse(_req, res) {
         const id = res.getHeader('Framecast-Video-Id');
         if (id) videoId = id;

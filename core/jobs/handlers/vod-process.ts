@@ -46,6 +46,11 @@ async function listFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && !e.name.endsWith('.tmp')).map((e) => relative(dir, join(e.parentPath, e.name)));
 }
 
+async function removeEarlierAttempts(workRoot: string, prefix: string): Promise<void> {
+  const dirs = await readdir(workRoot).catch(() => [] as string[]);
+  await Promise.all(dirs.filter((d) => d.startsWith(prefix)).map((d) => rm(join(workRoot, d), { recursive: true, force: true })));
+}
+
 export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<'vod.process'> {
   const { catalog, store, config } = s;
 
@@ -59,8 +64,10 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       return;
     }
     const staging = objectKeys.staging(videoId, version);
-    const workDir = join(config.data_dir, 'work', `${videoId}-v${version}-job${job.id}`);
-    await rm(workDir, { recursive: true, force: true });
+    // One dir per attempt: an ffmpeg orphaned by a crashed attempt never writes into ours.
+    const workRoot = join(config.data_dir, 'work');
+    const workDir = join(workRoot, `${videoId}-v${version}-job${job.id}-a${job.attempts}`);
+    await removeEarlierAttempts(workRoot, `${videoId}-v${version}-job${job.id}-a`);
     await mkdir(join(workDir, 'out'), { recursive: true });
     // Leftovers of an attempt that died must not mix with this one.
     await store.deletePrefix(staging);

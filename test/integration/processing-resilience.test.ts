@@ -1,0 +1,79 @@
+/**
+ * Processing that users can rely on: a video plays while its ladder still encodes; a media
+ * process killed mid-transcode costs a retry, not the video; processing over
+ * `jobs.timeout_s` fails with E_PROCESSING_TIMEOUT and can be reprocessed.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { api, tusUpload, waitForVideo } from '../helpers/api.js';
+import { makeClip } from '../helpers/media-fixtures.js';
+import { startServer } from '../helpers/server.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'framecast-resilience-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+// Long enough that the ladder takes several seconds at the default preset on 2 cores.
+const clip = await makeClip(dir, { width: 1280, height: 720, seconds: 24, name: 'long.mp4' });
+
+t.test('the video plays before the transcode ends (instant publish)', async (t) => {
+  const server = await startServer({ config: { transcode: { preset: 'veryfast' } } });
+  t.teardown(() => server.stop());
+  const admin = api(server.url, server.adminToken);
+  const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'long.mp4' } });
+  const early = await waitForVideo(admin, up.videoId!, (v) => v.status === 'ready' || (v.status === 'processing' && !!v.playback.hls_url));
+  t.equal(early.status, 'processing', 'playable while still processing');
+  t.equal(early.progress?.stage, 'transcode');
+
+  const master = await fetch(server.url + early.playback.hls_url);
+  t.equal(master.status, 200);
+  t.match(master.headers.get('cache-control'), /max-age=1\b/, 'growing playlists are not cached for long');
+  const masterText = await master.text();
+  const variant = masterText.split('\n').find((l) => l.endsWith('.m3u8') && !l.startsWith('#'))!;
+  const media = await fetch(new URL(variant, server.url + early.playback.hls_url));
+  const mediaText = await media.text();
+  t.match(mediaText, /#EXT-X-START:TIME-OFFSET=0/, 'players start at the beginning');
+  t.notMatch(mediaText, /#EXT-X-ENDLIST/, 'still growing');
+  const firstSegment = mediaText.split('\n').find((l) => l.endsWith('.m4s'))!;
+  const seg = await fetch(new URL(firstSegment, media.url));
+  t.equal(seg.status, 200, 'its segments are served');
+
+  const ready = await waitForVideo(admin, up.videoId!);
+  t.equal(ready.status, 'ready');
+  const final = await (await fetch(new URL(variant, server.url + ready.playback.hls_url))).text();
+  t.match(final, /#EXT-X-PLAYLIST-TYPE:VOD/);
+  t.match(final, /#EXT-X-ENDLIST/);
+});
+
+t.test('killing the media process mid-transcode ends with the job retried and the video ready', async (t) => {
+  const server = await startServer({ config: { transcode: { preset: 'veryfast' } } });
+  t.teardown(() => server.stop());
+  const admin = api(server.url, server.adminToken);
+  const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'crash.mp4' } });
+  await waitForVideo(admin, up.videoId!, (v) => v.progress?.stage === 'transcode' && v.progress.percent > 5);
+  const pid = await server.mediaPid();
+  process.kill(pid, 'SIGKILL');
+  const ready = await waitForVideo(admin, up.videoId!, undefined, 180_000);
+  t.equal(ready.status, 'ready', JSON.stringify(ready.error ?? ''));
+  t.equal(ready.renditions.length, 4);
+  const jobs = await admin.json('GET', '/v1/jobs?status=succeeded');
+  const job = jobs.body.items.find((j: any) => j.video_id === up.videoId);
+  t.equal(job?.attempts, 2, 'the second attempt finished the job');
+  t.not(await server.mediaPid(), pid, 'the supervisor restarted the media process');
+  t.match(server.logs(), /process died; restarting/);
+});
+
+t.test('processing longer than jobs.timeout_s fails with E_PROCESSING_TIMEOUT, retryable by reprocess', async (t) => {
+  const server = await startServer({ config: { transcode: { preset: 'medium' }, jobs: { timeout_s: 1.5 } } });
+  t.teardown(() => server.stop());
+  const admin = api(server.url, server.adminToken);
+  const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'slow.mp4' } });
+  const failed = await waitForVideo(admin, up.videoId!);
+  t.equal(failed.status, 'failed');
+  t.equal(failed.error?.code, 'E_PROCESSING_TIMEOUT');
+  t.equal(failed.error?.retryable, true);
+  t.equal(failed.playback.hls_url, null, 'nothing half-made is published');
+  const re = await admin.json('POST', `/v1/videos/${up.videoId}/reprocess`);
+  t.equal(re.status, 202, 'reprocess accepted');
+  t.equal(re.body.status, 'processing');
+});
