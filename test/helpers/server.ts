@@ -3,7 +3,7 @@
  * temporary data dir, exactly as `npm start` would but from source under tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -67,6 +67,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'framecast-test-')));
+  await mkdir(dataDir, { recursive: true });
   const port = await freePort();
   const adminToken = 'test-admin-token';
   const configFile = join(dataDir, 'test-config.yaml');

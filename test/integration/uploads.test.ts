@@ -36,7 +36,7 @@ function patch(location: string, offset: number, body: Buffer, extra: Record<str
   return fetch(location, {
     method: 'PATCH',
     headers: { ...auth, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', ...extra },
-    body,
+    body: new Uint8Array(body),
   });
 }
 
