@@ -151,3 +151,11 @@ export class ChildSampler {
     }
   }
 }
+
+/** CPU seconds the whole machine spent busy (all cores), and stolen by the hypervisor. */
+export function machineCpu(): { busy: number; steal: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  // cpu  user nice system idle iowait irq softirq steal …
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+  return { busy: (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS, steal: steal! / CLOCK_TICKS };
+}

@@ -12,6 +12,7 @@ import { pathUnderDataDir } from '../config/load.js';
 import { VideoCatalog } from './catalog/videos.js';
 import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
+import type { ReadinessProbe } from './http/routes/health.js';
 import { JobQueue, type JobType } from './jobs/queue.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
@@ -73,7 +74,21 @@ export async function closeServices(s: Services): Promise<void> {
 
 /** An HTTP process: serves the API, uploads, media and pages on the shared port. */
 export async function startHttpRole(s: Services): Promise<{ server: Server; stop(): Promise<void> }> {
-  const server = createHttpServer(s);
+  const readiness: ReadinessProbe[] = [];
+  if (s.config.roles.includes('worker')) {
+    // Checked once a minute at most: resolving runs `ffmpeg -version`.
+    let checked: { at: number; ok: boolean } | undefined;
+    readiness.push({
+      name: 'ffmpeg',
+      async check() {
+        if (!checked || Date.now() - checked.at > 60_000) {
+          checked = { at: Date.now(), ok: await resolveFfmpeg().then(() => true, () => false) };
+        }
+        return checked.ok;
+      },
+    });
+  }
+  const server = createHttpServer(s, { readiness });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(s.config.http.port, s.config.http.host, () => resolve());

@@ -75,7 +75,7 @@ export function createUploadHandler(s: Services): UploadHandler {
       }
     },
     async onUploadFinish(_req, upload) {
-      await finishUpload(upload);
+      await finishUpload(upload, requestContext.getStore()?.res);
       return {};
     },
     onResponseError(_req, err) {
@@ -89,7 +89,7 @@ export function createUploadHandler(s: Services): UploadHandler {
   });
 
   /** The upload is complete: it becomes the version's source and processing is queued. */
-  async function finishUpload(upload: Upload): Promise<void> {
+  async function finishUpload(upload: Upload, res: ServerResponse | undefined): Promise<void> {
     const session = await s.db.db.selectFrom('upload_sessions').selectAll().where('id', '=', upload.id).executeTakeFirst();
     if (!session) throw { status_code: 404, body: 'unknown upload' };
     const { video_id: videoId, version } = session;
@@ -98,7 +98,10 @@ export function createUploadHandler(s: Services): UploadHandler {
     const local = store.localPath?.(tusKey);
     if (local) {
       await store.putFile(sourceKey, local);
-      await inner.remove(upload.id);
+      // tus still reads the upload while it answers (creation-with-upload): drop it after.
+      const drop = () => void inner.remove(upload.id).catch((err: unknown) => logger.warn({ err, upload_id: upload.id }, 'removing a finished upload failed'));
+      if (res) res.once('close', drop);
+      else drop();
     } else {
       await store.move(tusKey, sourceKey);
     }

@@ -3,7 +3,7 @@
  * so every frame differs; sine gives a measurable loudness).
  */
 import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -88,4 +88,45 @@ export async function makeConcatList(dir: string, targets: string[], name = 'evi
   const file = path.join(dir, name);
   await writeFile(file, ['ffconcat version 1.0', ...targets.map((t) => `file '${t}'`), ''].join('\n'));
   return file;
+}
+
+/** A video packet of a decoded segment. */
+export interface PacketInfo {
+  pts_time: number;
+  keyframe: boolean;
+}
+
+/** Size and packets of a CMAF segment (probed as init + segment). */
+export async function probeSegment(
+  dir: string,
+  initFile: string,
+  segmentFile: string,
+): Promise<{ width: number; height: number; packets: PacketInfo[]; rotation: boolean }> {
+  const joined = path.join(dir, `probe-${path.basename(path.dirname(segmentFile))}-${path.basename(segmentFile)}.mp4`);
+  await writeFile(joined, Buffer.concat([await readFile(initFile), await readFile(segmentFile)]));
+  const { stdout } = await run(FFPROBE, [
+    '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height:stream_side_data:packet=pts_time,flags',
+    '-show_packets', '-of', 'json', joined,
+  ]);
+  await rm(joined);
+  const out = JSON.parse(stdout) as {
+    streams: { width: number; height: number; side_data_list?: unknown[] }[];
+    packets: { pts_time: string; flags: string }[];
+  };
+  const stream = out.streams[0];
+  return {
+    width: stream?.width ?? 0,
+    height: stream?.height ?? 0,
+    rotation: Boolean(stream?.side_data_list?.length),
+    packets: out.packets.map((p) => ({ pts_time: Number(p.pts_time), keyframe: p.flags.startsWith('K') })),
+  };
+}
+
+/** Luma range (YMAX − YMIN) and size of an image, via signalstats. */
+export async function imageStats(file: string): Promise<{ width: number; height: number; yrange: number }> {
+  const { stderr } = await run(FFMPEG, ['-hide_banner', '-i', file, '-vf', 'signalstats,metadata=print', '-f', 'null', '-']);
+  const ymin = Number(/YMIN=(\d+)/.exec(stderr)?.[1] ?? 0);
+  const ymax = Number(/YMAX=(\d+)/.exec(stderr)?.[1] ?? 0);
+  const size = /, (\d+)x(\d+)/.exec(stderr);
+  return { width: Number(size?.[1] ?? 0), height: Number(size?.[2] ?? 0), yrange: ymax - ymin };
 }

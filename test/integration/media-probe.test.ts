@@ -124,9 +124,10 @@ t.test('only libx264 really encodes here; a forced hardware encoder falls back w
 });
 
 t.test('runFfmpeg kills ffmpeg on abort and on timeout', async (t) => {
-  const endless = ['-hide_banner', '-f', 'lavfi', '-i', 'testsrc2=size=64x48', '-f', 'null', '-'];
+  const endless = ['-hide_banner', '-progress', 'pipe:1', '-f', 'lavfi', '-i', 'testsrc2=size=64x48', '-f', 'null', '-'];
   const controller = new AbortController();
   const running = runFfmpeg(FFMPEG, endless, { signal: controller.signal, onProgress: () => controller.abort() });
-  await t.rejects(running, { reason: 'aborted' });
-  await t.rejects(runFfmpeg(FFMPEG, endless, { timeoutMs: 300 }), { reason: 'timeout' });
+  t.match(await running.catch((e: unknown) => e), { name: 'FfmpegError', reason: 'aborted' });
+  const timedOut = await runFfmpeg(FFMPEG, endless, { timeoutMs: 300 }).catch((e: unknown) => e);
+  t.match(timedOut, { name: 'FfmpegError', reason: 'timeout' });
 });

@@ -38,6 +38,8 @@ t.test('the video plays before the transcode ends (instant publish)', async (t) 
   const seg = await fetch(new URL(firstSegment, media.url));
   t.equal(seg.status, 200, 'its segments are served');
 
+  const moving = await waitForVideo(admin, up.videoId!, (v) => v.status === 'ready' || v.progress?.percent > 0);
+  t.ok(moving.progress?.percent > 0 && moving.progress.percent < 100, `progress shows (${JSON.stringify(moving.progress)})`);
   const ready = await waitForVideo(admin, up.videoId!);
   t.equal(ready.status, 'ready');
   const final = await (await fetch(new URL(variant, server.url + ready.playback.hls_url))).text();

@@ -111,3 +111,21 @@ t.test('an abandoned upload is removed after uploads.expire_after_s', async (t) 
   const left = (await readdir(join(server.dataDir, 'objects', 'tus'))).filter((f) => location.endsWith(f.replace(/\.json$/, '')));
   t.same(left, [], 'no bytes left on disk');
 });
+
+t.test('creation-with-upload: the whole file in the POST body', async (t) => {
+  const clip = await readFile(await makeClip(dir, { width: 320, height: 180, seconds: 2, name: 'onepost.mp4' }));
+  const r = await fetch(`${server.url}/v1/uploads`, {
+    method: 'POST',
+    headers: {
+      ...auth,
+      'upload-length': String(clip.length),
+      'content-type': 'application/offset+octet-stream',
+      'upload-metadata': `filename ${Buffer.from('onepost.mp4').toString('base64')}`,
+    },
+    body: new Uint8Array(clip),
+  });
+  t.equal(r.status, 201, await r.clone().text());
+  t.equal(r.headers.get('upload-offset'), String(clip.length));
+  const video = await waitForVideo(admin, r.headers.get('framecast-video-id')!);
+  t.equal(video.status, 'ready');
+});

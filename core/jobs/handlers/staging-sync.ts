@@ -28,19 +28,26 @@ export class StagingSync {
     private readonly stagingPrefix: string,
   ) {}
 
-  /** One pass; true once the master is in staging (every rendition has a first segment). */
-  async tick(): Promise<boolean> {
+  /**
+   * One pass. `playable` once the master is in staging (every rendition has a first
+   * segment); `encodedMs` is how much of the source the slowest rendition has finished, a
+   * progress measure that does not depend on ffmpeg's own reports.
+   */
+  async tick(): Promise<{ playable: boolean; encodedMs: number }> {
     const masterText = await readIfExists(join(this.workDir, 'master.m3u8'));
-    if (!masterText) return false;
+    if (!masterText) return { playable: false, encodedMs: 0 };
     const uris = masterUris(parseMasterPlaylist(masterText));
     let everyRenditionStarted = uris.length > 0;
+    let encodedMs = Infinity;
     for (const uri of uris) {
       const text = await readIfExists(join(this.workDir, uri));
       const playlist = text ? parseMediaPlaylist(text) : undefined;
       if (!text || !playlist || playlist.segments.length === 0) {
         everyRenditionStarted = false;
+        encodedMs = 0;
         continue;
       }
+      encodedMs = Math.min(encodedMs, Math.round(playlist.segments.reduce((sum, seg) => sum + seg.duration, 0) * 1000));
       const dir = posix.dirname(uri);
       for (const file of [playlist.initUri, ...playlist.segments.map((s) => s.uri)]) {
         if (!file) continue;
@@ -55,6 +62,6 @@ export class StagingSync {
       await this.store.put(`${this.stagingPrefix}master.m3u8`, withoutAudioOnlyVariants(masterText));
       this.playable = true;
     }
-    return this.playable;
+    return { playable: this.playable, encodedMs: Number.isFinite(encodedMs) ? encodedMs : 0 };
   }
 }

@@ -97,23 +97,32 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       await catalog.setProgress(videoId, version, 'transcode', 0);
       const sync = new StagingSync(store, outDir, staging);
       let playable = false;
-      let syncing = Promise.resolve();
-      const syncTimer = setInterval(() => {
-        syncing = syncing.then(async () => {
-          if (!(await sync.tick()) || playable) return;
-          playable = true;
-          await catalog.updateVersion(videoId, version, { playable: 1 });
-          log.info('playable while processing (instant publish)');
-        }).catch((err: unknown) => log.warn({ err }, 'staging sync failed; retrying'));
-      }, SYNC_INTERVAL_MS);
-      const channel = new MessageChannel();
+      let percent = 0;
       let lastWrite = 0;
-      channel.port1.on('message', (p: TranscodeProgress) => {
+      // ffmpeg's own progress and the finished segments both move the bar; it never goes back.
+      const reportProgress = (p: number) => {
+        if (p <= percent) return;
+        percent = p;
         const t = Date.now();
         if (t - lastWrite < PROGRESS_WRITE_MS) return;
         lastWrite = t;
-        void catalog.setProgress(videoId, version, 'transcode', p.percent).catch(() => undefined);
-      });
+        void catalog.setProgress(videoId, version, 'transcode', Math.min(99, percent)).catch(() => undefined);
+      };
+      let syncing = Promise.resolve();
+      const syncTimer = setInterval(() => {
+        syncing = syncing
+          .then(async () => {
+            const state = await sync.tick();
+            reportProgress((state.encodedMs / Math.max(1, probe.duration_ms)) * 100);
+            if (!state.playable || playable) return;
+            playable = true;
+            await catalog.updateVersion(videoId, version, { playable: 1 });
+            log.info('playable while processing (instant publish)');
+          })
+          .catch((err: unknown) => log.warn({ err }, 'staging sync failed; retrying'));
+      }, SYNC_INTERVAL_MS);
+      const channel = new MessageChannel();
+      channel.port1.on('message', (p: TranscodeProgress) => reportProgress(p.percent));
       let result: TranscodeResult;
       try {
         result = await media.transcode(
