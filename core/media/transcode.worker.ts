@@ -38,6 +38,8 @@ import type {
   VideoEncoder,
 } from './types.js';
 
+const SEGMENT_POLL_MS = 500;
+
 /** Reads "I: -23.0 LUFS" of the LAST ebur128 summary (an early graph reconfiguration prints one too). */
 function loudnessReader(): { onLine(line: string): void; value(): number | null } {
   let inSummary = false;
@@ -64,22 +66,36 @@ async function runLadder(
   encoder: VideoEncoder,
   signal: AbortSignal,
 ): Promise<{ loudness: number | null }> {
-  const totalFrames = Math.max(1, (task.probe.duration_ms / 1000) * task.probe.fps);
   const loudness = loudnessReader();
-  const onProgress = (p: FfmpegProgress): void => {
-    // `frame` counts the first rung; out_time also counts the storyboard output's timestamps.
-    const percent = Math.min(99, Math.round((p.frame / totalFrames) * 1000) / 10);
-    const message: TranscodeProgress = {
-      out_time_ms: Math.min(task.probe.duration_ms, Math.round((p.frame / task.probe.fps) * 1000)),
-      percent,
-    };
-    task.progressPort?.postMessage(message);
+  let reported = -1;
+  const report = (doneMs: number): void => {
+    const out_time_ms = Math.min(task.probe.duration_ms, Math.round(doneMs));
+    if (out_time_ms <= reported) return;
+    reported = out_time_ms;
+    const percent = Math.min(99, Math.round((out_time_ms / Math.max(1, task.probe.duration_ms)) * 1000) / 10);
+    task.progressPort?.postMessage({ out_time_ms, percent } satisfies TranscodeProgress);
   };
-  await runFfmpeg(task.ffmpegPath, buildTranscodeArgs({ ...task, encoder }), {
-    onProgress,
-    onStderrLine: loudness.onLine,
-    signal,
-  });
+  // `frame` counts the first rung (out_time also counts the storyboard's timestamps).
+  const onProgress = (p: FfmpegProgress): void => report((p.frame / task.probe.fps) * 1000);
+  // ffmpeg 5.1 prints no -progress while the storyboard output waits for its first full
+  // sheet (up to columns×rows×interval seconds of video), so finished segments count too.
+  const firstRung = task.ladder[0]?.name;
+  const watcher = setInterval(() => {
+    if (!firstRung) return;
+    readFile(path.join(task.outDir, firstRung, MEDIA_PLAYLIST), 'utf8').then(
+      (text) => report(parseMediaPlaylist(text).segments.reduce((sum, seg) => sum + seg.duration, 0) * 1000),
+      () => undefined,
+    );
+  }, SEGMENT_POLL_MS);
+  try {
+    await runFfmpeg(task.ffmpegPath, buildTranscodeArgs({ ...task, encoder }), {
+      onProgress,
+      onStderrLine: loudness.onLine,
+      signal,
+    });
+  } finally {
+    clearInterval(watcher);
+  }
   return { loudness: task.probe.has_audio ? loudness.value() : null };
 }
 

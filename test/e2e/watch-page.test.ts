@@ -90,7 +90,7 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   await page.waitForFunction(() => document.getElementById('preview-tile')!.style.backgroundImage.includes('sprite-'));
   t.ok(await page.locator('#preview').isVisible(), 'the storyboard preview is visible');
 
-  const screenshot = join(dir, 'watch-page.png');
+  const screenshot = process.env.FRAMECAST_SCREENSHOT_DIR ? join(process.env.FRAMECAST_SCREENSHOT_DIR, 'watch-page.png') : join(dir, 'watch-page.png');
   await page.screenshot({ path: screenshot });
   t.ok((await stat(screenshot)).size > 0, 'a screenshot was taken');
   t.same(pageErrors, [], 'no uncaught errors in the page');
