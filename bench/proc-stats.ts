@@ -81,15 +81,25 @@ export function memory(pid: number): { rss: number; hwm: number } {
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
-/** Pids whose parent is `ppid` (scans /proc: this kernel has no task/<tid>/children). */
-export function childrenOf(ppid: number): number[] {
+/**
+ * Pids whose parent is `ppid` (scans /proc: this kernel has no task/<tid>/children).
+ * With `newerThan`, only pids above it are read: pids grow, so a caller that scanned before
+ * only needs the processes started since.
+ */
+export function childrenOf(ppid: number, newerThan = 0): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) <= newerThan) continue;
     const f = readStatFields(`/proc/${entry}/stat`);
     if (f && field(f, 4) === ppid) out.push(Number(entry));
   }
   return out;
+}
+
+function highestPid(): number {
+  let max = 0;
+  for (const entry of readdirSync('/proc')) if (/^\d+$/.test(entry)) max = Math.max(max, Number(entry));
+  return max;
 }
 
 function commandLine(pid: number): string[] {
@@ -117,6 +127,7 @@ export interface ChildRecord {
 export class ChildSampler {
   readonly children = new Map<number, ChildRecord>();
   private timer: NodeJS.Timeout | undefined;
+  private scannedUpTo = 0;
 
   constructor(
     private readonly parent: number,
@@ -136,9 +147,14 @@ export class ChildSampler {
 
   private sample(): void {
     const now = Date.now();
-    for (const pid of childrenOf(this.parent)) {
+    // Cheap enough to run every 50 ms: read the stat of new pids and of known children only.
+    const scanned = highestPid();
+    const fresh = childrenOf(this.parent, this.scannedUpTo);
+    this.scannedUpTo = Math.max(this.scannedUpTo, scanned);
+    const live = [...this.children.keys()].filter((pid) => !fresh.includes(pid));
+    for (const pid of [...live, ...fresh]) {
       const f = readStatFields(`/proc/${pid}/stat`);
-      if (!f) continue;
+      if (!f || field(f, 4) !== this.parent) continue;
       let rec = this.children.get(pid);
       if (!rec) {
         rec = { pid, argv: commandLine(pid), firstSeen: now, lastSeen: now, cpu: 0 };

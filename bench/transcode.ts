@@ -278,18 +278,19 @@ async function runPipeline(source: string): Promise<PipelineRun> {
     const childrenCpu = after.children - before.children;
     const selfCpu = after.self - before.self;
 
-    const threads = [...threadsAfter].map(([tid, t]) => ({
-      tid,
-      name: tid === mediaPid ? 'main (job runner, sync, publish, DB)' : t.name,
-      cpu_s: t.cpu - (threadsBefore.get(tid)?.cpu ?? 0),
-    }));
-    const exitedThreadsCpu = selfCpu - threads.reduce((s, t) => s + t.cpu_s, 0);
-    const shownThreads = threads.filter((t) => t.cpu_s >= 0.05).sort((a, b) => b.cpu_s - a.cpu_s);
-    const smallThreads = threads.filter((t) => t.cpu_s < 0.05);
-    if (smallThreads.length > 0) {
-      shownThreads.push({ tid: 0, name: `${smallThreads.length} other threads`, cpu_s: smallThreads.reduce((sum, t) => sum + t.cpu_s, 0) });
+    // Node names none of its threads, so only the main one can be told apart.
+    let mainThread = 0;
+    let otherThreads = 0;
+    for (const [tid, t] of threadsAfter) {
+      const used = t.cpu - (threadsBefore.get(tid)?.cpu ?? 0);
+      if (tid === mediaPid) mainThread = used;
+      else otherThreads += used;
     }
-    if (exitedThreadsCpu >= 0.01) shownThreads.push({ tid: 0, name: 'threads that ended', cpu_s: exitedThreadsCpu });
+    const threadRows: { name: string; cpu_s: number }[] = [
+      { name: 'main thread (job runner, staging sync, publish, DB)', cpu_s: mainThread },
+      { name: `${threadsAfter.size - 1} other threads (piscina worker, libuv pool, V8)`, cpu_s: otherThreads },
+      { name: 'threads that ended meanwhile', cpu_s: selfCpu - mainThread - otherThreads },
+    ];
 
     const stages: Stage[] = [
       { stage: 'upload complete → job started (queue pickup)', wall_s: seconds(completed, jobStarted), cpu_s: null },
@@ -310,7 +311,7 @@ async function runPipeline(source: string): Promise<PipelineRun> {
     if (other) stages.push({ stage: 'other ffmpeg children', wall_s: seconds(other.start, other.end), cpu_s: other.cpu });
     stages.push(
       { stage: 'media process itself (node, all threads)', wall_s: null, cpu_s: selfCpu },
-      ...shownThreads.map((t) => ({ stage: `  thread: ${t.name}`, wall_s: null, cpu_s: t.cpu_s })),
+      ...threadRows.map((t) => ({ stage: `  ${t.name}`, wall_s: null, cpu_s: t.cpu_s })),
       {
         stage: 'children, exact (cutime+cstime) − sampled',
         wall_s: null,
@@ -331,7 +332,7 @@ async function runPipeline(source: string): Promise<PipelineRun> {
       cpu_children_s: childrenCpu,
       cpu_bench_process_s: benchCpu,
       stages,
-      threads: shownThreads.map(({ name, cpu_s }) => ({ name, cpu_s })),
+      threads: threadRows,
       ladder_argv: children.find((c) => childKind(c.argv) === 'ladder')?.argv ?? null,
     };
   } finally {

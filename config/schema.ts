@@ -58,12 +58,18 @@ export const configSchema = z.object({
   origin: z.object({
     cache_bytes: z.coerce.number().int().min(0),
     max_cached_object_bytes: z.coerce.number().int().min(0),
+    mutable_ttl_ms: z.coerce.number().int().min(0).max(1000),
+    lookup_ttl_ms: z.coerce.number().int().min(0).max(2000),
   }),
   live: z.object({
     port: z.coerce.number().int().min(0).max(65535),
     reconnect_window_s: z.coerce.number().min(0),
   }),
-  signing: z.object({ secret: z.string() }),
+  signing: z.object({
+    secret: z.string(),
+    ttl_s: z.coerce.number().int().min(1),
+    bind_ip: z.boolean(),
+  }),
   admin_token: z.string(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   plugins: z.array(

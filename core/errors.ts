@@ -17,6 +17,7 @@ export const ERRORS = {
   E_MODERATION_REJECTED: { status: 422, retryable: false, message: 'rejected by moderation' },
   E_TRANSCODE_FAILED: { status: 500, retryable: true, message: 'transcoding failed' },
   E_PROCESSING_TIMEOUT: { status: 500, retryable: true, message: 'processing took longer than the limit' },
+  E_RATE_LIMITED: { status: 429, retryable: true, message: 'too many requests; slow down' },
   E_UNAVAILABLE: { status: 503, retryable: true, message: 'service unavailable' },
   E_INTERNAL: { status: 500, retryable: true, message: 'internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;

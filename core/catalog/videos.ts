@@ -7,7 +7,7 @@
  *    version (second upload, reprocess) is processed; that newer version replaces it only
  *    when it is ready.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { AppError, type VideoError } from '../errors.js';
 import { newId } from '../ids.js';
 import type {
@@ -59,6 +59,16 @@ export interface ListQuery {
   status?: VideoRow['status'] | undefined;
   /** Only these visibilities (anonymous callers: public). */
   visibilities?: Visibility[] | undefined;
+}
+
+/** A search: every word must appear (case-insensitively) in the title, description or tags. */
+export interface SearchQuery extends ListQuery {
+  words: string[];
+}
+
+/** A LIKE pattern matching `word` anywhere, with LIKE's own wildcards taken literally. */
+function containsPattern(word: string): string {
+  return `%${word.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** Where a version's files are served: `/media/{id}/v{N}/…`. */
@@ -315,6 +325,35 @@ export class VideoCatalog {
 
   async list(q: ListQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
     let query = this.db.selectFrom('videos').selectAll();
+    if (q.owner !== undefined) query = query.where('owner', '=', q.owner);
+    if (q.status !== undefined) query = query.where('status', '=', q.status);
+    if (q.visibilities !== undefined) query = query.where('visibility', 'in', q.visibilities);
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      query = query.where((eb) =>
+        eb.or([eb('created_at', '<', c.created_at), eb.and([eb('created_at', '=', c.created_at), eb('id', '<', c.id)])]),
+      );
+    }
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    return { items, next_cursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Portable search with LIKE (any dialect): newest first, paged like `list()`. A later
+   * adapter-specific full-text index (FTS5, tsvector) replaces this.
+   */
+  async search(q: SearchQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
+    let query = this.db.selectFrom('videos').selectAll();
+    for (const word of q.words) {
+      const pattern = containsPattern(word);
+      query = query.where((eb) =>
+        eb.or(
+          (['title', 'description', 'tags'] as const).map((column) => sql<boolean>`lower(${eb.ref(column)}) like ${pattern} escape '\\'`),
+        ),
+      );
+    }
     if (q.owner !== undefined) query = query.where('owner', '=', q.owner);
     if (q.status !== undefined) query = query.where('status', '=', q.status);
     if (q.visibilities !== undefined) query = query.where('visibility', 'in', q.visibilities);

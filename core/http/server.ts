@@ -9,10 +9,14 @@ import type { Services } from '../services.js';
 import { createUploadHandler, UPLOADS_PATH } from '../uploads/tus.js';
 import type { AppState } from './context.js';
 import { problemMiddleware } from './problem.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { mediaRoutes } from './routes/media.js';
+import { originStatsRoutes } from './routes/origin-stats.js';
 import { pageRoutes } from './routes/pages.js';
+import { searchRoutes } from './routes/search.js';
+import { statsRoutes } from './routes/stats.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { videoRoutes } from './routes/videos.js';
 
@@ -30,9 +34,13 @@ export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<App
   const router = new Router<AppState>();
   healthRoutes(router, s, opts.readiness);
   videoRoutes(router, s);
+  searchRoutes(router, s);
+  eventRoutes(router, s);
+  statsRoutes(router, s);
   tokenRoutes(router, s);
   jobRoutes(router, s);
   mediaRoutes(router, s);
+  originStatsRoutes(router, s);
   pageRoutes(router);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -20,3 +20,8 @@ export function mediaType(file: string): string | undefined {
 export function isPlaylist(file: string): boolean {
   return file.endsWith('.m3u8') || file.endsWith('.mpd');
 }
+
+/** Text media sent compressed (br or gzip) when the client accepts it. */
+export function isCompressible(file: string): boolean {
+  return isPlaylist(file) || file.endsWith('.vtt');
+}

@@ -115,6 +115,31 @@ export interface ApiTokensTable {
   revoked_at: number | null;
 }
 
+/** One player QoE event (core/telemetry); figure columns are null for types without them. */
+export interface PlaybackEventsTable {
+  id: Generated<number>;
+  video_id: string;
+  session_id: string;
+  /** The event type (core/telemetry/events.ts). */
+  type: string;
+  /** Client time of the event. */
+  ts: number;
+  /** Server time the batch arrived. */
+  received_at: number;
+  /** view_end: time spent playing since the session's previous view_end. */
+  dwell_ms: number | null;
+  /** view_end: furthest position ÷ duration × 100. */
+  percent_complete: number | null;
+  /** ttff_ms: time to first frame. */
+  ttff_ms: number | null;
+  /** rebuffer: stall length. */
+  duration_ms: number | null;
+  /** bitrate_change: the new level's bitrate. */
+  kbps: number | null;
+  /** JSON: the event's other fields (positions, error code and message, height). */
+  detail: string | null;
+}
+
 export interface Database {
   videos: VideosTable;
   versions: VersionsTable;
@@ -122,6 +147,7 @@ export interface Database {
   jobs: JobsTable;
   upload_sessions: UploadSessionsTable;
   api_tokens: ApiTokensTable;
+  playback_events: PlaybackEventsTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;

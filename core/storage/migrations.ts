@@ -139,9 +139,39 @@ const initial: Migration = {
   },
 };
 
+/**
+ * Player QoE events (API.md "Telemetry"): one row per event, the figures the stats read in
+ * their own typed columns (null where the type has none), the rest of the event as JSON.
+ */
+const playbackEvents: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await autoIncrementId(db, db.schema.createTable('playback_events'))
+      .addColumn('video_id', 'text', (col) => col.notNull().references('videos.id').onDelete('cascade'))
+      .addColumn('session_id', 'text', (col) => col.notNull())
+      .addColumn('type', 'text', (col) => col.notNull())
+      .addColumn('ts', 'bigint', (col) => col.notNull())
+      .addColumn('received_at', 'bigint', (col) => col.notNull())
+      .addColumn('dwell_ms', 'bigint')
+      .addColumn('percent_complete', 'double precision')
+      .addColumn('ttff_ms', 'bigint')
+      .addColumn('duration_ms', 'bigint')
+      .addColumn('kbps', 'double precision')
+      .addColumn('detail', 'text')
+      .execute();
+    // Stats read one video's events of one type (the newest arrivals for TTFF); the video_id prefix
+    // also serves the cascade when a video is deleted.
+    await db.schema.createIndex('playback_events_video_type_received_idx').on('playback_events').columns(['video_id', 'type', 'received_at']).execute();
+  },
+
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropTable('playback_events').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_playback_events': playbackEvents,
 };
 
 export interface MigrateOptions {

@@ -1,30 +1,46 @@
 /*
  * The upload page (/upload): a resumable tus upload with tus-js-client (loaded as the global
- * `tus`). Without a video id in the metadata the server creates the video and returns its id
- * in the `Framecast-Video-Id` header of the creation response. tus-js-client remembers
- * unfinished uploads by file fingerprint, so choosing the same file after a reload resumes it;
- * the video id is remembered beside it because a resumed upload never sees that response.
+ * `tus`), then the video's processing progress, then its player.
+ *
+ * The video is created first (POST /v1/videos, with title, description and visibility) and
+ * the upload names it in its `video_id` metadata. tus-js-client remembers unfinished uploads
+ * by file fingerprint, so choosing the same file after a reload resumes it; the video id is
+ * remembered beside it (by upload URL), because a resumed upload never creates anything.
+ * Dropped connections are retried by tus-js-client itself (retryDelays).
  */
+import { apiCall, authHeaders, saveToken, savedToken } from './api.js';
+import { describeProgress, formatBytes, formatRemaining } from './format.js';
+
 const ENDPOINT = '/v1/uploads';
 const CHUNK_BYTES = 64 * 1024 * 1024;
-const TOKEN_KEY = 'framecast.token';
+const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000, 20000];
 const VIDEO_IDS_KEY = 'framecast.upload-video-ids';
 const SPEED_WINDOW_MS = 5000;
+const POLL_MS = 1000;
 
 const byId = (id) => document.getElementById(id);
 const ui = {
   form: byId('form'),
   token: /** @type {HTMLInputElement} */ (byId('token')),
   title: /** @type {HTMLInputElement} */ (byId('title')),
+  description: /** @type {HTMLTextAreaElement} */ (byId('description')),
+  visibility: /** @type {HTMLSelectElement} */ (byId('visibility')),
   dropzone: byId('dropzone'),
   dropzoneText: byId('dropzone-text'),
   file: /** @type {HTMLInputElement} */ (byId('file')),
   progress: byId('progress'),
   progressFill: byId('progress-fill'),
   progressText: byId('progress-text'),
+  processing: byId('processing'),
+  processingFill: byId('processing-fill'),
+  processingText: byId('processing-text'),
   start: /** @type {HTMLButtonElement} */ (byId('start')),
   pause: /** @type {HTMLButtonElement} */ (byId('pause')),
+  another: /** @type {HTMLButtonElement} */ (byId('another')),
   message: byId('message'),
+  result: byId('result'),
+  playerFrame: /** @type {HTMLIFrameElement} */ (byId('player-frame')),
+  watchLink: /** @type {HTMLAnchorElement} */ (byId('watch-link')),
 };
 
 const state = {
@@ -36,7 +52,16 @@ const state = {
   running: false,
   /** Recent (time, bytes) samples for the speed estimate. */
   samples: [],
+  /** What the page has shown, in order: uploading, processing, ready | failed (tests read it). */
+  phases: [],
+  /** The processing percentages shown (tests read them). */
+  processingPercents: [],
+  pollTimer: 0,
 };
+
+function enterPhase(phase) {
+  if (state.phases.at(-1) !== phase) state.phases.push(phase);
+}
 
 // ---------------------------------------------------------------- remembered values
 
@@ -58,29 +83,8 @@ function forgetVideoId(uploadUrl) {
   localStorage.setItem(VIDEO_IDS_KEY, JSON.stringify(ids));
 }
 
-ui.token.value = localStorage.getItem(TOKEN_KEY) ?? '';
-ui.token.addEventListener('change', () => localStorage.setItem(TOKEN_KEY, ui.token.value.trim()));
-
-// ---------------------------------------------------------------- formatting
-
-function formatBytes(bytes) {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
-function formatDuration(seconds) {
-  if (!Number.isFinite(seconds)) return '…';
-  const s = Math.ceil(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-}
+ui.token.value = savedToken();
+ui.token.addEventListener('change', () => saveToken(ui.token.value.trim()));
 
 function say(text, kind = '') {
   ui.message.className = `message ${kind}`;
@@ -93,6 +97,8 @@ function chooseFile(file) {
   if (!file || state.running) return;
   state.file = file;
   ui.dropzoneText.textContent = `${file.name} (${formatBytes(file.size)})`;
+  ui.dropzone.classList.add('chosen');
+  if (!ui.title.value.trim()) ui.title.placeholder = file.name.replace(/\.[^.]+$/, '');
   ui.start.disabled = false;
   say('');
 }
@@ -113,7 +119,7 @@ ui.dropzone.addEventListener('drop', (event) => {
 // A file dropped beside the zone would otherwise replace the page.
 for (const type of ['dragover', 'drop']) document.addEventListener(type, (event) => event.preventDefault());
 
-// ---------------------------------------------------------------- progress
+// ---------------------------------------------------------------- upload progress
 
 function showProgress(sent, total) {
   const now = performance.now();
@@ -127,15 +133,14 @@ function showProgress(sent, total) {
   ui.progressFill.style.width = `${percent}%`;
   ui.progressText.textContent =
     `${percent.toFixed(1)}% · ${formatBytes(sent)} of ${formatBytes(total)}` +
-    (speed > 0 && sent < total ? ` · ${formatBytes(speed)}/s · ${formatDuration((total - sent) / speed)} left` : '');
+    (speed > 0 && sent < total ? ` · ${formatBytes(speed)}/s · ${formatRemaining((total - sent) / speed)} left` : '');
 }
 
 function setRunning(running) {
   state.running = running;
   ui.start.disabled = running || !state.file;
-  ui.token.disabled = running;
-  ui.title.disabled = running;
-  ui.file.disabled = running;
+  for (const input of [ui.token, ui.title, ui.description, ui.visibility, ui.file]) input.disabled = running;
+  ui.dropzone.classList.toggle('disabled', running);
   ui.pause.hidden = !state.upload;
   ui.pause.textContent = running ? 'Pause' : 'Resume';
 }
@@ -153,65 +158,122 @@ function describeError(error) {
   return `HTTP ${response.getStatus()}: ${response.getBody() || error.message}`;
 }
 
-function finished() {
-  const url = state.upload.url;
-  if (url) forgetVideoId(url);
+function uploaded() {
+  if (state.upload.url) forgetVideoId(state.upload.url);
   state.upload = null;
   setRunning(false);
   ui.start.disabled = true;
+  ui.another.hidden = false;
+  ui.progressFill.style.width = '100%';
   if (!state.videoId) return say('Uploaded. The server did not say which video it became.');
-  const link = document.createElement('a');
-  link.href = `/watch/${encodeURIComponent(state.videoId)}`;
-  link.textContent = 'watch it';
-  link.id = 'watch-link';
-  ui.message.className = 'message';
-  ui.message.replaceChildren('Uploaded; processing has started: ', link);
+  say('Uploaded.');
+  enterPhase('processing');
+  ui.processing.hidden = false;
+  ui.processingText.textContent = 'Queued';
+  pollVideo();
+}
+
+// ---------------------------------------------------------------- processing, then the player
+
+function showPlayer(videoId) {
+  if (!ui.result.hidden) return;
+  const watchUrl = `/watch/${encodeURIComponent(videoId)}`;
+  ui.playerFrame.src = `${watchUrl}?embed=1`;
+  ui.watchLink.href = watchUrl;
+  ui.result.hidden = false;
+}
+
+async function pollVideo() {
+  const id = state.videoId;
+  const { body: video, error } = await apiCall(`/v1/videos/${encodeURIComponent(id)}`);
+  if (id !== state.videoId) return;
+  if (error) {
+    ui.processingText.textContent = `${error.code}: ${error.message}`;
+    state.pollTimer = setTimeout(pollVideo, POLL_MS * 3);
+    return;
+  }
+  // Instant publish: the first segments play while the rest is still being transcoded.
+  if (video.playback?.hls_url) showPlayer(id);
+  if (video.status === 'failed') {
+    enterPhase('failed');
+    ui.processing.classList.add('failed');
+    ui.processingText.textContent = `${video.error?.code ?? 'Failed'}: ${video.error?.message ?? 'processing failed'}`;
+    return;
+  }
+  if (video.status === 'ready') {
+    enterPhase('ready');
+    ui.processingFill.style.width = '100%';
+    ui.processingText.textContent = 'Ready';
+    return;
+  }
+  const percent = video.progress?.percent;
+  if (typeof percent === 'number') {
+    state.processingPercents.push(percent);
+    ui.processingFill.style.width = `${Math.min(100, Math.max(0, percent))}%`;
+  }
+  ui.processingText.textContent = describeProgress(video);
+  state.pollTimer = setTimeout(pollVideo, POLL_MS);
 }
 
 // ---------------------------------------------------------------- upload
 
+/** Creates the video the upload will fill; null (with a message) if the server says no. */
+async function createVideo(token) {
+  const title = ui.title.value.trim() || state.file.name.replace(/\.[^.]+$/, '') || 'Untitled';
+  const { body, error } = await apiCall('/v1/videos', {
+    method: 'POST',
+    token,
+    body: { title, description: ui.description.value, visibility: ui.visibility.value },
+  });
+  if (!error) return body.id;
+  const hint = error.code === 'E_UNAUTHORIZED' ? ' Enter an admin or upload token above.' : '';
+  say(`Could not create the video: ${error.code}: ${error.message}.${hint}`, 'error');
+  return null;
+}
+
 async function startUpload() {
   const token = ui.token.value.trim();
-  localStorage.setItem(TOKEN_KEY, token);
+  saveToken(token);
   const file = state.file;
-  state.videoId = null;
   state.samples = [];
+  state.phases = [];
+  state.processingPercents = [];
   const upload = new window.tus.Upload(file, {
     endpoint: ENDPOINT,
     chunkSize: CHUNK_BYTES,
-    retryDelays: [0, 1000, 3000, 5000, 10000],
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-    metadata: {
-      filename: file.name,
-      filetype: file.type || 'application/octet-stream',
-      title: ui.title.value.trim() || file.name.replace(/\.[^.]+$/, ''),
-    },
+    retryDelays: RETRY_DELAYS_MS,
+    headers: authHeaders(token),
+    metadata: { filename: file.name, filetype: file.type || 'application/octet-stream' },
     removeFingerprintOnSuccess: true,
-    onAfterResponse(_request, response) {
-      const id = response.getHeader('Framecast-Video-Id');
-      if (id) state.videoId = id;
-    },
     onUploadUrlAvailable() {
       if (state.videoId) rememberVideoId(upload.url, state.videoId);
     },
     onProgress: showProgress,
-    onSuccess: finished,
+    onSuccess: uploaded,
     onError(error) {
       setRunning(false);
       say(`Upload failed: ${describeError(error)}`, 'error');
     },
   });
-  state.upload = upload;
 
-  const previous = await upload.findPreviousUploads();
-  const latest = previous.sort((a, b) => Date.parse(b.creationTime) - Date.parse(a.creationTime))[0];
-  if (latest) {
-    upload.resumeFromPreviousUpload(latest);
-    state.videoId = (latest.uploadUrl && rememberedVideoIds()[latest.uploadUrl]) ?? null;
+  const remembered = rememberedVideoIds();
+  const previous = (await upload.findPreviousUploads())
+    .filter((p) => p.uploadUrl && remembered[p.uploadUrl])
+    .sort((a, b) => Date.parse(b.creationTime) - Date.parse(a.creationTime));
+  if (previous[0]) {
+    upload.resumeFromPreviousUpload(previous[0]);
+    state.videoId = remembered[previous[0].uploadUrl];
     say('Resuming the earlier upload of this file…');
   } else {
+    state.videoId = null;
+    setRunning(true); // keeps the form still while the video is created
+    state.videoId = await createVideo(token);
+    if (!state.videoId) return setRunning(false);
+    upload.options.metadata.video_id = state.videoId;
     say('');
   }
+  state.upload = upload;
+  enterPhase('uploading');
   setRunning(true);
   upload.start();
 }
@@ -239,6 +301,41 @@ ui.pause.addEventListener('click', () => {
     state.upload.start();
   }
 });
+
+ui.another.addEventListener('click', () => {
+  clearTimeout(state.pollTimer);
+  Object.assign(state, { file: null, upload: null, videoId: null, phases: [], processingPercents: [] });
+  ui.form.reset();
+  ui.token.value = savedToken();
+  ui.dropzone.classList.remove('chosen');
+  ui.dropzoneText.textContent = 'Drop a video here, or click to choose one';
+  for (const section of [ui.progress, ui.processing, ui.result, ui.another]) section.hidden = true;
+  ui.processing.classList.remove('failed');
+  ui.progressFill.style.width = ui.processingFill.style.width = '0';
+  ui.playerFrame.removeAttribute('src');
+  setRunning(false);
+  say('');
+});
+
+/** Files whose upload tus-js-client keeps for resuming (it stores them as `tus::…` entries). */
+function unfinishedUploads() {
+  const remembered = rememberedVideoIds();
+  const names = new Set();
+  for (let i = 0; i < localStorage.length; i++) {
+    const key = localStorage.key(i);
+    if (!key?.startsWith('tus::')) continue;
+    try {
+      const entry = JSON.parse(localStorage.getItem(key) ?? 'null');
+      if (entry?.uploadUrl && remembered[entry.uploadUrl] && entry.metadata?.filename) names.add(entry.metadata.filename);
+    } catch {
+      // not an entry of ours
+    }
+  }
+  return [...names];
+}
+
+const unfinished = unfinishedUploads();
+if (unfinished.length > 0) say(`Unfinished: ${unfinished.join(', ')}. Choose the same file to resume where it stopped.`);
 
 // Tests read the state from here.
 window.framecastUpload = state;

@@ -2,13 +2,24 @@
  * The watch page (/watch/:id). It polls GET /v1/videos/:id until the video has an HLS URL
  * (which can happen while it is still processing: the playlists then grow as the transcode
  * runs), plays it with hls.js (or the browser's own HLS), and draws its own controls:
- * a seek bar with storyboard previews, a quality menu and keyboard shortcuts.
+ * a seek bar with storyboard previews, a quality menu and keyboard shortcuts. It remembers
+ * where the viewer was (localStorage, per video) and starts there next time. With
+ * `?embed=1` the server marks the page as an embed (the player alone, for iframes).
  */
+import { apiCall } from './api.js';
+import { formatAgo, formatClock } from './format.js';
 import { cueAt, parseStoryboard } from './storyboard.js';
 
 const POLL_MS = 1000;
 const SEEK_STEP_S = 5;
 const PENDING = new Set(['awaiting_upload', 'uploading', 'processing']);
+const RESUME_KEY_PREFIX = 'framecast.resume.';
+/** Positions before this are not worth resuming. */
+const RESUME_MIN_S = 1;
+/** Within this much of the end a video counts as watched and starts over next time. */
+const RESUME_END_MARGIN_S = 5;
+const RESUME_SAVE_EVERY_S = 1;
+const RESUME_NOTICE_MS = 6000;
 
 /** What to say while there is nothing to play yet, by status. */
 const WAITING_TEXT = {
@@ -51,7 +62,11 @@ const ui = {
   quality: /** @type {HTMLSelectElement} */ (byId('quality')),
   fullscreen: byId('fullscreen'),
   title: byId('title'),
+  meta: byId('meta'),
   description: byId('description'),
+  resume: byId('resume'),
+  resumeText: byId('resume-text'),
+  startOver: byId('start-over'),
 };
 const video = ui.video;
 
@@ -71,6 +86,12 @@ const state = {
   /** Where the next player starts (Retry keeps the position). */
   resumeAt: 0,
   dragging: false,
+  /** The position last written to localStorage. */
+  savedAt: 0,
+  /** Positions are remembered only once the player plays where it was started. */
+  tracking: false,
+  resumeNoticeTimer: 0,
+  telemetryAttached: false,
 };
 
 // Tests read the player from here.
@@ -80,14 +101,6 @@ window.framecast = {
   },
   video,
 };
-
-function formatTime(seconds) {
-  if (!Number.isFinite(seconds) || seconds < 0) seconds = 0;
-  const s = Math.floor(seconds % 60).toString().padStart(2, '0');
-  const m = Math.floor(seconds / 60) % 60;
-  const h = Math.floor(seconds / 3600);
-  return h > 0 ? `${h}:${m.toString().padStart(2, '0')}:${s}` : `${m}:${s}`;
-}
 
 function seekableEnd() {
   const ranges = video.seekable;
@@ -131,25 +144,8 @@ function hideError() {
 // ---------------------------------------------------------------- polling
 
 async function fetchVideo() {
-  let response;
-  try {
-    response = await fetch(`/v1/videos/${encodeURIComponent(state.videoId)}`, {
-      headers: { accept: 'application/json' },
-      cache: 'no-store',
-    });
-  } catch (err) {
-    return { error: { code: 'E_NETWORK', message: `The server could not be reached (${err.message}).` } };
-  }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    return {
-      error: {
-        code: body?.error?.code ?? `HTTP ${response.status}`,
-        message: body?.error?.message ?? response.statusText,
-      },
-    };
-  }
-  return { meta: body };
+  const { body, error } = await apiCall(`/v1/videos/${encodeURIComponent(state.videoId)}`);
+  return error ? { error } : { meta: body };
 }
 
 async function refresh() {
@@ -165,6 +161,7 @@ function render(meta) {
   document.title = `${meta.title || 'Untitled'} · Framecast`;
   ui.title.textContent = meta.title || 'Untitled';
   ui.description.textContent = meta.description ?? '';
+  ui.meta.textContent = [formatAgo(meta.created_at), ...(meta.tags ?? []).map((tag) => `#${tag}`)].filter(Boolean).join(' · ');
   const playback = meta.playback ?? {};
   if (playback.poster_url && video.getAttribute('poster') !== playback.poster_url) {
     video.poster = playback.poster_url;
@@ -175,7 +172,10 @@ function render(meta) {
     showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.');
     return;
   }
-  if (playback.hls_url && playback.hls_url !== state.hlsUrl) startPlayer(playback.hls_url);
+  if (playback.hls_url && playback.hls_url !== state.hlsUrl) {
+    if (state.hlsUrl === null && state.resumeAt === 0) offerResume(meta);
+    startPlayer(playback.hls_url);
+  }
   showStatus(meta);
   // Sprites are written at the end of processing: only a ready video has them all.
   if (meta.status === 'ready' && playback.thumbnail_vtt_url) loadStoryboard(playback.thumbnail_vtt_url);
@@ -209,11 +209,22 @@ function startPlayer(url) {
     return;
   }
   ui.controls.hidden = false;
+  attachTelemetry();
   // Autoplay may be refused without a user gesture; the play button is there for that.
   video.play().catch(() => {});
 }
 
+/** Player telemetry (web/assets/telemetry.js), once; the page plays on without it. */
+function attachTelemetry() {
+  if (state.telemetryAttached) return;
+  state.telemetryAttached = true;
+  import('./telemetry.js')
+    .then((telemetry) => telemetry.attachTelemetry({ video, getHls: () => state.hls, videoId: state.videoId }))
+    .catch(() => {});
+}
+
 function stopPlayer() {
+  state.tracking = false;
   state.hls?.destroy();
   state.hls = null;
   state.hlsUrl = null;
@@ -274,8 +285,75 @@ function updateAutoLabel(hls) {
 }
 
 ui.quality.addEventListener('change', () => {
-  if (state.hls) state.hls.currentLevel = Number(ui.quality.value);
+  if (!state.hls) return;
+  state.hls.currentLevel = Number(ui.quality.value);
+  updateAutoLabel(state.hls);
 });
+
+// ---------------------------------------------------------------- resume
+
+function resumeKey() {
+  return RESUME_KEY_PREFIX + state.videoId;
+}
+
+function savedPosition() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(resumeKey()) ?? 'null');
+    return typeof saved?.t === 'number' ? saved.t : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function writePosition(seconds) {
+  state.savedAt = seconds;
+  try {
+    if (seconds > 0) localStorage.setItem(resumeKey(), JSON.stringify({ t: seconds, at: Date.now() }));
+    else localStorage.removeItem(resumeKey());
+  } catch {
+    // storage may be full or disabled: resuming is a nicety
+  }
+}
+
+function nearTheEnd(seconds, total) {
+  return total > 0 && seconds >= total - Math.min(RESUME_END_MARGIN_S, total * 0.1);
+}
+
+/** Remembers the position as it moves; a finished video (or one at its start) forgets it. */
+function rememberPosition(force = false) {
+  if (!state.tracking) return;
+  const t = video.currentTime;
+  if (video.ended || nearTheEnd(t, duration()) || t < RESUME_MIN_S) {
+    if (state.savedAt !== 0 || force) writePosition(0);
+    return;
+  }
+  if (force || Math.abs(t - state.savedAt) >= RESUME_SAVE_EVERY_S) writePosition(t);
+}
+
+/** Before the first start: start where the viewer left off, and say so with a way back. */
+function offerResume(meta) {
+  const at = savedPosition();
+  const total = (meta.duration_ms ?? 0) / 1000;
+  if (at < RESUME_MIN_S || nearTheEnd(at, total)) return;
+  state.resumeAt = at;
+  state.savedAt = at;
+  ui.resumeText.textContent = `Resumed at ${formatClock(at)}`;
+  ui.resume.hidden = false;
+  clearTimeout(state.resumeNoticeTimer);
+  state.resumeNoticeTimer = setTimeout(() => (ui.resume.hidden = true), RESUME_NOTICE_MS);
+}
+
+ui.startOver.addEventListener('click', () => {
+  ui.resume.hidden = true;
+  writePosition(0);
+  seekTo(0);
+  video.play().catch(() => {});
+});
+
+video.addEventListener('playing', () => (state.tracking = state.hlsUrl !== null));
+video.addEventListener('timeupdate', () => rememberPosition());
+for (const type of ['pause', 'seeked', 'ended']) video.addEventListener(type, () => rememberPosition(true));
+addEventListener('pagehide', () => rememberPosition(true));
 
 // ---------------------------------------------------------------- storyboard
 
@@ -295,7 +373,7 @@ async function loadStoryboard(url) {
 
 function showPreview(fraction) {
   const t = fraction * duration();
-  ui.previewTime.textContent = formatTime(t);
+  ui.previewTime.textContent = formatClock(t);
   const cue = cueAt(state.storyboard, t);
   ui.previewTile.hidden = !cue;
   if (cue) {
@@ -348,7 +426,7 @@ function updateTime() {
   const total = duration();
   if (!state.dragging) setPlayedBar(total > 0 ? Math.min(video.currentTime / total, 1) : 0);
   ui.seekBuffered.style.width = `${total > 0 ? Math.min(bufferedEnd() / total, 1) * 100 : 0}%`;
-  ui.time.textContent = `${formatTime(video.currentTime)} / ${formatTime(total)}`;
+  ui.time.textContent = `${formatClock(video.currentTime)} / ${formatClock(total)}`;
   ui.seek.setAttribute('aria-valuemax', String(Math.round(total)));
   ui.seek.setAttribute('aria-valuenow', String(Math.round(video.currentTime)));
 }

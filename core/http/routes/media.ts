@@ -1,8 +1,8 @@
 /**
- * /media/{id}/v{N}/…: versioned outputs from the object-storage seam with Range, HEAD and
- * ETag/If-None-Match. A version that is still processing but already playable (instant
- * publish) is served from its staging prefix with short-lived playlists. The full caching
- * origin (LRU, coalescing, compression) is core/origin's job in a later issue.
+ * /media/{id}/v{N}/…: a video's versioned outputs through the caching origin (core/origin).
+ * A version that is still processing but already playable (instant publish) is served from
+ * its staging prefix, with short-lived playlists. Private videos need a signed `?token=`;
+ * the token is carried onto every child URI of the playlists, MPD and storyboard served.
  *
  * Object keys are built from the validated id, version and file name only: nothing from the
  * URL is concatenated unchecked, so no request reaches outside the version's prefix.
@@ -10,69 +10,95 @@
 import type { Router } from '@koa/router';
 import { AppError } from '../../errors.js';
 import { ID_RE } from '../../ids.js';
+import { MediaAccessCache } from '../../origin/access-cache.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
-import { parseRange } from '../../origin/range.js';
+import { answerMediaPreflight, MEDIA_CORS_HEADERS, sendOriginResponse } from '../../origin/http-response.js';
+import { sharedOrigin, type OriginRequest } from '../../origin/origin.js';
+import { playbackSigner, type TokenCheck } from '../../origin/signing.js';
+import { rewritableFormat, rewriteChildUris } from '../../origin/token-rewrite.js';
 import type { Services } from '../../services.js';
-import { objectKeys, type ObjectInfo } from '../../storage/object-store.js';
-import type { AppState } from '../context.js';
+import { objectKeys } from '../../storage/object-store.js';
+import type { AppContext, AppState } from '../context.js';
 
 const FILE_RE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$/;
-const IMMUTABLE = 'public, max-age=31536000, immutable';
-const GROWING = 'public, max-age=1';
+const VERSION_RE = /^v(\d{1,6})$/;
+const MEDIA_PATH = '/media/:id/:version/{*path}';
+
+const TOKEN_REFUSALS: Record<Exclude<TokenCheck, 'ok'>, string> = {
+  missing: 'a signed playback token is required for this video',
+  malformed: 'the playback token is malformed',
+  invalid: 'the playback token is not valid for this video',
+  expired: 'the playback token has expired',
+};
+
+/** Cache-Control by how long the bytes behind a URL stay the same. */
+function cacheControl(privateVideo: boolean, immutable: boolean, tokenExpiresAt: number): string {
+  if (!immutable) return privateVideo ? 'private, max-age=1' : 'public, max-age=1';
+  if (!privateVideo) return 'public, max-age=31536000, immutable';
+  // Shared caches must not keep serving a private URL after its token expires.
+  const remaining = Math.max(0, Math.floor(tokenExpiresAt - Date.now() / 1000));
+  return `private, max-age=${remaining}, immutable`;
+}
+
+/** The parts of a media URL, validated; undefined for anything that is not a media file. */
+function parseMediaPath(params: Record<string, string | string[] | undefined>): { id: string; version: number; file: string; type: string } | undefined {
+  const id = typeof params.id === 'string' ? params.id : '';
+  const version = VERSION_RE.exec(typeof params.version === 'string' ? params.version : '');
+  const raw = params.path ?? '';
+  const file = Array.isArray(raw) ? raw.join('/') : raw;
+  const type = mediaType(file);
+  if (!ID_RE.test(id) || !version || !FILE_RE.test(file) || file.includes('..') || !type) return undefined;
+  return { id, version: Number(version[1]), file, type };
+}
 
 export function mediaRoutes(router: Router<AppState>, s: Services): void {
-  const handler = async (ctx: Parameters<Parameters<typeof router.get>[1]>[0]) => {
-    const id = ctx.params.id ?? '';
-    const versionParam = /^v(\d{1,6})$/.exec(ctx.params.version ?? '');
-    const file = (ctx.params.path as string | string[] | undefined) ?? '';
-    const rel = Array.isArray(file) ? file.join('/') : file;
-    const type = mediaType(rel);
-    if (!ID_RE.test(id) || !versionParam || !FILE_RE.test(rel) || rel.includes('..') || !type) {
-      throw new AppError('E_NOT_FOUND', 'no such media');
-    }
-    const versionNo = Number(versionParam[1]);
-    const video = await s.catalog.find(id);
+  const origin = sharedOrigin(s);
+  const access = new MediaAccessCache(s.catalog, s.config.origin.lookup_ttl_ms);
+  const signer = playbackSigner(s);
+
+  const handler = async (ctx: AppContext) => {
+    ctx.set(MEDIA_CORS_HEADERS);
+    const media = parseMediaPath(ctx.params);
+    if (!media) throw new AppError('E_NOT_FOUND', 'no such media');
+    const { id, version: versionNo, file, type } = media;
+
+    const video = await access.video(id);
     if (!video) throw new AppError('E_NOT_FOUND', 'no such media');
-    if (video.visibility === 'private' && !s.signer.verify(id, typeof ctx.query.token === 'string' ? ctx.query.token : undefined)) {
-      throw new AppError('E_FORBIDDEN', 'a valid playback token is required for this video');
+    const privateVideo = video.visibility === 'private';
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    if (privateVideo) {
+      const check = signer.check(id, token, { ip: ctx.ip });
+      if (check !== 'ok') {
+        ctx.set('Cache-Control', 'no-store');
+        throw new AppError('E_FORBIDDEN', TOKEN_REFUSALS[check]);
+      }
     }
-    const version = await s.catalog.version(id, versionNo);
-    if (!version || (version.status !== 'ready' && !version.playable)) throw new AppError('E_NOT_FOUND', 'no such media');
+    const version = await access.version(id, versionNo);
+    if (!version || (!version.ready && !version.playable)) throw new AppError('E_NOT_FOUND', 'no such media');
 
-    const ready = version.status === 'ready';
-    const finalKey = objectKeys.media(id, versionNo) + rel;
-    let key = ready ? finalKey : objectKeys.staging(id, versionNo) + rel;
-    let info: ObjectInfo | undefined = await s.store.head(key);
-    // The version may have been published between the DB read and the storage read.
-    if (!info && !ready) info = await s.store.head((key = finalKey));
-    if (!info) throw new AppError('E_NOT_FOUND', 'no such media');
-
-    ctx.set('Content-Type', type);
-    ctx.set('ETag', info.etag);
-    ctx.set('Accept-Ranges', 'bytes');
-    ctx.set('Cache-Control', ready || !isPlaylist(rel) ? IMMUTABLE : GROWING);
-    ctx.set('Access-Control-Allow-Origin', '*');
-    ctx.set('Access-Control-Expose-Headers', 'Content-Length, Content-Range, ETag');
-    if (ctx.get('if-none-match') === info.etag) {
-      ctx.status = 304;
-      return;
-    }
-    const range = parseRange(ctx.get('range') || undefined, info.size);
-    if (range === 'unsatisfiable') {
-      ctx.set('Content-Range', `bytes */${info.size}`);
-      ctx.status = 416;
-      ctx.body = new AppError('E_BAD_REQUEST', 'range not satisfiable').toBody();
-      return;
-    }
-    if (ctx.method !== 'HEAD') {
-      const obj = await s.store.get(key, range);
-      if (!obj) throw new AppError('E_NOT_FOUND', 'no such media');
-      ctx.body = obj.body;
-    }
-    // Koa sends headers only for HEAD; the status and length are the same as for GET.
-    ctx.status = range ? 206 : 200;
-    ctx.length = range ? range.end - range.start + 1 : info.size;
-    if (range) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
+    const format = privateVideo ? rewritableFormat(file) : undefined;
+    const tokenExpiresAt = token ? Number(token.split('.')[0]) : 0;
+    const request = (key: string, mutable: boolean): OriginRequest => ({
+      key,
+      mutable,
+      contentType: type,
+      cacheControl: cacheControl(privateVideo, !mutable || !isPlaylist(file), tokenExpiresAt),
+      method: ctx.method,
+      headers: {
+        range: ctx.get('range') || undefined,
+        ifNoneMatch: ctx.get('if-none-match') || undefined,
+        ifRange: ctx.get('if-range') || undefined,
+        acceptEncoding: ctx.get('accept-encoding') || undefined,
+      },
+      rewrite: format && token ? { id: token, apply: (text) => rewriteChildUris(format, text, token) } : undefined,
+    });
+    const finalKey = objectKeys.media(id, versionNo) + file;
+    let res = await origin.serve(version.ready ? request(finalKey, false) : request(objectKeys.staging(id, versionNo) + file, true));
+    // The version may have been published (staging moved) since its state was read.
+    if (!res && !version.ready) res = await origin.serve(request(finalKey, false));
+    if (!res) throw new AppError('E_NOT_FOUND', 'no such media');
+    sendOriginResponse(ctx, res);
   };
-  router.get('/media/:id/:version/{*path}', handler);
+  router.options(MEDIA_PATH, answerMediaPreflight);
+  router.get(MEDIA_PATH, handler);
 }

@@ -1,24 +1,50 @@
-/** The web pages (web/) and their static assets, served by the same process. */
-import { readFile } from 'node:fs/promises';
+/**
+ * The web pages (web/*.html) and their assets, served by the same process from memory.
+ *
+ * At start every asset (web/assets/* and the vendored players) is read once and the whole
+ * set gets one content hash, its version. Pages refer to `/assets/<version>/<file>`, which
+ * is cached for a year (`immutable`); the pages themselves are `no-cache` (revalidated by
+ * ETag). One version for the whole set, not one per file, keeps relative ES-module imports
+ * (`import './storyboard.js'`) inside the same version. Unversioned `/assets/<file>` and
+ * `/assets/vendor/<file>` keep working with short caching. A request for another version
+ * (an old page after a restart) gets the current file, but uncached, so no cache keeps
+ * new bytes under an old name. Edits to web/ show after a restart.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { Router } from '@koa/router';
 import { AppError } from '../../errors.js';
-import type { AppState } from '../context.js';
+import type { AppContext, AppState } from '../context.js';
 
 const require = createRequire(import.meta.url);
+const brotli = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
 
-/** The web/ folder, from the source tree or from dist/. */
-function webRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // core/http/routes → repo root is three levels up (four from dist/core/http/routes).
-  const fromSource = resolve(here, '../../../web');
-  const fromDist = resolve(here, '../../../../web');
-  return here.includes(`${'/dist/'}`) ? fromDist : fromSource;
-}
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const UNVERSIONED_ASSET = 'public, max-age=300';
+const UNVERSIONED_VENDOR = 'public, max-age=86400';
+const PAGE = 'no-cache';
 
-const ASSET_TYPES: Record<string, string> = {
+/** The pages by URL: the file in web/ and the nav link it marks as current. */
+const PAGES = {
+  library: { file: 'index.html', nav: '/' },
+  watch: { file: 'watch.html', nav: '' },
+  upload: { file: 'upload.html', nav: '/upload' },
+} as const;
+type PageName = keyof typeof PAGES;
+
+/** Third-party player code served from node_modules, as `vendor/<name>`. */
+const VENDOR: Record<string, string> = {
+  'hls.min.js': 'hls.js/dist/hls.min.js',
+  'tus.min.js': 'tus-js-client/dist/tus.min.js',
+};
+
+const CONTENT_TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
   html: 'text/html; charset=utf-8',
@@ -26,39 +52,136 @@ const ASSET_TYPES: Record<string, string> = {
   png: 'image/png',
   ico: 'image/x-icon',
 };
+const COMPRESSIBLE = new Set(['js', 'css', 'html', 'svg']);
+const ASSET_NAME = /^[a-z0-9-]+\.(js|css|svg|png|ico)$/;
 
-const VENDOR: Record<string, string> = {
-  'hls.min.js': 'hls.js/dist/hls.min.js',
-  'tus.min.js': 'tus-js-client/dist/tus.min.js',
-};
+/** One file held in memory, with its validator and (made on first use) compressed forms. */
+class StaticFile {
+  readonly etag: string;
+  readonly type: string;
+  private readonly compressible: boolean;
+  private readonly compressed: Partial<Record<'br' | 'gzip', Promise<Buffer>>> = {};
+
+  constructor(
+    readonly body: Buffer,
+    extension: string,
+  ) {
+    this.etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+    this.type = CONTENT_TYPES[extension] ?? 'application/octet-stream';
+    this.compressible = COMPRESSIBLE.has(extension) && body.length > 1024;
+  }
+
+  /** The encoding to send: brotli, then gzip, when the client takes it and it pays off. */
+  encoding(accepts: (encoding: 'br' | 'gzip') => boolean): 'br' | 'gzip' | null {
+    if (!this.compressible) return null;
+    if (accepts('br')) return 'br';
+    return accepts('gzip') ? 'gzip' : null;
+  }
+
+  encoded(encoding: 'br' | 'gzip'): Promise<Buffer> {
+    this.compressed[encoding] ??=
+      encoding === 'br'
+        ? brotli(this.body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: this.body.length } })
+        : gzipAsync(this.body, { level: 9 });
+    return this.compressed[encoding];
+  }
+}
+
+/** The web/ folder, from the source tree or from dist/. */
+function webRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // core/http/routes → repo root is three levels up (four from dist/core/http/routes).
+  return here.includes('/dist/') ? resolve(here, '../../../../web') : resolve(here, '../../../web');
+}
+
+function extensionOf(name: string): string {
+  return name.slice(name.lastIndexOf('.') + 1);
+}
+
+/** Every asset by its path under /assets/ (`watch.js`, `vendor/hls.min.js`). */
+function loadAssets(root: string): Map<string, StaticFile> {
+  const assets = new Map<string, StaticFile>();
+  for (const name of readdirSync(join(root, 'assets')).sort()) {
+    if (ASSET_NAME.test(name)) assets.set(name, new StaticFile(readFileSync(join(root, 'assets', name)), extensionOf(name)));
+  }
+  for (const [name, module] of Object.entries(VENDOR)) {
+    let file: string;
+    try {
+      file = require.resolve(module);
+    } catch {
+      continue; // not installed (e.g. a production install without it): that asset is a 404
+    }
+    assets.set(`vendor/${name}`, new StaticFile(readFileSync(file), extensionOf(name)));
+  }
+  return assets;
+}
+
+/** One hash over every asset's name and bytes. */
+function versionOf(assets: Map<string, StaticFile>): string {
+  const hash = createHash('sha256');
+  for (const [name, file] of assets) hash.update(`${name}\0${file.etag}\0`);
+  return hash.digest('hex').slice(0, 12);
+}
+
+/**
+ * A page as sent: the shared header (web/partials/header.html) in place of
+ * `<!-- site-header -->` with the page's own nav link marked, and asset URLs versioned.
+ */
+function renderPage(root: string, page: PageName, version: string, embed: boolean): StaticFile {
+  const { file, nav } = PAGES[page];
+  const header = readFileSync(join(root, 'partials', 'header.html'), 'utf8')
+    .trim()
+    .replace(/<nav[\s\S]*<\/nav>/, (links) => (nav ? links.replace(`href="${nav}"`, `href="${nav}" aria-current="page"`) : links));
+  let html = readFileSync(join(root, file), 'utf8')
+    .replace('<!-- site-header -->', header)
+    .replace(/(src|href)="\/assets\//g, `$1="/assets/${version}/`);
+  // An embedded player (an iframe) is the player alone; the class is there before any paint.
+  if (embed) html = html.replace('<html lang="en">', '<html lang="en" class="embed">');
+  return new StaticFile(Buffer.from(html), 'html');
+}
+
+async function send(ctx: AppContext, file: StaticFile, cacheControl: string): Promise<void> {
+  ctx.status = 200;
+  ctx.type = file.type;
+  ctx.set('Cache-Control', cacheControl);
+  ctx.set('ETag', file.etag);
+  ctx.vary('Accept-Encoding');
+  if (ctx.fresh) {
+    ctx.status = 304;
+    return;
+  }
+  const encoding = file.encoding((e) => ctx.acceptsEncodings(e) === e);
+  if (encoding) {
+    ctx.set('Content-Encoding', encoding);
+    ctx.body = await file.encoded(encoding);
+  } else {
+    ctx.body = file.body;
+  }
+}
 
 export function pageRoutes(router: Router<AppState>): void {
   const root = webRoot();
-  const sendFile = async (ctx: { type: string; body: unknown; set(k: string, v: string): void }, file: string, cache: string) => {
-    const ext = file.slice(file.lastIndexOf('.') + 1);
-    let data: Buffer;
-    try {
-      data = await readFile(file);
-    } catch {
-      throw new AppError('E_NOT_FOUND', 'no such page or asset');
-    }
-    ctx.type = ASSET_TYPES[ext] ?? 'application/octet-stream';
-    ctx.set('Cache-Control', cache);
-    ctx.body = data;
-  };
-  const page = (name: string) => async (ctx: Parameters<Parameters<typeof router.get>[1]>[0]) =>
-    sendFile(ctx, join(root, name), 'no-cache');
+  const assets = loadAssets(root);
+  const version = versionOf(assets);
+  const pages = new Map<string, StaticFile>();
+  for (const name of Object.keys(PAGES) as PageName[]) {
+    pages.set(name, renderPage(root, name, version, false));
+    if (name === 'watch') pages.set('watch-embed', renderPage(root, name, version, true));
+  }
+  const page = (name: string) => async (ctx: AppContext) => send(ctx, pages.get(name)!, PAGE);
 
-  router.get('/watch/:id', page('watch.html'));
-  router.get('/upload', page('upload.html'));
-  router.get('/assets/vendor/:file', async (ctx) => {
-    const mod = VENDOR[ctx.params.file ?? ''];
-    if (!mod) throw new AppError('E_NOT_FOUND', 'no such asset');
-    await sendFile(ctx, require.resolve(mod), 'public, max-age=86400');
-  });
-  router.get('/assets/:file', async (ctx) => {
-    const file = ctx.params.file ?? '';
-    if (!/^[a-z0-9-]+\.(js|css|svg|png|ico)$/.test(file)) throw new AppError('E_NOT_FOUND', 'no such asset');
-    await sendFile(ctx, join(root, 'assets', file), 'public, max-age=300');
+  router.get('/', page('library'));
+  router.get('/upload', page('upload'));
+  router.get('/watch/:id', async (ctx) => send(ctx, pages.get(ctx.query.embed === '1' ? 'watch-embed' : 'watch')!, PAGE));
+  router.get('/assets/{*path}', async (ctx) => {
+    const parts = (ctx.params.path ?? '').split('/');
+    const versioned = parts.length > 1 && /^[0-9a-f]{12}$/.test(parts[0]!);
+    const name = (versioned ? parts.slice(1) : parts).join('/');
+    const file = assets.get(name);
+    if (!file) throw new AppError('E_NOT_FOUND', 'no such asset');
+    const cache = !versioned
+      ? name.startsWith('vendor/') ? UNVERSIONED_VENDOR : UNVERSIONED_ASSET
+      : parts[0] === version ? IMMUTABLE : PAGE;
+    await send(ctx, file, cache);
   });
 }

@@ -5,6 +5,7 @@ import { type VideoView } from '../../catalog/videos.js';
 import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import type { Services } from '../../services.js';
+import { playbackSigner } from '../../origin/signing.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { VideoRow, Visibility } from '../../storage/metadata-db.js';
 import { canManage, hasScope, ownerOf, requireScope, type Principal } from '../auth.js';
@@ -57,15 +58,17 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
     if (!canManage(p, row.owner)) throw new AppError('E_FORBIDDEN', 'this token may not change this video');
     return row;
   };
-  const view = (row: VideoRow): Promise<VideoView> =>
-    s.catalog.view(row, row.visibility === 'private' ? (url) => s.signer.signUrl(row.id, url) : undefined);
+  const signer = playbackSigner(s);
+  // With signing.bind_ip the playback URLs are bound to the caller's IP.
+  const view = (row: VideoRow, ip: string): Promise<VideoView> =>
+    s.catalog.view(row, row.visibility === 'private' ? (url) => signer.signUrl(row.id, url, { ip }) : undefined);
 
   router.post('/v1/videos', async (ctx) => {
     requireScope(ctx.state.principal, 'upload');
     const body = createBody.parse(await readJson(ctx));
     const row = await s.catalog.create({ ...body, owner: ownerOf(ctx.state.principal) });
     ctx.status = 201;
-    ctx.body = { ...(await view(row)), upload: { endpoint: '/v1/uploads', metadata: { video_id: row.id } } };
+    ctx.body = { ...(await view(row, ctx.ip)), upload: { endpoint: '/v1/uploads', metadata: { video_id: row.id } } };
   });
 
   router.get('/v1/videos', async (ctx) => {
@@ -80,11 +83,11 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
       status: privileged ? q.status : 'ready',
       visibilities: privileged ? undefined : (['public'] satisfies Visibility[]),
     });
-    ctx.body = { items: await Promise.all(page.items.map(view)), next_cursor: page.next_cursor };
+    ctx.body = { items: await Promise.all(page.items.map((row) => view(row, ctx.ip))), next_cursor: page.next_cursor };
   });
 
   router.get('/v1/videos/:id', async (ctx) => {
-    ctx.body = await view(await loadVisible(ctx.params.id!, ctx.state.principal));
+    ctx.body = await view(await loadVisible(ctx.params.id!, ctx.state.principal), ctx.ip);
   });
 
   router.get('/v1/videos/:id/manifest', async (ctx) => {
@@ -97,7 +100,7 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
   router.patch('/v1/videos/:id', async (ctx) => {
     const row = await loadManaged(ctx.params.id!, ctx.state.principal);
     const body = patchBody.parse(await readJson(ctx));
-    ctx.body = await view(await s.catalog.patch(row.id, body));
+    ctx.body = await view(await s.catalog.patch(row.id, body), ctx.ip);
   });
 
   router.delete('/v1/videos/:id', async (ctx) => {
@@ -123,7 +126,7 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
     await s.queue.enqueue('vod.process', { videoId: row.id, version, sourceVersion }, { videoId: row.id, version });
     s.logger.info({ video_id: row.id, version, source_version: sourceVersion }, 'reprocess queued');
     ctx.status = 202;
-    ctx.body = await view(await s.catalog.get(row.id));
+    ctx.body = await view(await s.catalog.get(row.id), ctx.ip);
   });
 }
 
