@@ -21,6 +21,7 @@ export const configSchema = z.object({
   http: z.object({
     port: z.coerce.number().int().min(0).max(65535),
     host: z.string().min(1),
+    trust_proxy: z.boolean(),
   }),
   public_url: z.string(),
   data_dir: z.string().min(1),
@@ -64,6 +65,12 @@ export const configSchema = z.object({
   live: z.object({
     port: z.coerce.number().int().min(0).max(65535),
     reconnect_window_s: z.coerce.number().min(0),
+    window_segments: z.coerce.number().int().min(6).max(100),
+    preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']),
+    passthrough_max_ratio: z.coerce.number().min(0),
+    max_lag_s: z.coerce.number().positive(),
+    vod_niceness: z.coerce.number().int().min(0).max(19),
+    bad_key_limit: z.coerce.number().int().min(1),
   }),
   signing: z.object({
     secret: z.string(),

@@ -324,26 +324,10 @@ export class VideoCatalog {
   }
 
   async list(q: ListQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
-    let query = this.db.selectFrom('videos').selectAll();
-    if (q.owner !== undefined) query = query.where('owner', '=', q.owner);
-    if (q.status !== undefined) query = query.where('status', '=', q.status);
-    if (q.visibilities !== undefined) query = query.where('visibility', 'in', q.visibilities);
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      query = query.where((eb) =>
-        eb.or([eb('created_at', '<', c.created_at), eb.and([eb('created_at', '=', c.created_at), eb('id', '<', c.id)])]),
-      );
-    }
-    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
-    const items = rows.slice(0, q.limit);
-    const last = items[items.length - 1];
-    return { items, next_cursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+    return this.search({ ...q, words: [] });
   }
 
-  /**
-   * Portable search with LIKE (any dialect): newest first, paged like `list()`. A later
-   * adapter-specific full-text index (FTS5, tsvector) replaces this.
-   */
+  /** Newest first, one page at a time; every word must appear in the title, description or tags. */
   async search(q: SearchQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
     let query = this.db.selectFrom('videos').selectAll();
     for (const word of q.words) {
@@ -368,6 +352,7 @@ export class VideoCatalog {
     const last = items[items.length - 1];
     return { items, next_cursor: rows.length > q.limit && last ? encodeCursor(last) : null };
   }
+
 
   /** The public shape of a video (API.md). */
   async view(row: VideoRow, sign: (url: string) => string = (u) => u): Promise<VideoView> {

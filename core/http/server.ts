@@ -25,7 +25,8 @@ export interface HttpServerOptions {
 }
 
 export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<AppState> {
-  const app = new Koa<AppState>({ proxy: true });
+  // Trust X-Forwarded-For (client IPs for rate limits and IP-bound tokens) only behind a proxy.
+  const app = new Koa<AppState>({ proxy: s.config.http.trust_proxy });
   app.use(problemMiddleware(s.logger));
   app.use(async (ctx, next) => {
     ctx.state.principal = await s.auth.principal(ctx.get('authorization') || undefined);

@@ -118,6 +118,63 @@ export type TranscodeCommandInput = Pick<
   'sourcePath' | 'outDir' | 'probe' | 'ladder' | 'segmentSeconds' | 'preset' | 'audioKbps' | 'encoder' | 'storyboard'
 >;
 
+/** The filter chain turning a video stream into storyboard sheets (one tile per interval). */
+export function storyboardChain(tile: { width: number; height: number }, storyboard: StoryboardSpec): string {
+  // One picture per interval (the first frame of each), so tile K/N covers [K·i, (K+1)·i).
+  return (
+    `select='isnan(prev_selected_t)+gt(floor(t/${storyboard.interval_s}),floor(prev_selected_t/${storyboard.interval_s}))',` +
+    `scale=${tile.width}:${tile.height},setsar=1,tile=${storyboard.columns}x${storyboard.rows}`
+  );
+}
+
+/** Per-rung video bitrate arguments (`-b:v:i`, `-maxrate:v:i`, `-bufsize:v:i`) for output video streams 0…n-1. */
+export function rungBitrateArgs(ladder: readonly Pick<Rung, 'video_kbps'>[]): string[] {
+  return ladder.flatMap((r, i) => [
+    `-b:v:${i}`, `${r.video_kbps}k`, `-maxrate:v:${i}`, `${Math.round(r.video_kbps * 1.1)}k`, `-bufsize:v:${i}`, `${r.video_kbps * 2}k`,
+  ]);
+}
+
+/** The one AAC encode every ladder shares: stereo, 48 kHz. */
+export function audioEncodeArgs(audioKbps: number): string[] {
+  return ['-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2', '-ar', '48000'];
+}
+
+/** The CMAF HLS output of a ladder: one variant per rung (output video streams in order), the audio as its own group. */
+export interface HlsLadderOutput {
+  /** Rendition names, in the order of the output video streams. */
+  names: readonly string[];
+  hasAudio: boolean;
+  segmentSeconds: number;
+  outDir: string;
+  /** Segments kept in ffmpeg's own playlists (0 = all). */
+  listSize: number;
+  /** Segment file name inside each rendition directory (`%05d` is the sequence number). */
+  segmentPattern?: string;
+}
+
+export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
+  const names = [...out.names, ...(out.hasAudio ? [AUDIO_RENDITION] : [])];
+  const group = out.hasAudio ? ',agroup:aud' : '';
+  const streamMap = [
+    ...out.names.map((name, i) => `v:${i}${group},name:${name}`),
+    ...(out.hasAudio ? [`a:0${group},name:${AUDIO_RENDITION}`] : []),
+  ].join(' ');
+  return [
+    '-f', 'hls',
+    '-hls_time', String(out.segmentSeconds),
+    '-hls_list_size', String(out.listSize),
+    '-hls_playlist_type', 'event',
+    '-hls_segment_type', 'fmp4',
+    '-hls_flags', 'independent_segments+temp_file',
+    // With several variants ffmpeg substitutes %v; with one it would keep the name as given.
+    '-hls_fmp4_init_filename', names.length > 1 ? initSegmentName('%v') : initSegmentName(names[0] ?? ''),
+    '-hls_segment_filename', path.join(out.outDir, '%v', out.segmentPattern ?? 'seg-%05d.m4s'),
+    '-master_pl_name', MASTER_PLAYLIST,
+    '-var_stream_map', streamMap,
+    path.join(out.outDir, '%v', MEDIA_PLAYLIST),
+  ];
+}
+
 function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): string {
   const { probe, ladder, storyboard } = input;
   const tile = storyboardTileSize(probe, storyboard);
@@ -125,9 +182,7 @@ function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): str
   const chains = [
     `[0:v:0]fps=${fpsRational(probe.fps)},split=${ladder.length + 1}${splits}[ssb]`,
     ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),
-    // One picture per interval (the first frame of each), so tile K/N covers [K·i, (K+1)·i).
-    `[ssb]select='isnan(prev_selected_t)+gt(floor(t/${storyboard.interval_s}),floor(prev_selected_t/${storyboard.interval_s}))',` +
-      `scale=${tile.width}:${tile.height},setsar=1,tile=${storyboard.columns}x${storyboard.rows}[sb]`,
+    `[ssb]${storyboardChain(tile, storyboard)}[sb]`,
   ];
   if (probe.has_audio) {
     chains.push('[0:a:0]aresample=48000,asplit=2[aenc][aloud]', '[aloud]ebur128=framelog=verbose,anullsink');
@@ -150,32 +205,9 @@ export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   if (probe.has_audio) args.push('-map', '[aenc]');
   args.push(...builder.videoArgs(gop, input.preset));
   args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
-  ladder.forEach((r, i) => {
-    args.push(`-b:v:${i}`, `${r.video_kbps}k`, `-maxrate:v:${i}`, `${Math.round(r.video_kbps * 1.1)}k`);
-    args.push(`-bufsize:v:${i}`, `${r.video_kbps * 2}k`);
-  });
-  if (probe.has_audio) args.push('-c:a', 'aac', '-b:a', `${input.audioKbps}k`, '-ac', '2', '-ar', '48000');
-
-  const names = [...ladder.map((r) => r.name), ...(probe.has_audio ? [AUDIO_RENDITION] : [])];
-  const group = probe.has_audio ? ',agroup:aud' : '';
-  const streamMap = [
-    ...ladder.map((r, i) => `v:${i}${group},name:${r.name}`),
-    ...(probe.has_audio ? [`a:0${group},name:${AUDIO_RENDITION}`] : []),
-  ].join(' ');
-  args.push(
-    '-f', 'hls',
-    '-hls_time', String(segmentSeconds),
-    '-hls_list_size', '0',
-    '-hls_playlist_type', 'event',
-    '-hls_segment_type', 'fmp4',
-    '-hls_flags', 'independent_segments+temp_file',
-    // With several variants ffmpeg substitutes %v; with one it would keep the name as given.
-    '-hls_fmp4_init_filename', names.length > 1 ? initSegmentName('%v') : initSegmentName(names[0] ?? ''),
-    '-hls_segment_filename', path.join(outDir, '%v', 'seg-%05d.m4s'),
-    '-master_pl_name', MASTER_PLAYLIST,
-    '-var_stream_map', streamMap,
-    path.join(outDir, '%v', MEDIA_PLAYLIST),
-  );
+  args.push(...rungBitrateArgs(ladder));
+  if (probe.has_audio) args.push(...audioEncodeArgs(input.audioKbps));
+  args.push(...hlsLadderOutputArgs({ names: ladder.map((r) => r.name), hasAudio: probe.has_audio, segmentSeconds, outDir, listSize: 0 }));
 
   // The storyboard output.
   args.push(

@@ -140,6 +140,36 @@ export interface PlaybackEventsTable {
   detail: string | null;
 }
 
+/** Where a live broadcast is (API.md "Live"). */
+export type LiveStatus = 'idle' | 'live' | 'ended';
+
+/** One live broadcast (live/). */
+export interface LivesTable {
+  id: string;
+  title: string;
+  /** Token id that created it (null for the admin token). */
+  owner: string | null;
+  /** sha256 of the stream key, hex. */
+  stream_key_hash: string;
+  /** 1 = keep every segment and make a VOD when it ends. */
+  record: number;
+  status: LiveStatus;
+  /** 1 while a publisher is connected (0 during a reconnect window). */
+  publishing: number;
+  /** JSON: the ladder being served, [{name, width, height, bitrate_kbps, passthrough}]. */
+  renditions: string | null;
+  /** JSON array of rendition names dropped because the packager fell behind. */
+  dropped_renditions: string | null;
+  vod_video_id: string | null;
+  /** Why archiving failed, when it did. */
+  error_message: string | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  revoked_at: number | null;
+  updated_at: number;
+}
+
 export interface Database {
   videos: VideosTable;
   versions: VersionsTable;
@@ -148,6 +178,7 @@ export interface Database {
   upload_sessions: UploadSessionsTable;
   api_tokens: ApiTokensTable;
   playback_events: PlaybackEventsTable;
+  lives: LivesTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;
@@ -157,6 +188,7 @@ export type VersionRow = Selectable<VersionsTable>;
 export type RenditionRow = Selectable<RenditionsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type UploadSessionRow = Selectable<UploadSessionsTable>;
+export type LiveRow = Selectable<LivesTable>;
 
 export interface MetadataDb {
   /** Dialect name, for logs and dialect-specific paths. */

@@ -168,10 +168,45 @@ const playbackEvents: Migration = {
   },
 };
 
+/**
+ * Live broadcasts (API.md "Live"): one row per live, its stream key stored hashed. The media
+ * process owns the status columns; the API reads them.
+ */
+const lives: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema
+      .createTable('lives')
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('title', 'text', (col) => col.notNull())
+      .addColumn('owner', 'text')
+      .addColumn('stream_key_hash', 'text', (col) => col.notNull().unique())
+      .addColumn('record', 'integer', (col) => col.notNull())
+      .addColumn('status', 'text', (col) => col.notNull())
+      .addColumn('publishing', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('renditions', 'text')
+      .addColumn('dropped_renditions', 'text')
+      .addColumn('vod_video_id', 'text')
+      .addColumn('error_message', 'text')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('started_at', 'bigint')
+      .addColumn('ended_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('updated_at', 'bigint', (col) => col.notNull())
+      .execute();
+    await db.schema.createIndex('lives_created_idx').on('lives').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('lives_status_idx').on('lives').column('status').execute();
+  },
+
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropTable('lives').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_playback_events': playbackEvents,
+  '0003_lives': lives,
 };
 
 export interface MigrateOptions {

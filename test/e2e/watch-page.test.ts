@@ -75,6 +75,9 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   const byHeight = [...video.renditions].sort((a: { height: number }, b: { height: number }) => b.height - a.height);
   t.same(qualities.slice(1), byHeight.map((r: { name: string }) => r.name), 'renditions listed from the highest');
 
+  await page.waitForFunction(() => /^Auto \(\d+p\)$/.test(document.querySelector('#quality option')?.textContent ?? ''));
+  t.pass('Auto names the level it is playing');
+
   const lowest = byHeight.at(-1)!.name as string;
   await page.selectOption('#quality', { label: lowest });
   const chosen = await page.evaluate(() => {
@@ -90,7 +93,28 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   await page.waitForFunction(() => document.getElementById('preview-tile')!.style.backgroundImage.includes('sprite-'));
   t.ok(await page.locator('#preview').isVisible(), 'the storyboard preview is visible');
 
-  const screenshot = process.env.FRAMECAST_SCREENSHOT_DIR ? join(process.env.FRAMECAST_SCREENSHOT_DIR, 'watch-page.png') : join(dir, 'watch-page.png');
+  // Dragging along the seek bar keeps the preview following the pointer, then seeks there.
+  const seekY = seek!.y + seek!.height / 2;
+  await page.mouse.move(seek!.x + seek!.width * 0.2, seekY);
+  await page.mouse.down();
+  await page.mouse.move(seek!.x + seek!.width * 0.75, seekY, { steps: 5 });
+  const dragged = await page.evaluate(() => ({
+    visible: !document.getElementById('preview')!.hidden,
+    tile: document.getElementById('preview-tile')!.style.backgroundImage,
+    time: document.getElementById('preview-time')!.textContent,
+    played: parseFloat(document.getElementById('seek-played')!.style.width),
+  }));
+  t.ok(dragged.visible, 'the preview shows while dragging');
+  t.match(dragged.tile, /sprite-/, 'with a storyboard tile');
+  t.equal(dragged.time, '0:03', 'for the time under the pointer (75% of 4 s)');
+  t.ok(dragged.played > 70 && dragged.played < 80, `the played bar follows the drag (${dragged.played}%)`);
+  const shotDir = process.env.FRAMECAST_SCREENSHOT_DIR ?? dir;
+  await page.screenshot({ path: join(shotDir, 'watch-page-drag.png') });
+  await page.mouse.up();
+  await page.waitForFunction(() => Math.abs((window as FramecastWindow).framecast!.video.currentTime - 3) < 1);
+  t.pass('letting go seeks there');
+
+  const screenshot = join(shotDir, 'watch-page.png');
   await page.screenshot({ path: screenshot });
   t.ok((await stat(screenshot)).size > 0, 'a screenshot was taken');
   t.same(pageErrors, [], 'no uncaught errors in the page');
@@ -110,5 +134,45 @@ t.test('a video that failed processing shows its error code and a Retry button',
   t.equal(await page.locator('#error-code').textContent(), video.error.code, 'the code is shown');
   t.ok(await page.locator('#retry').isVisible(), 'Retry is offered');
   t.ok(await page.locator('#controls').isHidden(), 'no player controls for a video that cannot play');
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
+
+t.test('a returning viewer resumes where they left off', async (t) => {
+  const clip = await makeClip(dir, { width: 640, height: 360, seconds: 8, name: 'resume.mp4' });
+  const upload = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'resume.mp4', title: 'Resume me' } });
+  const video = await waitForVideo(anonymous, upload.videoId!);
+  t.equal(video.status, 'ready');
+
+  const { page, pageErrors } = await openPage(t, `/watch/${upload.videoId}`);
+  const currentTime = () => page.evaluate(() => (window as FramecastWindow).framecast!.video.currentTime);
+  await page.waitForFunction(() => ((window as FramecastWindow).framecast?.video.currentTime ?? 0) >= 2, null, { timeout: 30_000 });
+  await page.evaluate(() => (window as FramecastWindow).framecast!.video.pause());
+  const leftAt = await currentTime();
+  t.ok(await page.locator('#resume').isHidden(), 'a first visit starts at the beginning, without a resume notice');
+
+  await page.reload();
+  await page.waitForFunction(() => {
+    const video = (window as FramecastWindow).framecast?.video;
+    return video !== undefined && !video.paused && video.currentTime > 0;
+  }, null, { timeout: 30_000 });
+  const resumedAt = await currentTime();
+  t.ok(resumedAt >= leftAt - 0.5 && resumedAt < leftAt + 1.5, `playback resumes near ${leftAt.toFixed(2)} s (at ${resumedAt.toFixed(2)} s)`);
+  t.equal(await page.locator('#resume-text').textContent(), 'Resumed at 0:02', 'the viewer is told');
+
+  await page.click('#start-over');
+  await page.waitForFunction(() => (window as FramecastWindow).framecast!.video.currentTime < 1.5);
+  t.pass('"Start over" goes back to the beginning');
+  t.equal(await page.evaluate((id) => localStorage.getItem(`framecast.resume.${id}`), upload.videoId), null, 'and forgets the position');
+
+  // Watched to the end: the next visit starts over.
+  await page.evaluate(() => {
+    const v = (window as FramecastWindow).framecast!.video;
+    v.currentTime = v.duration - 0.3;
+  });
+  await page.waitForFunction(() => (window as FramecastWindow).framecast!.video.ended, null, { timeout: 30_000 });
+  await page.reload();
+  await page.waitForFunction(() => ((window as FramecastWindow).framecast?.video.currentTime ?? 0) > 0, null, { timeout: 30_000 });
+  t.ok((await currentTime()) < 1.5, 'after watching to the end, the next visit starts at the beginning');
+  t.ok(await page.locator('#resume').isHidden(), 'without a resume notice');
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });

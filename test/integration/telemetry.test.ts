@@ -8,7 +8,8 @@ import t from 'tap';
 import { api } from '../helpers/api.js';
 import { startServer } from '../helpers/server.js';
 
-const server = await startServer({ waitReady: false });
+// trust_proxy: the rate-limit test speaks for several client addresses through X-Forwarded-For.
+const server = await startServer({ waitReady: false, config: { http: { trust_proxy: true } } });
 t.teardown(() => server.stop());
 const admin = api(server.url, server.adminToken);
 const anon = api(server.url, null);

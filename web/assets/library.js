@@ -8,7 +8,7 @@
 import { apiCall } from './api.js';
 import { describeProgress, formatAgo, formatClock } from './format.js';
 
-const PAGE_SIZE = 24;
+const DEFAULT_PAGE_SIZE = 24;
 const POLL_MS = 2000;
 const SEARCH_DEBOUNCE_MS = 250;
 /** Pages fetched in a row when everything on a page is hidden (e.g. videos awaiting upload). */
@@ -42,7 +42,14 @@ const ui = {
   template: /** @type {HTMLTemplateElement} */ (byId('card-template')),
 };
 
+/** `?limit=N` picks the page size (1–100). */
+function pageSize() {
+  const asked = Number(new URLSearchParams(location.search).get('limit'));
+  return Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : DEFAULT_PAGE_SIZE;
+}
+
 const state = {
+  pageSize: pageSize(),
   query: new URLSearchParams(location.search).get('q')?.trim() ?? '',
   cursor: null,
   /** Bumped by every new listing, so answers to an older one are dropped. */
@@ -110,7 +117,7 @@ function addCards(videos) {
 // ---------------------------------------------------------------- listing
 
 function listPath() {
-  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  const params = new URLSearchParams({ limit: String(state.pageSize) });
   if (state.query) params.set('q', state.query);
   if (state.cursor) params.set('cursor', state.cursor);
   return `${state.query ? '/v1/search' : '/v1/videos'}?${params}`;

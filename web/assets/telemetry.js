@@ -10,14 +10,16 @@
  *
  * Definitions, matching what the server sums up:
  *  - session_id: one random id per page view; view_start on the first play.
- *  - ttff_ms: first play request → first `playing`. An autoplay (no user gesture yet)
- *    counts from the page's navigation start, a click from the click.
+ *  - ttff_ms: play request → first `playing`. A request made before telemetry was attached
+ *    (the page autoplays while this module still loads) counts from navigation start,
+ *    which is what a viewer of an autoplaying page waits through anyway.
  *  - rebuffer: a stall (`waiting` → `playing`) after the first `playing`; waiting caused by
  *    a seek is seek latency, not a rebuffer.
  *  - view_end, sent on each page hide: dwell_ms = time spent playing since the previous
  *    view_end (so the server can sum them), percent_complete = furthest position reached
  *    while playing ÷ duration × 100.
- * Telemetry never throws into the page and never retries forever.
+ * Telemetry never throws into the page; failed sends are retried with backoff (honouring
+ * Retry-After), then dropped after MAX_FAILURES in a row.
  */
 
 const FLUSH_DELAY_MS = 200;
@@ -28,6 +30,8 @@ const MAX_QUEUE = 1000;
 /** sendBeacon and keepalive fetches refuse bodies over 64 KiB. */
 const KEEPALIVE_MAX_BYTES = 60_000;
 const RETRY_MAX_MS = 30_000;
+/** Failed sends in a row after which events are dropped instead of kept for later. */
+const MAX_FAILURES = 5;
 
 /** hls.js event names, should the Hls class not be reachable. */
 const HLS_EVENTS = { LEVEL_SWITCHED: 'hlsLevelSwitched', ERROR: 'hlsError' };
@@ -66,6 +70,7 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
   let flushTimer = 0;
   let retryTimer = 0;
   let retryDelay = 0;
+  let failures = 0;
 
   let viewStarted = false;
   let firstPlayingSeen = false;
@@ -79,7 +84,9 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
   let lastPercentSent = -1;
   /** performance.now() since when the video stalls (null: no stall). */
   let stallSince = null;
+  /** The position at the last timeupdate, and when that was: a seek starts from there. */
   let lastPositionS = 0;
+  let lastPositionAt = 0;
   let seekFromS = null;
   let lastKbps = 0;
   let boundHls = null;
@@ -95,6 +102,7 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
   }
 
   function requeue(events, retryAfterS) {
+    if (++failures > MAX_FAILURES) return;
     queue = [...events, ...queue].slice(-MAX_QUEUE);
     retryDelay = retryAfterS > 0 ? retryAfterS * 1000 : Math.min(RETRY_MAX_MS, Math.max(1000, retryDelay * 2));
     clearTimeout(retryTimer);
@@ -104,13 +112,13 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
     }, retryDelay);
   }
 
-  async function post(events, body) {
+  async function post(events, body, small) {
     try {
       const response = await fetch(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
-        keepalive: body.length <= KEEPALIVE_MAX_BYTES,
+        keepalive: small,
         credentials: 'same-origin',
       });
       // 400/413 will not get better by sending again; overload and outages may.
@@ -118,6 +126,7 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
         requeue(events, Number(response.headers.get('retry-after')) || 0);
       } else {
         retryDelay = 0;
+        failures = 0;
       }
     } catch {
       requeue(events, 0);
@@ -131,13 +140,12 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
     const sending = [];
     while (queue.length > 0) {
       const events = queue.splice(0, MAX_BATCH);
-      const body = JSON.stringify({ events });
-      const beaconed =
-        beacon &&
-        typeof navigator.sendBeacon === 'function' &&
-        body.length <= KEEPALIVE_MAX_BYTES &&
-        navigator.sendBeacon(endpoint, new Blob([body], { type: 'application/json' }));
-      if (!beaconed) sending.push(post(events, body));
+      const json = JSON.stringify({ events });
+      // A Blob for its type (sendBeacon) and its size in bytes; fetch sends the text itself.
+      const blob = new Blob([json], { type: 'application/json' });
+      const small = blob.size <= KEEPALIVE_MAX_BYTES;
+      const beaconed = beacon && small && typeof navigator.sendBeacon === 'function' && navigator.sendBeacon(endpoint, blob);
+      if (!beaconed) sending.push(post(events, json, small));
     }
     return Promise.all(sending).then(() => undefined);
   }
@@ -240,7 +248,7 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
     play() {
       bindHls();
       if (!firstPlayingSeen && playRequestedAt === null) {
-        playRequestedAt = navigator.userActivation?.hasBeenActive ? performance.now() : 0;
+        playRequestedAt = performance.now();
       }
       if (!viewStarted) {
         viewStarted = true;
@@ -272,18 +280,23 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
       furthestS = Math.max(furthestS, duration());
     },
     seeking() {
-      stopPlaying();
-      if (seekFromS === null) seekFromS = lastPositionS;
+      const now = performance.now();
+      // timeupdate comes every ~250 ms: carry the last position forward by the time played since.
+      const since = playingSince === null ? now : Math.max(playingSince, lastPositionAt);
+      stopPlaying(now);
+      if (seekFromS === null) seekFromS = lastPositionS + (Math.max(0, now - since) / 1000) * video.playbackRate;
     },
     seeked() {
       if (firstPlayingSeen && seekFromS !== null) emit('seek', { from_s: round1(seekFromS), to_s: position() });
       seekFromS = null;
       lastPositionS = video.currentTime;
+      lastPositionAt = performance.now();
       if (!video.paused && stallSince === null) startPlaying();
     },
     timeupdate() {
       if (video.seeking) return;
       lastPositionS = video.currentTime;
+      lastPositionAt = performance.now();
       if (!video.paused) furthestS = Math.max(furthestS, video.currentTime);
     },
     error() {
@@ -311,11 +324,11 @@ export function attachTelemetry({ video, getHls = () => null, videoId, endpoint 
   bindHls();
 
   // Attached after the page asked to play (e.g. telemetry loaded by a dynamic import): the
-  // view counts from here; an autoplay's TTFF still counts from navigation start, a click's
-  // is unknown, and so is any TTFF once the first frame is already out.
+  // view counts from here and TTFF from navigation start, unless the first frame is out
+  // already (then it is unknown).
   if (!video.paused) {
     firstPlayingSeen = video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
-    playRequestedAt = firstPlayingSeen || navigator.userActivation?.hasBeenActive ? null : 0;
+    playRequestedAt = firstPlayingSeen ? null : 0;
     viewStarted = true;
     emit('view_start');
     emit('play', { position_s: position() });

@@ -162,7 +162,7 @@ function uploaded() {
   if (state.upload.url) forgetVideoId(state.upload.url);
   state.upload = null;
   setRunning(false);
-  ui.start.disabled = true;
+  ui.start.hidden = true;
   ui.another.hidden = false;
   ui.progressFill.style.width = '100%';
   if (!state.videoId) return say('Uploaded. The server did not say which video it became.');
@@ -181,6 +181,7 @@ function showPlayer(videoId) {
   ui.playerFrame.src = `${watchUrl}?embed=1`;
   ui.watchLink.href = watchUrl;
   ui.result.hidden = false;
+  ui.result.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
 }
 
 async function pollVideo() {
@@ -310,6 +311,7 @@ ui.another.addEventListener('click', () => {
   ui.dropzone.classList.remove('chosen');
   ui.dropzoneText.textContent = 'Drop a video here, or click to choose one';
   for (const section of [ui.progress, ui.processing, ui.result, ui.another]) section.hidden = true;
+  ui.start.hidden = false;
   ui.processing.classList.remove('failed');
   ui.progressFill.style.width = ui.processingFill.style.width = '0';
   ui.playerFrame.removeAttribute('src');

@@ -468,8 +468,13 @@ video.addEventListener('click', togglePlay);
 ui.play.addEventListener('click', togglePlay);
 ui.mute.addEventListener('click', toggleMute);
 ui.fullscreen.addEventListener('click', toggleFullscreen);
-video.addEventListener('play', () => (ui.play.textContent = 'Pause'));
-video.addEventListener('pause', () => (ui.play.textContent = 'Play'));
+// Controls stay in sight while paused; playing, they show on hover or focus.
+for (const type of ['play', 'pause']) {
+  video.addEventListener(type, () => {
+    ui.play.textContent = video.paused ? 'Play' : 'Pause';
+    ui.player.classList.toggle('paused', video.paused);
+  });
+}
 video.addEventListener('volumechange', () => (ui.mute.textContent = video.muted ? 'Unmute' : 'Mute'));
 for (const type of ['timeupdate', 'durationchange', 'progress', 'seeked']) video.addEventListener(type, updateTime);
 

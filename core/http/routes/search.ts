@@ -5,9 +5,10 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
-import type { VideoRow, Visibility } from '../../storage/metadata-db.js';
+import type { Visibility } from '../../storage/metadata-db.js';
 import { hasScope } from '../auth.js';
 import type { AppState } from '../context.js';
+import { videoViewer } from './videos.js';
 
 const MAX_WORDS = 12;
 
@@ -23,8 +24,7 @@ const searchQuery = z.object({
 });
 
 export function searchRoutes(router: Router<AppState>, s: Services): void {
-  // Private videos carry signed playback URLs, as in GET /v1/videos.
-  const view = (row: VideoRow) => s.catalog.view(row, row.visibility === 'private' ? (url) => s.signer.signUrl(row.id, url) : undefined);
+  const view = videoViewer(s);
   router.get('/v1/search', async (ctx) => {
     const q = searchQuery.parse(ctx.query);
     const privileged = hasScope(ctx.state.principal, 'read');
@@ -36,6 +36,6 @@ export function searchRoutes(router: Router<AppState>, s: Services): void {
       status: privileged ? undefined : 'ready',
       visibilities: privileged ? undefined : (['public'] satisfies Visibility[]),
     });
-    ctx.body = { items: await Promise.all(page.items.map(view)), next_cursor: page.next_cursor };
+    ctx.body = { items: await Promise.all(page.items.map((row) => view(row, ctx.ip))), next_cursor: page.next_cursor };
   });
 }

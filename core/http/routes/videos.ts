@@ -44,6 +44,15 @@ export function canSee(p: Principal, video: Pick<VideoRow, 'visibility' | 'owner
   return hasScope(p, 'read') || canManage(p, video.owner);
 }
 
+/**
+ * The public view of a video for a caller: private videos carry signed playback URLs (bound
+ * to the caller's IP when signing.bind_ip is set).
+ */
+export function videoViewer(s: Services): (row: VideoRow, ip: string) => Promise<VideoView> {
+  const signer = playbackSigner(s);
+  return (row, ip) => s.catalog.view(row, row.visibility === 'private' ? (url) => signer.signUrl(row.id, url, { ip }) : undefined);
+}
+
 export function videoRoutes(router: Router<AppState>, s: Services): void {
   const loadVisible = async (id: string, p: Principal): Promise<VideoRow> => {
     if (!isId(id)) throw new AppError('E_NOT_FOUND', `video ${id} not found`);
@@ -58,10 +67,7 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
     if (!canManage(p, row.owner)) throw new AppError('E_FORBIDDEN', 'this token may not change this video');
     return row;
   };
-  const signer = playbackSigner(s);
-  // With signing.bind_ip the playback URLs are bound to the caller's IP.
-  const view = (row: VideoRow, ip: string): Promise<VideoView> =>
-    s.catalog.view(row, row.visibility === 'private' ? (url) => signer.signUrl(row.id, url, { ip }) : undefined);
+  const view = videoViewer(s);
 
   router.post('/v1/videos', async (ctx) => {
     requireScope(ctx.state.principal, 'upload');
