@@ -1,5 +1,6 @@
 /**
- * One http.Server: tus uploads under /v1/uploads, everything else through Koa.
+ * One http.Server: tus uploads under /v1/uploads, media under /media/ (the origin's fast
+ * path), everything else through Koa.
  * Koa stays small: auth → error bodies → routes.
  */
 import { createServer, type Server } from 'node:http';
@@ -12,7 +13,7 @@ import { problemMiddleware } from './problem.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
-import { mediaRoutes } from './routes/media.js';
+import { createMediaHandler } from './routes/media.js';
 import { originStatsRoutes } from './routes/origin-stats.js';
 import { pageRoutes } from './routes/pages.js';
 import { searchRoutes } from './routes/search.js';
@@ -40,7 +41,6 @@ export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<App
   statsRoutes(router, s);
   tokenRoutes(router, s);
   jobRoutes(router, s);
-  mediaRoutes(router, s);
   originStatsRoutes(router, s);
   pageRoutes(router);
   app.use(router.routes());
@@ -57,13 +57,16 @@ export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Ser
   const app = createKoaApp(s, opts);
   const koa = app.callback();
   const uploads = createUploadHandler(s);
+  const media = createMediaHandler(s);
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
     if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
       void uploads.handle(req, res);
-      return;
+    } else if (path.startsWith('/media/')) {
+      void media(req, res);
+    } else {
+      void koa(req, res);
     }
-    void koa(req, res);
   });
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // uploads may take hours; tus resumes if a connection dies

@@ -2,7 +2,8 @@
  * Writing origin answers through Koa, and the CORS policy of media: players on other
  * origins may GET and HEAD anything (with Range) and read the headers they need.
  */
-import type { Context } from 'koa';
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import type { OriginResponse } from './origin.js';
 
@@ -21,20 +22,25 @@ export const MEDIA_PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
   'Access-Control-Max-Age': '86400',
 };
 
-export function answerMediaPreflight(ctx: Context): void {
-  ctx.set(MEDIA_PREFLIGHT_HEADERS);
-  ctx.status = 204;
-}
-
-export function sendOriginResponse(ctx: Context, res: OriginResponse): void {
-  ctx.set(res.headers);
-  ctx.status = res.status;
-  if (res.status === 416) {
-    ctx.type = 'application/json';
-    ctx.body = new AppError('E_BAD_REQUEST', 'range not satisfiable').toBody();
+/** Writes an origin answer to a node response (media bypasses Koa). */
+export function writeOriginResponse(res: ServerResponse, answer: OriginResponse, head: boolean): void {
+  const headers: Record<string, string | number> = { ...MEDIA_CORS_HEADERS, ...answer.headers };
+  if (answer.status === 416) {
+    const body = JSON.stringify(new AppError('E_BAD_REQUEST', 'range not satisfiable').toBody());
+    res.writeHead(416, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(head ? undefined : body);
     return;
   }
-  if (res.body) ctx.body = res.body;
-  // Koa sends headers only for HEAD; the status and length are the same as for GET.
-  if (res.status === 200 || res.status === 206) ctx.length = res.length;
+  if (answer.status === 200 || answer.status === 206) headers['Content-Length'] = answer.length;
+  res.writeHead(answer.status, headers);
+  const body = answer.body;
+  if (head || answer.status === 304 || !body) {
+    if (body && !Buffer.isBuffer(body)) body.destroy();
+    res.end();
+  } else if (Buffer.isBuffer(body)) {
+    res.end(body);
+  } else {
+    // A client that goes away must not leave the storage stream open.
+    pipeline(body, res).catch(() => undefined);
+  }
 }

@@ -7,22 +7,20 @@
  * Object keys are built from the validated id, version and file name only: nothing from the
  * URL is concatenated unchecked, so no request reaches outside the version's prefix.
  */
-import type { Router } from '@koa/router';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../../errors.js';
 import { ID_RE } from '../../ids.js';
 import { MediaAccessCache } from '../../origin/access-cache.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
-import { answerMediaPreflight, MEDIA_CORS_HEADERS, sendOriginResponse } from '../../origin/http-response.js';
-import { sharedOrigin, type OriginRequest } from '../../origin/origin.js';
+import { MEDIA_CORS_HEADERS, MEDIA_PREFLIGHT_HEADERS, writeOriginResponse } from '../../origin/http-response.js';
+import { sharedOrigin, type OriginRequest, type OriginResponse } from '../../origin/origin.js';
 import { playbackSigner, type TokenCheck } from '../../origin/signing.js';
 import { rewritableFormat, rewriteChildUris } from '../../origin/token-rewrite.js';
 import type { Services } from '../../services.js';
 import { objectKeys } from '../../storage/object-store.js';
-import type { AppContext, AppState } from '../context.js';
 
 const FILE_RE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$/;
 const VERSION_RE = /^v(\d{1,6})$/;
-const MEDIA_PATH = '/media/:id/:version/{*path}';
 
 const TOKEN_REFUSALS: Record<Exclude<TokenCheck, 'ok'>, string> = {
   missing: 'a signed playback token is required for this video',
@@ -40,38 +38,47 @@ function cacheControl(privateVideo: boolean, immutable: boolean, tokenExpiresAt:
   return `private, max-age=${remaining}, immutable`;
 }
 
-/** The parts of a media URL, validated; undefined for anything that is not a media file. */
-function parseMediaPath(params: Record<string, string | string[] | undefined>): { id: string; version: number; file: string; type: string } | undefined {
-  const id = typeof params.id === 'string' ? params.id : '';
-  const version = VERSION_RE.exec(typeof params.version === 'string' ? params.version : '');
-  const raw = params.path ?? '';
-  const file = Array.isArray(raw) ? raw.join('/') : raw;
+/** The parts of a media URL path (`/media/{id}/v{N}/{file}`), validated; undefined otherwise. */
+export function parseMediaPath(pathname: string): { id: string; version: number; file: string; type: string } | undefined {
+  const m = /^\/media\/([^/]+)\/([^/]+)\/(.+)$/.exec(pathname);
+  if (!m) return undefined;
+  const [, id = '', versionPart = '', file = ''] = m;
+  const version = VERSION_RE.exec(versionPart);
   const type = mediaType(file);
   if (!ID_RE.test(id) || !version || !FILE_RE.test(file) || file.includes('..') || !type) return undefined;
   return { id, version: Number(version[1]), file, type };
 }
 
-export function mediaRoutes(router: Router<AppState>, s: Services): void {
+/** One media request, independent of the HTTP framework. */
+export interface MediaRequest {
+  method: string;
+  pathname: string;
+  token: string | undefined;
+  /** Client address, as the signer binds tokens to it. */
+  ip: string;
+  headers: OriginRequest['headers'];
+}
+
+/** Resolves and serves media requests; throws AppError for what cannot be served. */
+export type MediaService = (req: MediaRequest) => Promise<OriginResponse>;
+
+export function createMediaService(s: Services): MediaService {
   const origin = sharedOrigin(s);
   const access = new MediaAccessCache(s.catalog, s.config.origin.lookup_ttl_ms);
   const signer = playbackSigner(s);
 
-  const handler = async (ctx: AppContext) => {
-    ctx.set(MEDIA_CORS_HEADERS);
-    const media = parseMediaPath(ctx.params);
+  return async (req) => {
+    const media = parseMediaPath(req.pathname);
     if (!media) throw new AppError('E_NOT_FOUND', 'no such media');
     const { id, version: versionNo, file, type } = media;
 
     const video = await access.video(id);
     if (!video) throw new AppError('E_NOT_FOUND', 'no such media');
     const privateVideo = video.visibility === 'private';
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    const { token } = req;
     if (privateVideo) {
-      const check = signer.check(id, token, { ip: ctx.ip });
-      if (check !== 'ok') {
-        ctx.set('Cache-Control', 'no-store');
-        throw new AppError('E_FORBIDDEN', TOKEN_REFUSALS[check]);
-      }
+      const check = signer.check(id, token, { ip: req.ip });
+      if (check !== 'ok') throw new AppError('E_FORBIDDEN', TOKEN_REFUSALS[check]);
     }
     const version = await access.version(id, versionNo);
     if (!version || (!version.ready && !version.playable)) throw new AppError('E_NOT_FOUND', 'no such media');
@@ -83,13 +90,8 @@ export function mediaRoutes(router: Router<AppState>, s: Services): void {
       mutable,
       contentType: type,
       cacheControl: cacheControl(privateVideo, !mutable || !isPlaylist(file), tokenExpiresAt),
-      method: ctx.method,
-      headers: {
-        range: ctx.get('range') || undefined,
-        ifNoneMatch: ctx.get('if-none-match') || undefined,
-        ifRange: ctx.get('if-range') || undefined,
-        acceptEncoding: ctx.get('accept-encoding') || undefined,
-      },
+      method: req.method,
+      headers: req.headers,
       rewrite: format && token ? { id: token, apply: (text) => rewriteChildUris(format, text, token) } : undefined,
     });
     const finalKey = objectKeys.media(id, versionNo) + file;
@@ -97,8 +99,64 @@ export function mediaRoutes(router: Router<AppState>, s: Services): void {
     // The version may have been published (staging moved) since its state was read.
     if (!res && !version.ready) res = await origin.serve(request(finalKey, false));
     if (!res) throw new AppError('E_NOT_FOUND', 'no such media');
-    sendOriginResponse(ctx, res);
+    return res;
   };
-  router.options(MEDIA_PATH, answerMediaPreflight);
-  router.get(MEDIA_PATH, handler);
+}
+
+/** The client address as Koa computes `ctx.ip` (X-Forwarded-For only when trusted). */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const first = typeof forwarded === 'string' ? forwarded.split(',')[0]?.trim() : undefined;
+  return first || req.socket.remoteAddress || '';
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * The media fast path: GET/HEAD/OPTIONS under /media/ answered straight from the node
+ * request, without Koa's middleware and router (a playlist hit costs a fraction of a
+ * millisecond, so the framework's per-request work would dominate it).
+ */
+export function createMediaHandler(s: Services): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const serve = createMediaService(s);
+  const sendError = (res: ServerResponse, err: AppError) => {
+    const body = JSON.stringify(err.toBody());
+    res.writeHead(err.status, { ...MEDIA_CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    res.end(body);
+  };
+  return async (req, res) => {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, MEDIA_PREFLIGHT_HEADERS);
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+      return sendError(res, new AppError('E_BAD_REQUEST', `${req.method} is not allowed on media`));
+    }
+    try {
+      const url = new URL(req.url ?? '/', 'http://origin.invalid');
+      const answer = await serve({
+        method: req.method,
+        pathname: url.pathname,
+        token: url.searchParams.get('token') ?? undefined,
+        ip: clientIp(req, s.config.http.trust_proxy),
+        headers: {
+          range: header(req, 'range'),
+          ifNoneMatch: header(req, 'if-none-match'),
+          ifRange: header(req, 'if-range'),
+          acceptEncoding: header(req, 'accept-encoding'),
+        },
+      });
+      writeOriginResponse(res, answer, req.method === 'HEAD');
+    } catch (err) {
+      if (err instanceof AppError) return sendError(res, err);
+      s.logger.error({ err, url: req.url }, 'media request failed');
+      if (!res.headersSent) sendError(res, new AppError('E_INTERNAL'));
+      else res.destroy();
+    }
+  };
 }
