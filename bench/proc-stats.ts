@@ -81,25 +81,15 @@ export function memory(pid: number): { rss: number; hwm: number } {
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
-/**
- * Pids whose parent is `ppid` (scans /proc: this kernel has no task/<tid>/children).
- * With `newerThan`, only pids above it are read: pids grow, so a caller that scanned before
- * only needs the processes started since.
- */
-export function childrenOf(ppid: number, newerThan = 0): number[] {
+/** Pids whose parent is `ppid` (scans /proc: this kernel has no task/<tid>/children). */
+export function childrenOf(ppid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) <= newerThan) continue;
+    if (!/^\d+$/.test(entry)) continue;
     const f = readStatFields(`/proc/${entry}/stat`);
     if (f && field(f, 4) === ppid) out.push(Number(entry));
   }
   return out;
-}
-
-function highestPid(): number {
-  let max = 0;
-  for (const entry of readdirSync('/proc')) if (/^\d+$/.test(entry)) max = Math.max(max, Number(entry));
-  return max;
 }
 
 function commandLine(pid: number): string[] {
@@ -117,21 +107,23 @@ export interface ChildRecord {
   firstSeen: number;
   lastSeen: number;
   cpu: number;
+  /** Scheduling niceness (as last seen). */
+  nice: number;
 }
 
 /**
  * Polls the children of `parent` every `intervalMs` and keeps, for each, when it was first
  * and last seen and its CPU at the last sample. The last sample can miss up to one interval
- * of a child's life: good for a breakdown, not for totals (use cutime for those).
+ * of a child's life (and a child shorter than that entirely): good for a breakdown, not for
+ * totals (use cutime for those).
  */
 export class ChildSampler {
-  readonly children = new Map<number, ChildRecord>();
+  readonly children = new Map<string, ChildRecord>();
   private timer: NodeJS.Timeout | undefined;
-  private scannedUpTo = 0;
 
   constructor(
     private readonly parent: number,
-    private readonly intervalMs = 50,
+    private readonly intervalMs = 100,
   ) {}
 
   start(): void {
@@ -147,23 +139,22 @@ export class ChildSampler {
 
   private sample(): void {
     const now = Date.now();
-    // Cheap enough to run every 50 ms: read the stat of new pids and of known children only.
-    const scanned = highestPid();
-    const fresh = childrenOf(this.parent, this.scannedUpTo);
-    this.scannedUpTo = Math.max(this.scannedUpTo, scanned);
-    const live = [...this.children.keys()].filter((pid) => !fresh.includes(pid));
-    for (const pid of [...live, ...fresh]) {
+    // Every pid is read each time: pids are reused here (they wrap), so no cheaper filter is safe.
+    for (const pid of childrenOf(this.parent)) {
       const f = readStatFields(`/proc/${pid}/stat`);
       if (!f || field(f, 4) !== this.parent) continue;
-      let rec = this.children.get(pid);
+      // pid + start time names one process even if the pid is reused later.
+      const key = `${pid}:${field(f, 22)}`;
+      let rec = this.children.get(key);
       if (!rec) {
-        rec = { pid, argv: commandLine(pid), firstSeen: now, lastSeen: now, cpu: 0 };
-        this.children.set(pid, rec);
+        rec = { pid, argv: commandLine(pid), firstSeen: now, lastSeen: now, cpu: 0, nice: 0 };
+        this.children.set(key, rec);
       }
       // A freshly forked child may still show node's argv before exec: read it again.
       if (!rec.argv[0]?.includes('ff')) rec.argv = commandLine(pid);
       rec.lastSeen = now;
       rec.cpu = (field(f, 14) + field(f, 15)) / CLOCK_TICKS;
+      rec.nice = field(f, 19);
     }
   }
 }
@@ -174,4 +165,20 @@ export function machineCpu(): { busy: number; steal: number } {
   // cpu  user nice system idle iowait irq softirq steal …
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
   return { busy: (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS, steal: steal! / CLOCK_TICKS };
+}
+
+/**
+ * Waits until the rest of the machine is nearly idle (other processes using less than
+ * `maxCores` over a 3 s window), at most `maxWaitMs`. On a shared machine this keeps a
+ * neighbour's burst out of a measured phase's start; it cannot keep one out of the phase.
+ * Returns the other load seen last, in cores.
+ */
+export async function waitForQuietMachine(maxCores = 0.15, maxWaitMs = 120_000): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
+    const before = machineCpu().busy - cpuTimes('self').self;
+    await new Promise((r) => setTimeout(r, 3000));
+    const other = (machineCpu().busy - cpuTimes('self').self - before) / 3;
+    if (other < maxCores || Date.now() > deadline) return other;
+  }
 }

@@ -20,11 +20,15 @@
  * children are reaped by it) from before the upload to ready. Playable: upload complete →
  * the first poll where playback.hls_url is set while the video is still processing.
  *
- * Breakdown: the media process's children are sampled every 50 ms (argv, lifetime, CPU)
+ * Breakdown: the media process's children are sampled every 100 ms (argv, lifetime, CPU)
  * and the node's JSON log lines are timestamped, which splits the pipeline into queue
  * pickup, probe, the ladder ffmpeg, finishing (poster, playlists, DASH) and publish.
  * The ladder command itself is then replayed alone (unless --no-replay) so its extra
  * outputs (storyboard, loudness) can be told apart from the node's own work.
+ *
+ * On a shared machine wall time depends on the neighbours: each measured phase waits
+ * (up to 2 min) for the rest of the machine to be nearly idle, and the report prints how
+ * much other work ran meanwhile. CPU seconds are the steadier figure.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -33,7 +37,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { api } from '../test/helpers/api.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
-import { ChildSampler, childrenOf, cpuTimes, machineCpu, threadCpu, type ChildRecord } from './proc-stats.js';
+import { ChildSampler, childrenOf, cpuTimes, machineCpu, threadCpu, waitForQuietMachine, type ChildRecord } from './proc-stats.js';
 import { fmt, markdownTable, median, verdict, writeResults } from './report.js';
 import { uploadFile } from './tus-file-upload.js';
 
@@ -79,6 +83,8 @@ interface PipelineRun extends Cost {
   stages: Stage[];
   threads: { name: string; cpu_s: number }[];
   ladder_argv: string[] | null;
+  /** Niceness the node gave its ladder ffmpeg (live.vod_niceness when the node also runs live). */
+  ladder_nice: number | null;
 }
 
 interface Stage {
@@ -203,12 +209,13 @@ function childKind(argv: string[]): ChildKind {
   return 'other';
 }
 
-function span(children: ChildRecord[]): { start: number; end: number; cpu: number } | undefined {
+function span(children: ChildRecord[]): { start: number; end: number; cpu: number; nice: number } | undefined {
   if (children.length === 0) return undefined;
   return {
     start: Math.min(...children.map((c) => c.firstSeen)),
     end: Math.max(...children.map((c) => c.lastSeen)),
     cpu: children.reduce((sum, c) => sum + c.cpu, 0),
+    nice: Math.max(...children.map((c) => c.nice)),
   };
 }
 
@@ -216,14 +223,15 @@ function seconds(from: number | undefined, to: number | undefined): number | nul
   return from === undefined || to === undefined ? null : (to - from) / 1000;
 }
 
-async function runPipeline(source: string): Promise<PipelineRun> {
+async function runPipeline(source: string, quiet: () => Promise<void>): Promise<PipelineRun> {
   const server = await startServer({ config: { transcode: { preset: PRESET }, jobs: PRODUCTION_JOBS } });
   try {
     const mediaPid = await server.mediaPid();
     // Start-up encoder detection runs ffmpeg too: let it finish before measuring.
     await waitForLog(server, 'media process ready');
+    await quiet();
     const client = api(server.url, server.adminToken);
-    const sampler = new ChildSampler(mediaPid, 50);
+    const sampler = new ChildSampler(mediaPid, 100);
     const benchBefore = cpuTimes('self');
     // The whole node (supervisor, HTTP and media processes), to tell other work on the machine apart.
     const nodePids = [server.process.pid!, ...childrenOf(server.process.pid!)];
@@ -301,7 +309,12 @@ async function runPipeline(source: string): Promise<PipelineRun> {
         note: 'CPU: ffprobe only',
       },
       { stage: 'source accepted → ladder ffmpeg starts (worker thread start)', wall_s: seconds(accepted, ladder?.start), cpu_s: null },
-      { stage: 'ladder ffmpeg (ladder + storyboard + loudness)', wall_s: seconds(ladder?.start, ladder?.end), cpu_s: ladder?.cpu ?? null },
+      {
+        stage: 'ladder ffmpeg (ladder + storyboard + loudness)',
+        wall_s: seconds(ladder?.start, ladder?.end),
+        cpu_s: ladder?.cpu ?? null,
+        ...(ladder?.nice ? { note: `runs at nice ${ladder.nice}` } : {}),
+      },
       { stage: 'ladder end → poster starts (VOD playlists, master)', wall_s: seconds(ladder?.end, poster?.start), cpu_s: null },
       { stage: 'poster ffmpeg', wall_s: seconds(poster?.start, poster?.end), cpu_s: poster?.cpu ?? null },
       { stage: 'poster end → ladder encoded (storyboard.vtt, master.mpd)', wall_s: seconds(poster?.end, encoded), cpu_s: null },
@@ -316,7 +329,7 @@ async function runPipeline(source: string): Promise<PipelineRun> {
         stage: 'children, exact (cutime+cstime) − sampled',
         wall_s: null,
         cpu_s: childrenCpu - children.reduce((s, c) => s + c.cpu, 0),
-        note: 'what the 50 ms sampler missed',
+        note: 'what the 100 ms sampler missed, e.g. a short ffprobe',
       },
     );
 
@@ -334,6 +347,7 @@ async function runPipeline(source: string): Promise<PipelineRun> {
       stages,
       threads: threadRows,
       ladder_argv: children.find((c) => childKind(c.argv) === 'ladder')?.argv ?? null,
+      ladder_nice: ladder?.nice ?? null,
     };
   } finally {
     await server.stop();
@@ -372,7 +386,7 @@ const VARIANTS: Variant[] = [
 ];
 
 /** Replays the captured ladder command (and variants) outside the node, into a fresh dir. */
-async function replayLadder(argv: string[], source: string, work: string): Promise<{ name: string; cost: Cost }[]> {
+async function replayLadder(argv: string[], source: string, work: string, quiet: () => Promise<void>): Promise<{ name: string; cost: Cost }[]> {
   const [bin, ...args] = argv;
   const progressAt = args.indexOf('-progress');
   if (progressAt >= 0) args.splice(progressAt, 2);
@@ -387,6 +401,7 @@ async function replayLadder(argv: string[], source: string, work: string): Promi
     const original = args.find((a) => a.endsWith('/%v/index.m3u8'));
     const originalOut = original?.slice(0, -'/%v/index.m3u8'.length);
     const edited = variant.edit(args).map((a) => (originalOut && a.startsWith(originalOut) ? outDir + a.slice(originalOut.length) : a));
+    await quiet();
     results.push({ name: variant.name, cost: await timed(bin!, edited) });
     await rm(outDir, { recursive: true, force: true });
   }
@@ -414,12 +429,17 @@ async function main(): Promise<void> {
       process.stderr.write(`  done in ${fmt((performance.now() - t0) / 1000, 1)} s (${fmt((await stat(source)).size / 1e6, 1)} MB)\n`);
     }
 
+    const quiet = async () => {
+      const other = await waitForQuietMachine();
+      if (other >= 0.15) process.stderr.write(`  the machine is busy (${fmt(other)} cores of other work); measuring anyway\n`);
+    };
     const results: { reference: Cost; pipeline: PipelineRun }[] = [];
     for (let i = 0; i < runs; i++) {
+      await quiet();
       process.stderr.write(`run ${i + 1}/${runs}: reference…\n`);
       const reference = await runReference(source, work);
       process.stderr.write(`  reference: ${fmt(reference.wall_s)} s wall, ${fmt(reference.cpu_s)} s CPU; pipeline…\n`);
-      const pipeline = await runPipeline(source);
+      const pipeline = await runPipeline(source, quiet);
       process.stderr.write(`  pipeline: ${fmt(pipeline.wall_s)} s wall, ${fmt(pipeline.cpu_s)} s CPU, playable after ${fmt(pipeline.playable_after_s)} s\n`);
       results.push({ reference, pipeline });
     }
@@ -428,7 +448,7 @@ async function main(): Promise<void> {
     let replay: { name: string; cost: Cost }[] = [];
     if (!values['no-replay'] && last.ladder_argv) {
       process.stderr.write('replaying the pipeline ladder command alone (and without its extra outputs)…\n');
-      replay = await replayLadder(last.ladder_argv, source, work);
+      replay = await replayLadder(last.ladder_argv, source, work, quiet);
     }
 
     const refWall = median(results.map((r) => r.reference.wall_s));
@@ -494,18 +514,32 @@ async function main(): Promise<void> {
         `The benchmark process itself used ${fmt(last.cpu_bench_process_s)} s CPU meanwhile (polling, /proc sampling). ` +
         `master.m3u8 answered ${last.playable_master_status ?? '—'} when the video became playable.`,
     );
+    if (last.ladder_nice) {
+      out.push('');
+      out.push(
+        `The node ran its ladder ffmpeg at nice ${last.ladder_nice} (live.vod_niceness: VOD yields to live work), the reference at ` +
+          'nice 0: with other work on the machine the pipeline gets a smaller share of the cores than the reference did.',
+      );
+    }
     if (replay.length > 0) {
       out.push('');
       out.push('### The ladder command alone (replayed outside the node, same source)');
       out.push('');
       const lastRef = results[results.length - 1]!.reference;
-      const refRow = ['reference (hand-written, above)', fmt(lastRef.wall_s), fmt(lastRef.cpu_s), '1.000', '1.000'];
+      const refRow = ['reference (hand-written, above)', fmt(lastRef.wall_s), fmt(lastRef.cpu_s), '1.000', '1.000', fmt(lastRef.other_load_cores)];
       out.push(
         markdownTable(
-          ['command', 'wall (s)', 'CPU (s)', 'wall / reference', 'CPU / reference'],
+          ['command', 'wall (s)', 'CPU (s)', 'wall / reference', 'CPU / reference', 'other load (cores)'],
           [
             refRow,
-            ...replay.map((r) => [r.name, fmt(r.cost.wall_s), fmt(r.cost.cpu_s), fmt(r.cost.wall_s / lastRef.wall_s, 3), fmt(r.cost.cpu_s / lastRef.cpu_s, 3)]),
+            ...replay.map((r) => [
+              r.name,
+              fmt(r.cost.wall_s),
+              fmt(r.cost.cpu_s),
+              fmt(r.cost.wall_s / lastRef.wall_s, 3),
+              fmt(r.cost.cpu_s / lastRef.cpu_s, 3),
+              fmt(r.cost.other_load_cores),
+            ]),
           ],
         ),
       );

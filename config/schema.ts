@@ -34,7 +34,11 @@ export const configSchema = z.object({
     max_duration_s: z.coerce.number().positive(),
     max_pixels: pixelCount,
   }),
-  uploads: z.object({ expire_after_s: z.coerce.number().positive() }),
+  uploads: z.object({
+    expire_after_s: z.coerce.number().positive(),
+    /** Uploads one API token may start per hour (0 = no limit; the admin token has none). */
+    per_token_per_hour: z.coerce.number().int().min(0),
+  }),
   jobs: z.object({
     max_attempts: z.coerce.number().int().min(1),
     timeout_s: z.coerce.number().positive(),

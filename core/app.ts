@@ -27,15 +27,22 @@ import type { Services } from './services.js';
 import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
 import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
 import { expireUploads } from './uploads/tus.js';
+import { startLiveRole } from '../live/live-role.js';
+import { currentRole } from './cluster.js';
+import type { PluginRole } from './plugins/plugin-api.js';
+import { PluginManager } from './plugins/plugin-manager.js';
 
 /** Object-store adapters by URL scheme (loaded lazily: only the one in use is imported). */
 const objectStores: Record<string, () => Promise<{ default: ObjectStoreFactory }>> = {
   'file:': () => import('../storage-adapters/objects/fs.js'),
+  's3:': () => import('../storage-adapters/objects/s3.js'),
 };
 
 /** Metadata adapters by URL scheme. */
 const metadataDbs: Record<string, () => Promise<{ default: MetadataDbFactory }>> = {
   'sqlite:': () => import('../storage-adapters/metadata/sqlite.js'),
+  'postgres:': () => import('../storage-adapters/metadata/postgres.js'),
+  'postgresql:': () => import('../storage-adapters/metadata/postgres.js'),
 };
 
 export async function openObjectStore(cfg: Readonly<Config>): Promise<ObjectStore> {
@@ -52,22 +59,27 @@ export async function openMetadataDb(cfg: Readonly<Config>): Promise<MetadataDb>
   return (await load()).default(cfg.db.url, { dataDir: cfg.data_dir });
 }
 
-export async function openServices(config: Readonly<Config>, logger: Logger): Promise<Services> {
+export async function openServices(config: Readonly<Config>, logger: Logger, role: PluginRole = currentRole() ?? 'http'): Promise<Services> {
   const db = await openMetadataDb(config);
   const store = await openObjectStore(config);
+  // Every process that fires hooks (HTTP: uploads, playback, routes; media: processing, live) loads the plugins.
+  const plugins = new PluginManager({ logger, role, db: db.db });
+  await plugins.load(config.plugins);
   return {
     config,
     logger,
     db,
     store,
-    catalog: new VideoCatalog(db.db),
+    catalog: new VideoCatalog(db.db, Date.now, db),
     queue: new JobQueue(db, config.jobs),
     auth: new Authenticator(ensureAdminToken(config), db.db),
     signer: new PlaybackSigner(ensureSigningSecret(config)),
+    plugins,
   };
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  await s.plugins.close();
   await s.store.close?.();
   await s.db.close();
 }
@@ -117,8 +129,10 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     ffmpegPath: bins.ffmpegPath,
     ffprobePath: bins.ffprobePath,
     encoder,
-    transcode: (task, opts) => pool.run(task, opts),
+    // Live first: VOD ladders yield the CPU to live packagers on a node that runs both.
+    transcode: (task, opts) => pool.run(s.config.roles.includes('live') ? { ...task, niceness: s.config.live.vod_niceness } : task, opts),
   };
+  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }) : undefined;
   const handlers: JobHandlers = { 'vod.process': vodProcessHandler(s, media) };
   // A job whose last attempt died with its process is dead-lettered by the queue itself.
   const queue = new JobQueue(s.db, {
@@ -149,6 +163,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
   return {
     async stop() {
       clearInterval(expiry);
+      await live?.stop();
       await runner.stop();
       await pool.close();
     },

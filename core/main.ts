@@ -5,7 +5,7 @@
 import cluster from 'node:cluster';
 import { configFileFromArgv, ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { closeServices, openMetadataDb, openServices, startHttpRole, startMediaRole } from './app.js';
+import { closeServices, openMetadataDb, openObjectStore, openServices, startHttpRole, startMediaRole } from './app.js';
 import { currentRole, EXIT_REFUSED, runSupervisor } from './cluster.js';
 import { ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { createLogger } from './logger.js';
@@ -27,9 +27,19 @@ async function primary(cfg: Readonly<Config>): Promise<void> {
   const logger = createLogger(cfg.log_level, { role: 'supervisor' });
   ensureAdminToken(cfg, logger);
   ensureSigningSecret(cfg);
-  // Migrate once here so children never race on schema changes.
-  const db = await openMetadataDb(cfg);
-  await db.close();
+  // Migrate once here so children never race on schema changes, and check the storage: a
+  // wrong URL or secret stops the node with its reason instead of children restarting forever.
+  try {
+    const db = await openMetadataDb(cfg);
+    await db.close();
+    const store = await openObjectStore(cfg);
+    await store.close?.();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.fatal({ err }, message);
+    process.stderr.write(`framecast: ${message}\n`);
+    process.exit(EXIT_REFUSED);
+  }
   runSupervisor(cfg, logger);
 }
 

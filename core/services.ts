@@ -4,6 +4,7 @@ import type { Authenticator } from './http/auth.js';
 import type { JobQueue } from './jobs/queue.js';
 import type { Logger } from './logger.js';
 import type { PlaybackSigner } from './origin/signing.js';
+import type { PluginManager } from './plugins/plugin-manager.js';
 import type { MetadataDb } from './storage/metadata-db.js';
 import type { ObjectStore } from './storage/object-store.js';
 
@@ -17,4 +18,6 @@ export interface Services {
   queue: JobQueue;
   auth: Authenticator;
   signer: PlaybackSigner;
+  /** Loaded plugins: run hooks with `plugins.filter(…)` / `plugins.action(…)`. */
+  plugins: PluginManager;
 }

@@ -12,10 +12,13 @@ import { AppError, type VideoError } from '../errors.js';
 import { newId } from '../ids.js';
 import type {
   Database,
+  MetadataDb,
   ProcessingStage,
   RenditionRow,
   VersionRow,
   VideoRow,
+  VideoSearchHit,
+  VideoSearchQuery,
   Visibility,
 } from '../storage/metadata-db.js';
 
@@ -91,10 +94,25 @@ function decodeCursor(cursor: string): { created_at: number; id: string } {
   return { created_at: Number(m[1]), id: m[2]! };
 }
 
+/** Search cursor: the snapshot time of the first page, then the last hit's rank, created_at and id. */
+function encodeSearchCursor(snapshot: number, hit: VideoSearchHit): string {
+  return Buffer.from(`s:${snapshot}:${hit.rank}:${hit.created_at}:${hit.id}`).toString('base64url');
+}
+
+function decodeSearchCursor(cursor: string): { snapshot: number; after: NonNullable<VideoSearchQuery['after']> } {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const m = /^s:(\d+):(-?[0-9.e+-]+):(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
+  const rank = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isFinite(rank)) throw new AppError('E_BAD_REQUEST', 'invalid cursor');
+  return { snapshot: Number(m[1]), after: { rank, created_at: Number(m[3]), id: m[4]! } };
+}
+
 export class VideoCatalog {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    /** The dialect's ranked full-text search, when the adapter has one. */
+    private readonly fullText?: Pick<MetadataDb, 'searchVideos'>,
   ) {}
 
   async create(input: NewVideoInput): Promise<VideoRow> {
@@ -327,8 +345,37 @@ export class VideoCatalog {
     return this.search({ ...q, words: [] });
   }
 
-  /** Newest first, one page at a time; every word must appear in the title, description or tags. */
+  /**
+   * Every word must match the title, description or tags. With the adapter's full-text
+   * index: most relevant first, each word matching as a prefix, and pages taken from the
+   * snapshot of the first one (videos created since never shift later pages). Without it:
+   * substring matches, newest first.
+   */
   async search(q: SearchQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
+    const searchVideos = this.fullText?.searchVideos?.bind(this.fullText);
+    if (searchVideos && q.words.length > 0) {
+      const from = q.cursor ? decodeSearchCursor(q.cursor) : { snapshot: this.now(), after: undefined };
+      const hits = await searchVideos({
+        words: q.words,
+        limit: q.limit + 1,
+        owner: q.owner,
+        status: q.status,
+        visibilities: q.visibilities,
+        createdAtMost: from.snapshot,
+        after: from.after,
+      });
+      const items = hits.slice(0, q.limit);
+      const last = items[items.length - 1];
+      return {
+        items: items.map(({ rank: _rank, ...row }) => row),
+        next_cursor: hits.length > q.limit && last ? encodeSearchCursor(from.snapshot, last) : null,
+      };
+    }
+    return this.substringSearch(q);
+  }
+
+  /** Newest first, one page at a time; every word must appear in the title, description or tags. */
+  private async substringSearch(q: SearchQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
     let query = this.db.selectFrom('videos').selectAll();
     for (const word of q.words) {
       const pattern = containsPattern(word);

@@ -13,6 +13,7 @@ import { problemMiddleware } from './problem.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { liveRoutes } from './routes/live.js';
 import { createMediaHandler } from './routes/media.js';
 import { originStatsRoutes } from './routes/origin-stats.js';
 import { pageRoutes } from './routes/pages.js';
@@ -20,6 +21,10 @@ import { searchRoutes } from './routes/search.js';
 import { statsRoutes } from './routes/stats.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { videoRoutes } from './routes/videos.js';
+import { feedRoutes } from './routes/feed.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { openApiRoutes } from './routes/openapi.js';
+import { httpMetricsMiddleware, observeRawRequest } from '../telemetry/metrics.js';
 
 export interface HttpServerOptions {
   readiness?: ReadinessProbe[];
@@ -28,6 +33,7 @@ export interface HttpServerOptions {
 export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<AppState> {
   // Trust X-Forwarded-For (client IPs for rate limits and IP-bound tokens) only behind a proxy.
   const app = new Koa<AppState>({ proxy: s.config.http.trust_proxy });
+  app.use(httpMetricsMiddleware());
   app.use(problemMiddleware(s.logger));
   app.use(async (ctx, next) => {
     ctx.state.principal = await s.auth.principal(ctx.get('authorization') || undefined);
@@ -42,7 +48,13 @@ export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<App
   tokenRoutes(router, s);
   jobRoutes(router, s);
   originStatsRoutes(router, s);
+  liveRoutes(router, s);
   pageRoutes(router);
+  feedRoutes(router, s);
+  metricsRoutes(router, s);
+  openApiRoutes(router);
+  // Plugin routes (/plugins/{name}/…) come first; unmatched requests fall through to ours.
+  app.use(s.plugins.routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', (err: Error & { code?: string }) => {
@@ -61,8 +73,10 @@ export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Ser
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
     if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
+      observeRawRequest(req, res, UPLOADS_PATH);
       void uploads.handle(req, res);
     } else if (path.startsWith('/media/')) {
+      observeRawRequest(req, res, '/media/{id}/{version}/{file}');
       void media(req, res);
     } else {
       void koa(req, res);

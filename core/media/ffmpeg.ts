@@ -17,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 
 /** Thrown when no usable ffmpeg ≥ 5 (with ffprobe) can be found. */
@@ -211,6 +212,10 @@ export interface RunFfmpegOptions {
   onStderrLine?(line: string): void;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Piped to ffmpeg's stdin (e.g. a live FLV feed read as `pipe:0`); stdin is closed otherwise. */
+  stdin?: NodeJS.ReadableStream;
+  /** Scheduling niceness of the child (0–19; higher yields the CPU to others, e.g. VOD below live). */
+  niceness?: number;
 }
 
 /** Why an ffmpeg run failed. */
@@ -263,7 +268,21 @@ export function runFfmpeg(binary: string, args: string[], opts: RunFfmpegOptions
       reject(new FfmpegError(`${path.basename(binary)} aborted before start`, 'aborted', '', null));
       return;
     }
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = opts.stdin
+      ? spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (opts.stdin && child.stdin) {
+      // ffmpeg may exit before its input ends: the broken pipe is its exit status's business.
+      child.stdin.on('error', () => undefined);
+      opts.stdin.pipe(child.stdin);
+    }
+    if (opts.niceness && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, opts.niceness);
+      } catch {
+        // Not permitted (or already gone): it runs at normal priority.
+      }
+    }
     let stderrTail = '';
     let stdout = '';
     let block: Record<string, string> = {};

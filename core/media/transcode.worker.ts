@@ -89,6 +89,7 @@ async function runLadder(
   }, SEGMENT_POLL_MS);
   try {
     await runFfmpeg(task.ffmpegPath, buildTranscodeArgs({ ...task, encoder }), {
+      niceness: task.niceness,
       onProgress,
       onStderrLine: loudness.onLine,
       signal,

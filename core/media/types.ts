@@ -57,6 +57,8 @@ export interface TranscodeTask {
   audioKbps: number;
   encoder: VideoEncoder;
   storyboard: StoryboardSpec;
+  /** Niceness of the ladder's ffmpeg (live packagers run at 0 and come first). */
+  niceness?: number;
   /** Receives `TranscodeProgress` messages while ffmpeg runs. */
   progressPort?: MessagePort | import('node:worker_threads').MessagePort;
   /**

@@ -170,6 +170,29 @@ export interface LivesTable {
   updated_at: number;
 }
 
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One webhook delivery (plugins/webhooks): the event's signed body for one URL, and how it went. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  /** e.g. `video.ready`. */
+  event: string;
+  url: string;
+  /** The JSON body, exactly as sent and signed. */
+  payload: string;
+  /** pending until delivered, or failed once retries ran out. */
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  /** Set while a process is sending it (another one skips it until then). */
+  lease_expires_at: number | null;
+  /** HTTP status of the last attempt (null when it got no answer). */
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   videos: VideosTable;
   versions: VersionsTable;
@@ -179,6 +202,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   playback_events: PlaybackEventsTable;
   lives: LivesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;
@@ -189,6 +213,23 @@ export type RenditionRow = Selectable<RenditionsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type UploadSessionRow = Selectable<UploadSessionsTable>;
 export type LiveRow = Selectable<LivesTable>;
+
+/** A full-text search over videos (API.md `GET /v1/search`), run by the dialect's own index. */
+export interface VideoSearchQuery {
+  /** Words as typed: every one must match title, description or tags; a word matches as a prefix. */
+  words: string[];
+  limit: number;
+  owner?: string | undefined;
+  status?: VideoStatus | undefined;
+  visibilities?: Visibility[] | undefined;
+  /** Only videos created at or before this time (a snapshot, so later pages gain no rows). */
+  createdAtMost: number;
+  /** Continue after this hit in (rank, created_at desc, id desc) order. */
+  after?: { rank: number; created_at: number; id: string } | undefined;
+}
+
+/** A search hit: the row and its rank (smaller is more relevant, as SQLite's bm25()). */
+export type VideoSearchHit = VideoRow & { rank: number };
 
 export interface MetadataDb {
   /** Dialect name, for logs and dialect-specific paths. */
@@ -203,6 +244,14 @@ export interface MetadataDb {
    * taken in `run_after`, then `id`, order; `types` limits the job types (empty: none).
    */
   claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined>;
+
+  /**
+   * Ranked full-text search (SQLite: FTS5 + bm25; Postgres: tsvector + ts_rank, negated so
+   * smaller is better). Optional: without it the catalog falls back to substring matching.
+   * Ties in rank go newest first; `rank` must be recomputed identically for the same rows so
+   * a cursor taken from one page continues exactly on the next.
+   */
+  searchVideos?(q: VideoSearchQuery): Promise<VideoSearchHit[]>;
 
   /** True when the database answers (used by /readyz). */
   ping(): Promise<boolean>;

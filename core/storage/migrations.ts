@@ -6,7 +6,7 @@
  * milliseconds overflow a Postgres `integer`), `double precision`. The one dialect fork is
  * the auto-increment key. Add a step by appending a new name; never edit a shipped one.
  */
-import { Kysely, Migrator, PostgresAdapter, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './metadata-db.js';
 
 /** Adds an integer key that the database numbers itself. */
@@ -202,11 +202,84 @@ const lives: Migration = {
   },
 };
 
+/**
+ * Catalog search and feed. Full-text search is dialect-specific (the adapters' searchVideos):
+ * on SQLite an FTS5 index over title, description and tags (JSON text tokenizes to its
+ * words), kept in sync by triggers, with prefix indexes for prefix matches; on Postgres a
+ * generated tsvector column with a GIN index. The feed reads recent engagement by arrival
+ * time, hence the index on playback_events.received_at.
+ */
+const searchAndFeed: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    if (db.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`alter table videos add column search_vector tsvector generated always as (to_tsvector('simple', title || ' ' || description || ' ' || tags)) stored`.execute(db);
+      await sql`create index videos_search_idx on videos using gin (search_vector)`.execute(db);
+    } else {
+      // External content: the index holds only tokens; rows are read from videos by rowid.
+      await sql`create virtual table videos_fts using fts5(title, description, tags, content='videos', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2', prefix='2 3')`.execute(db);
+      await sql`insert into videos_fts(rowid, title, description, tags) select rowid, title, description, tags from videos`.execute(db);
+      await sql`create trigger videos_fts_insert after insert on videos begin
+        insert into videos_fts(rowid, title, description, tags) values (new.rowid, new.title, new.description, new.tags);
+      end`.execute(db);
+      await sql`create trigger videos_fts_delete after delete on videos begin
+        insert into videos_fts(videos_fts, rowid, title, description, tags) values ('delete', old.rowid, old.title, old.description, old.tags);
+      end`.execute(db);
+      // Status and progress updates are frequent: only text changes touch the index.
+      await sql`create trigger videos_fts_update after update of title, description, tags on videos begin
+        insert into videos_fts(videos_fts, rowid, title, description, tags) values ('delete', old.rowid, old.title, old.description, old.tags);
+        insert into videos_fts(rowid, title, description, tags) values (new.rowid, new.title, new.description, new.tags);
+      end`.execute(db);
+    }
+    await db.schema.createIndex('playback_events_received_idx').on('playback_events').column('received_at').execute();
+  },
+
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropIndex('playback_events_received_idx').ifExists().execute();
+    if (db.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`drop index if exists videos_search_idx`.execute(db);
+      await sql`alter table videos drop column if exists search_vector`.execute(db);
+    } else {
+      for (const trigger of ['videos_fts_insert', 'videos_fts_delete', 'videos_fts_update']) await sql.raw(`drop trigger if exists ${trigger}`).execute(db);
+      await sql`drop table if exists videos_fts`.execute(db);
+    }
+  },
+};
+
+/**
+ * The webhooks plugin's deliveries (plugins/webhooks): one row per event and endpoint,
+ * pending until delivered or given up, so a restart loses none; the rows are the delivery log.
+ */
+const webhookDeliveries: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await autoIncrementId(db, db.schema.createTable('webhook_deliveries'))
+      .addColumn('event', 'text', (col) => col.notNull())
+      .addColumn('url', 'text', (col) => col.notNull())
+      // The exact JSON body sent (and signed).
+      .addColumn('payload', 'text', (col) => col.notNull())
+      .addColumn('status', 'text', (col) => col.notNull())
+      .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('next_attempt_at', 'bigint', (col) => col.notNull())
+      .addColumn('lease_expires_at', 'bigint')
+      .addColumn('last_status', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('delivered_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_due_idx').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
+  },
+
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropTable('webhook_deliveries').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they run. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_playback_events': playbackEvents,
   '0003_lives': lives,
+  '0004_search_and_feed': searchAndFeed,
+  '0005_webhook_deliveries': webhookDeliveries,
 };
 
 export interface MigrateOptions {

@@ -35,6 +35,15 @@ export interface ObjectBody {
 
 export type PutBody = Readable | Buffer | string;
 
+/** A multipart upload the backend holds that was never completed (S3 and the like). */
+export interface IncompleteUpload {
+  key: string;
+  uploadId: string;
+  /** Bytes held in its parts. */
+  size: number;
+  initiatedMs: number;
+}
+
 export interface ObjectStore {
   /** Adapter name, for logs and /readyz. */
   readonly name: string;
@@ -64,10 +73,27 @@ export interface ObjectStore {
   move(fromKey: string, toKey: string): Promise<void>;
 
   /**
-   * Makes everything under `fromPrefix` visible under `toPrefix` as a whole: readers of
-   * `toPrefix` never see a partial set. `toPrefix` must not exist yet.
+   * Moves everything under `fromPrefix` to `toPrefix`, which must not exist yet. When
+   * `atomicPublish` is not false, readers of `toPrefix` never see a partial set; otherwise
+   * (S3: a copy of every object) they may while it runs, so core points viewers at
+   * `toPrefix` only after it returns.
    */
   publishPrefix(fromPrefix: string, toPrefix: string): Promise<void>;
+
+  /** False when `publishPrefix` is not atomic for readers of the target (default true). */
+  readonly atomicPublish?: boolean;
+
+  /**
+   * A time-limited URL a client can GET the object from directly (origin redirect mode);
+   * only adapters whose objects are reachable over HTTP offer it.
+   */
+  presign?(key: string, ttlS: number): Promise<string>;
+
+  /** Multipart uploads under `prefix` that were started and never completed (fsck). */
+  listIncompleteUploads?(prefix: string): Promise<IncompleteUpload[]>;
+
+  /** Drops an incomplete multipart upload and its parts; missing is not an error. */
+  abortIncompleteUpload?(key: string, uploadId: string): Promise<void>;
 
   /**
    * A local file path holding the object when the adapter keeps objects on local disk

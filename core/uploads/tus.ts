@@ -9,6 +9,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { truncate } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
@@ -18,6 +19,10 @@ import type { Services } from '../services.js';
 import { objectKeys } from '../storage/object-store.js';
 import { canManage, ownerOf, requireScope, type Principal } from '../http/auth.js';
 import { ChecksumDataStore, checksumContext, parseChecksumHeader } from './checksum-store.js';
+import { VerifyFirstDataStore } from './verify-first-store.js';
+import { checkUploadRate } from './upload-rate-limit.js';
+import { hookPrincipal } from '../plugins/hook-principal.js';
+import { uploadMetrics } from '../telemetry/metrics.js';
 
 export const UPLOADS_PATH = '/v1/uploads';
 export const VIDEO_ID_HEADER = 'Framecast-Video-Id';
@@ -49,11 +54,15 @@ export interface UploadHandler {
 export function createUploadHandler(s: Services): UploadHandler {
   const { store, catalog, config, logger } = s;
   const inner = store.tusDataStore({ expirationPeriodInMilliseconds: config.uploads.expire_after_s * 1000 });
-  const dataStore = new ChecksumDataStore(inner, async (id, offset) => {
-    const local = store.localPath?.(store.tusUploadKey(id));
-    if (!local) throw new Error('checksum rollback needs a local upload file');
-    await truncate(local, offset);
-  });
+  // A rejected chunk is cut off a local upload file; a store without local files (S3)
+  // cannot take bytes back, so there a chunk is verified before it is written.
+  const dataStore = store.localPath
+    ? new ChecksumDataStore(inner, async (id, offset) => {
+        const local = store.localPath?.(store.tusUploadKey(id));
+        if (!local) throw new Error('checksum rollback needs a local upload file');
+        await truncate(local, offset);
+      })
+    : new VerifyFirstDataStore(inner, join(config.data_dir, 'tmp', 'upload-spool'));
 
   const tus = new TusServer({
     path: UPLOADS_PATH,
@@ -107,6 +116,7 @@ export function createUploadHandler(s: Services): UploadHandler {
     }
     await s.db.db.updateTable('upload_sessions').set({ completed_at: Date.now() }).where('id', '=', upload.id).execute();
     await catalog.markUploaded(videoId, version, upload.offset);
+    uploadMetrics.completed(Number(session.created_at));
     const job = await s.queue.enqueue('vod.process', { videoId, version }, { videoId, version });
     logger.info({ video_id: videoId, version, upload_id: upload.id, bytes: upload.offset, job_id: job.id }, 'upload complete, processing queued');
   }
@@ -125,14 +135,25 @@ export function createUploadHandler(s: Services): UploadHandler {
    * opens a version and records the session. Returns the metadata tus stores.
    */
   async function prepareCreation(upload: Upload, request: UploadRequest): Promise<Record<string, string | null>> {
-    const meta: Record<string, string | null> = { ...upload.metadata };
+    let meta: Record<string, string | null> = { ...upload.metadata };
     let videoId = meta.video_id ?? undefined;
     let createdHere = false;
     if (videoId) {
       const video = isId(videoId) ? await catalog.find(videoId) : undefined;
       if (!video) throw new AppError('E_NOT_FOUND', `video ${videoId} not found`);
       if (!canManage(request.principal, video.owner)) throw new AppError('E_FORBIDDEN', 'this token may not upload to this video');
-    } else {
+    }
+    await checkUploadRate(s.db.db, request.principal, config.uploads.per_token_per_hour);
+    if (s.plugins.has('filter:upload.accept')) {
+      // Plugins decide before anything is created or stored; they may rewrite the metadata.
+      const accepted = await s.plugins.filter(
+        'filter:upload.accept',
+        { video_id: videoId ?? null, filename: meta.filename ?? null, size: upload.size ?? null, metadata: meta },
+        { principal: hookPrincipal(request.principal) },
+      );
+      meta = { ...accepted.metadata, ...(videoId ? { video_id: videoId } : {}) };
+    }
+    if (!videoId) {
       const title = (meta.title || meta.filename || 'Untitled').slice(0, 500);
       videoId = (await catalog.create({ title, owner: ownerOf(request.principal) })).id;
       createdHere = true;

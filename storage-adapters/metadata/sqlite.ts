@@ -9,8 +9,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { Database, JobRow, MetadataDb } from '../../core/storage/metadata-db.js';
+import type { Database, JobRow, MetadataDb, VideoSearchHit, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
+import { claimNextJob } from './claim-job.js';
+import { searchVideosFts } from './sqlite-search.js';
 
 const MEMORY = ':memory:';
 const BUSY_TIMEOUT_MS = 5000;
@@ -33,35 +35,12 @@ class SqliteMetadataDb implements MetadataDb {
 
   async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined> {
     if (types?.length === 0) return undefined;
-    const next = this.db
-      .selectFrom('jobs')
-      .select('id')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('status', '=', 'queued'), eb('run_after', '<=', now)]),
-          eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<=', now)]),
-        ]),
-      )
-      .$if(types !== undefined, (qb) => qb.where('type', 'in', types ?? []))
-      .orderBy('run_after')
-      .orderBy('id')
-      .limit(1);
-    // One UPDATE with the choice as a subquery: SQLite takes the write lock when the
-    // statement starts, so the row is chosen and taken with no other writer in between.
-    return this.db
-      .updateTable('jobs')
-      .set((eb) => ({
-        status: 'running',
-        lease_owner: owner,
-        lease_expires_at: now + leaseMs,
-        attempts: eb('attempts', '+', 1),
-        // The first start stays: timeouts and queue latency count from it.
-        started_at: eb.fn.coalesce('started_at', eb.val(now)),
-        updated_at: now,
-      }))
-      .where('id', '=', next)
-      .returningAll()
-      .executeTakeFirst();
+    // The statement takes SQLite's write lock when it starts: no writer runs in between.
+    return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: false });
+  }
+
+  searchVideos(q: VideoSearchQuery): Promise<VideoSearchHit[]> {
+    return searchVideosFts(this.db, q);
   }
 
   async ping(): Promise<boolean> {

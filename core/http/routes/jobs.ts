@@ -1,7 +1,13 @@
-/** GET /v1/jobs?status= (admin): the processing jobs with stage, attempts and last error. */
+/**
+ * /v1/jobs (admin): the processing jobs with stage, attempts and last error (`GET`), and a
+ * hand retry of a dead or failed one (`POST /v1/jobs/:id/retry`).
+ */
 import type { Router } from '@koa/router';
 import { z } from 'zod';
+import { retryJob } from '../../admin/job-retry.js';
+import { AppError } from '../../errors.js';
 import type { Services } from '../../services.js';
+import type { JobRow } from '../../storage/metadata-db.js';
 import { requireScope } from '../auth.js';
 import type { AppState } from '../context.js';
 
@@ -10,32 +16,40 @@ const query = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
+/** A job as the API shows it, with its version's processing stage. */
+export async function jobView(s: Services, j: JobRow) {
+  const v = j.video_id && j.version ? await s.catalog.version(j.video_id, j.version) : undefined;
+  return {
+    id: j.id,
+    type: j.type,
+    status: j.status,
+    video_id: j.video_id,
+    version: j.version,
+    attempts: j.attempts,
+    max_attempts: j.max_attempts,
+    last_error: j.last_error,
+    stage: v?.stage ?? null,
+    percent: v?.percent ?? null,
+    created_at: new Date(Number(j.created_at)).toISOString(),
+    run_after: new Date(Number(j.run_after)).toISOString(),
+  };
+}
+
 export function jobRoutes(router: Router<AppState>, s: Services): void {
   router.get('/v1/jobs', async (ctx) => {
     requireScope(ctx.state.principal, 'admin');
     const q = query.parse(ctx.query);
     const jobs = await s.queue.list({ status: q.status, limit: q.limit });
-    const stages = new Map<string, { stage: string | null; percent: number | null }>();
-    for (const j of jobs) {
-      if (j.video_id && j.version) {
-        const v = await s.catalog.version(j.video_id, j.version);
-        if (v) stages.set(`${j.video_id}/${j.version}`, { stage: v.stage, percent: v.percent });
-      }
-    }
-    ctx.body = {
-      items: jobs.map((j) => ({
-        id: j.id,
-        type: j.type,
-        status: j.status,
-        video_id: j.video_id,
-        version: j.version,
-        attempts: j.attempts,
-        max_attempts: j.max_attempts,
-        last_error: j.last_error,
-        ...(stages.get(`${j.video_id}/${j.version}`) ?? { stage: null, percent: null }),
-        created_at: new Date(j.created_at).toISOString(),
-        run_after: new Date(j.run_after).toISOString(),
-      })),
-    };
+    ctx.body = { items: await Promise.all(jobs.map((j) => jobView(s, j))) };
+  });
+
+  router.post('/v1/jobs/:id/retry', async (ctx) => {
+    requireScope(ctx.state.principal, 'admin');
+    const id = Number(ctx.params.id);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new AppError('E_NOT_FOUND', `job ${ctx.params.id} not found`);
+    const job = await retryJob(s.db.db, id);
+    s.logger.info({ job_id: id, video_id: job.video_id, version: job.version }, 'job retried by hand');
+    ctx.status = 202;
+    ctx.body = await jobView(s, job);
   });
 }

@@ -82,6 +82,13 @@ export function createMediaService(s: Services): MediaService {
     }
     const version = await access.version(id, versionNo);
     if (!version || (!version.ready && !version.playable)) throw new AppError('E_NOT_FOUND', 'no such media');
+    if (s.plugins.has('filter:playback.authorize')) {
+      await s.plugins.filter(
+        'filter:playback.authorize',
+        { video_id: id, version: versionNo, file, visibility: video.visibility, ip: req.ip, token: token ?? null },
+        { method: req.method },
+      );
+    }
 
     const format = privateVideo ? rewritableFormat(file) : undefined;
     const tokenExpiresAt = token ? Number(token.split('.')[0]) : 0;

@@ -15,6 +15,8 @@ import type { Services } from '../../services.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
 import { StagingSync } from './staging-sync.js';
+import { announceVideo, filterLadder, inspectVideo } from '../../plugins/video-hooks.js';
+import { childCpuSeconds, jobMetrics } from '../../telemetry/metrics.js';
 
 /** What the media process provides to run ffmpeg. */
 export interface MediaToolkit {
@@ -51,6 +53,12 @@ async function removeEarlierAttempts(workRoot: string, prefix: string): Promise<
   await Promise.all(dirs.filter((d) => d.startsWith(prefix)).map((d) => rm(join(workRoot, d), { recursive: true, force: true })));
 }
 
+/** How long the job waited for a worker, observed on its first attempt. */
+async function observeQueueWait(s: Services, jobId: number): Promise<void> {
+  const row = await s.db.db.selectFrom('jobs').select('created_at').where('id', '=', jobId).executeTakeFirst();
+  if (row) jobMetrics.stage('queued', (Date.now() - Number(row.created_at)) / 1000);
+}
+
 export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<'vod.process'> {
   const { catalog, store, config } = s;
 
@@ -72,8 +80,10 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
     // Leftovers of an attempt that died must not mix with this one.
     await store.deletePrefix(staging);
     await catalog.updateVersion(videoId, version, { playable: 0, processing_started_at: Date.now() });
+    if (job.attempts === 1) await observeQueueWait(s, job.id);
     try {
       // probe
+      let stageStart = Date.now();
       await catalog.setProgress(videoId, version, 'probe', 0);
       const sourceKey = objectKeys.source(videoId, sourceVersion);
       let sourcePath = store.localPath?.(sourceKey);
@@ -89,10 +99,14 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         height: probe.height,
         probe: JSON.stringify(probe),
       });
+      await inspectVideo(s, videoId, version, probe);
+      jobMetrics.stage('probe', (Date.now() - stageStart) / 1000);
       ctx.signal.throwIfAborted();
 
       // transcode, publishing the first segments as soon as every rendition has one
-      const ladder = buildLadder(probe, config.transcode.ladder);
+      const ladder = await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder));
+      stageStart = Date.now();
+      const cpuBefore = childCpuSeconds();
       const outDir = join(workDir, 'out');
       await catalog.setProgress(videoId, version, 'transcode', 0);
       const sync = new StagingSync(store, outDir, staging);
@@ -147,8 +161,12 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         await syncing;
       }
       log.info({ encoder: result.encoder, renditions: result.renditions.length, loudness: result.loudness }, 'ladder encoded');
+      const cpuAfter = childCpuSeconds();
+      jobMetrics.transcode({ wallMs: Date.now() - stageStart, mediaMs: result.duration_ms, cpuSeconds: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined });
+      jobMetrics.stage('transcode', (Date.now() - stageStart) / 1000);
 
       // publish
+      stageStart = Date.now();
       await catalog.setProgress(videoId, version, 'publish', 100);
       const base = `${config.public_url.replace(/\/$/, '')}${mediaBase(videoId, version)}`;
       const manifest: MediaManifest = {
@@ -190,6 +208,9 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         result.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
       );
       log.info({ hls_url: manifest.hls_url }, 'video ready');
+      jobMetrics.stage('publish', (Date.now() - stageStart) / 1000);
+      jobMetrics.finished('ready');
+      await announceVideo(s, videoId, version);
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
@@ -206,6 +227,8 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
     await catalog.updateVersion(videoId, version, { playable: 0 });
     await store.deletePrefix(objectKeys.staging(videoId, version));
     await catalog.markFailed(videoId, version, error);
+    jobMetrics.finished('failed');
+    await announceVideo(s, videoId, version, error);
   }
 
   return { run, failed };

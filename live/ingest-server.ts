@@ -1,0 +1,198 @@
+/**
+ * RTMP ingest: node-media-server 4 (one instance per process: the media process) with our
+ * own admission and an in-process FLV feed for the packager.
+ *
+ * Design notes:
+ * - Admission happens in NMS's `prePublish`, which it emits synchronously before it takes
+ *   the publisher. The key check is async (a DB lookup), so the socket is paused there:
+ *   nothing more is read from a publisher until it is accepted. A refused publisher's socket
+ *   is destroyed; nothing it sent ever reaches a subscriber (ours attach only on acceptance).
+ * - Wrong keys are slowed down per address: each refusal is answered after a delay, and an
+ *   address that sends more than `badKeyLimit` wrong keys a minute is refused outright, even
+ *   with a right key, until its budget refills (the token bucket of core/telemetry).
+ * - The packager is fed in-process: a subscriber session with an empty ip (NMS treats it as
+ *   internal, like its own recorder) gets the FLV header, the cached metadata, sequence
+ *   headers and GOP, then every tag. Compared with ffmpeg pulling RTMP from the relay this
+ *   saves an RTMP handshake and lets ffmpeg see EOF the moment the publisher is gone.
+ * - A dropped publisher is noticed on its socket's `close` (NMS's donePublish comes ~30 s
+ *   late because of its own resume window).
+ * - NMS logs through console.log and forces level "debug"; its logger is rerouted into pino
+ *   (one level lower: NMS info → debug). Its JSON store (relay tasks, stream history holding stream keys in
+ *   clear) is not opened: we use none of it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../core/logger.js';
+import { TokenBucketLimiter } from '../core/telemetry/rate-limit.js';
+import NodeMediaServer, { type NmsSession } from 'node-media-server';
+import Context from 'node-media-server/src/core/context.js';
+import nmsLogger from 'node-media-server/src/core/logger.js';
+
+/** The RTMP application every stream key is published under (`rtmp://HOST:PORT/live`). */
+export const RTMP_APP = 'live';
+
+/** What the publisher's encoder declared (onMetaData); 0 where it said nothing. */
+export interface IngestMetadata {
+  width: number;
+  height: number;
+  fps: number;
+  videoKbps: number;
+  /** FLV codec id: 7 = H.264. */
+  videoCodecId: number;
+  /** FLV codec id: 10 = AAC; 0 = none declared. */
+  audioCodecId: number;
+}
+
+/** An accepted publisher. */
+export interface IngestPublisher {
+  readonly id: string;
+  readonly key: string;
+  readonly address: string;
+  metadata(): IngestMetadata;
+  /** Subscribes to the stream as FLV bytes (header, cached headers and GOP, then every tag); returns detach. */
+  attach(onData: (chunk: Buffer) => void): () => void;
+  /** Registers a callback for the publisher's connection closing (also called if it already has). */
+  onClose(callback: () => void): void;
+  disconnect(): void;
+}
+
+/** What the ingest asks of its owner (the live session manager). */
+export interface IngestHandler {
+  /** May this key publish now? (Unknown, revoked, ended, or already publishing: no.) */
+  admit(key: string, address: string): Promise<boolean>;
+  /** An admitted publisher is streaming. */
+  published(publisher: IngestPublisher): void;
+}
+
+export interface IngestOptions {
+  port: number;
+  host: string;
+  logger: Logger;
+  handler: IngestHandler;
+  /** Wrong keys per address per minute before the address is refused outright. */
+  badKeyLimit: number;
+  /** Delay before a refusal is sent (slows down key guessing). */
+  refusalDelayMs?: number;
+}
+
+/** NMS is chatty: its info is our debug, its warnings (e.g. history disabled) our info. */
+const NMS_LEVELS: Record<string, 'trace' | 'debug' | 'info' | 'warn'> = {
+  trace: 'trace',
+  debug: 'trace',
+  info: 'debug',
+  warn: 'info',
+  error: 'warn',
+};
+
+function addressOf(session: NmsSession): string {
+  return session.socket?.remoteAddress ?? session.ip.replace(/:\d+$/, '');
+}
+
+export class IngestServer {
+  private nms: NodeMediaServer | undefined;
+  private readonly throttle: TokenBucketLimiter;
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(private readonly opts: IngestOptions) {
+    this.throttle = new TokenBucketLimiter({ ratePerSecond: opts.badKeyLimit / 60, burst: opts.badKeyLimit });
+  }
+
+  async start(): Promise<void> {
+    const log = this.opts.logger.child({ component: 'nms' });
+    nmsLogger.log = (message: string, level = 'info') => log[NMS_LEVELS[level] ?? 'debug'](message);
+    const nms = new NodeMediaServer({ bind: this.opts.host, rtmp: { port: this.opts.port } });
+    // Left closed, NMS skips its relay/record/history services.
+    (nms as unknown as { store: { open(): Promise<void> } }).store.open = async () => undefined;
+    nms.on('prePublish', this.onPrePublish);
+    await nms.run();
+    this.nms = nms;
+  }
+
+  async close(): Promise<void> {
+    // NMS's events live on its process-wide context: a closed server must stop answering them.
+    Context.eventEmitter.off('prePublish', this.onPrePublish);
+    await this.nms?.stop();
+    this.nms = undefined;
+  }
+
+  private readonly onPrePublish = (session: NmsSession): void => this.prePublish(session);
+
+  /** Decides synchronously that the answer will come later: the socket waits meanwhile. */
+  private prePublish(session: NmsSession): void {
+    const socket = session.socket;
+    if (!socket || session.streamApp !== RTMP_APP) {
+      session.close();
+      return;
+    }
+    socket.pause();
+    const address = addressOf(session);
+    void this.decide(session, address).then(
+      (ok) => {
+        if (socket.destroyed) return;
+        if (ok) socket.resume();
+        else socket.destroy();
+      },
+      (err: unknown) => {
+        this.opts.logger.error({ err }, 'live: admission failed');
+        socket.destroy();
+      },
+    );
+  }
+
+  private async decide(session: NmsSession, address: string): Promise<boolean> {
+    const now = Date.now();
+    const blocked = (this.blockedUntil.get(address) ?? 0) > now;
+    const ok = !blocked && (await this.opts.handler.admit(session.streamName, address));
+    if (ok) {
+      this.opts.handler.published(this.publisherOf(session));
+      return true;
+    }
+    if (!blocked) {
+      const verdict = this.throttle.take(address, now);
+      if (!verdict.allowed) this.blockedUntil.set(address, now + verdict.retryAfterS * 1000);
+    }
+    this.opts.logger.warn({ address, blocked }, 'live: publish refused (unknown, revoked or busy stream key)');
+    await new Promise((r) => setTimeout(r, this.opts.refusalDelayMs ?? 500));
+    return false;
+  }
+
+  private publisherOf(session: NmsSession): IngestPublisher {
+    const closeCallbacks: (() => void)[] = [];
+    let closed = false;
+    session.socket?.once('close', () => {
+      closed = true;
+      for (const cb of closeCallbacks.splice(0)) cb();
+    });
+    return {
+      id: session.id,
+      key: session.streamName,
+      address: addressOf(session),
+      metadata: () => ({
+        width: session.videoWidth || 0,
+        height: session.videoHeight || 0,
+        fps: session.videoFramerate || 0,
+        videoKbps: session.videoDatarate || 0,
+        videoCodecId: session.videoCodec || 0,
+        audioCodecId: session.audioCodec || 0,
+      }),
+      attach(onData) {
+        const broadcast = Context.broadcasts.get(session.streamPath);
+        if (!broadcast) return () => undefined;
+        const sink = { id: `framecast-${randomBytes(6).toString('hex')}`, ip: '', protocol: 'flv', streamPath: session.streamPath, sendBuffer: onData };
+        broadcast.postPlay(sink);
+        let attached = true;
+        return () => {
+          if (!attached) return;
+          attached = false;
+          broadcast.donePlay(sink);
+        };
+      },
+      onClose(callback) {
+        if (closed || session.socket?.destroyed) callback();
+        else closeCallbacks.push(callback);
+      },
+      disconnect() {
+        session.socket?.destroy();
+      },
+    };
+  }
+}

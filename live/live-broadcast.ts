@@ -1,0 +1,266 @@
+/*
+ * One live's lifecycle in the media process:
+ *
+ *   waiting ──publish──▶ publishing ──publisher gone──▶ reconnecting ──window passed──▶ ended
+ *                          ▲                                 │                           │
+ *                          └────────── same key again ───────┘                    archive (record)
+ *
+ * Each publish is one packager run (live-packager.ts). A run starts on the first video
+ * keyframe of its feed, so ffmpeg always begins with the sequence headers and a keyframe;
+ * the ladder is fixed by the first run (live-ladder.ts). A run that falls behind real time
+ * is replaced by one without its top encoded rung (the feed is re-attached: NMS replays the
+ * headers and the current GOP); a run whose ffmpeg dies while the publisher stays is
+ * restarted a few times, then the publisher is dropped.
+ */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+import type { VideoEncoder } from '../core/media/types.js';
+import type { LiveRow } from '../core/storage/metadata-db.js';
+import type { ObjectStore } from '../core/storage/object-store.js';
+import type { IngestPublisher } from './ingest-server.js';
+import type { LiveRung } from './live-command.js';
+import { firstLiveLadder, laterLiveLadder } from './live-ladder.js';
+import { LivePackager, type PackagerRun } from './live-packager.js';
+import type { LiveRendition, LiveStore } from './live-store.js';
+
+/** Waiting this long for a first video keyframe, the run starts anyway (e.g. a late keyframe). */
+const KEYFRAME_WAIT_MS = 10_000;
+/** Unexpected ffmpeg exits tolerated per publish before the publisher is dropped. */
+const MAX_RESTARTS = 3;
+
+export type BroadcastState = 'waiting' | 'publishing' | 'reconnecting' | 'ended';
+
+/** What a broadcast needs from the media process. */
+export interface BroadcastDeps {
+  lives: LiveStore;
+  objects: ObjectStore;
+  config: Readonly<Pick<Config, 'live' | 'transcode' | 'data_dir'>>;
+  logger: Logger;
+  ffmpegPath: string;
+  encoder: VideoEncoder;
+  workDir: string;
+  /** Turns the ended live's recording into a VOD; resolves with the video id. */
+  archive(row: LiveRow, packager: LivePackager): Promise<string>;
+}
+
+function isVideoKeyframe(chunk: Buffer): boolean {
+  return chunk[0] === 9 && chunk.length > 12 && ((chunk[11]! >> 4) & 0x7) === 1 && chunk[12] !== 0;
+}
+
+export class LiveBroadcast {
+  state: BroadcastState = 'waiting';
+  readonly packager: LivePackager;
+  private publisher: IngestPublisher | undefined;
+  private detach: (() => void) | undefined;
+  private run: PackagerRun | undefined;
+  /** A run being replaced or finished: the next one waits for it. */
+  private settling: Promise<unknown> = Promise.resolve();
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private ladder: LiveRung[] | undefined;
+  private readonly dropped: string[] = [];
+  private restarts = 0;
+  private ending: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly row: LiveRow,
+    private readonly deps: BroadcastDeps,
+  ) {
+    this.log = deps.logger.child({ live_id: row.id });
+    this.packager = new LivePackager({
+      liveId: row.id,
+      store: deps.objects,
+      workDir: deps.workDir,
+      ffmpegPath: deps.ffmpegPath,
+      encoder: deps.encoder,
+      segmentSeconds: deps.config.transcode.segment_s,
+      window: deps.config.live.window_segments,
+      preset: deps.config.live.preset,
+      audioKbps: deps.config.transcode.audio_kbps,
+      record: row.record === 1,
+      maxLagMs: deps.config.live.max_lag_s * 1000,
+      logger: this.log,
+    });
+  }
+
+  get id(): string {
+    return this.row.id;
+  }
+
+  isPublishing(): boolean {
+    return this.publisher !== undefined;
+  }
+
+  /** An admitted publisher for this live: a first publish or a return within the window. */
+  async publisherJoined(pub: IngestPublisher): Promise<void> {
+    if (this.state === 'ended' || this.publisher) {
+      pub.disconnect();
+      return;
+    }
+    clearTimeout(this.reconnectTimer);
+    this.publisher = pub;
+    this.restarts = 0;
+    const returning = this.state === 'reconnecting';
+    this.state = 'publishing';
+    this.log.info({ address: pub.address, returning }, returning ? 'live: publisher returned within the window' : 'live: publisher connected');
+    pub.onClose(() => void this.publisherGone(pub));
+    await this.deps.lives.update(this.row.id, {
+      status: 'live',
+      publishing: 1,
+      ...(this.row.started_at === null ? { started_at: Date.now() } : {}),
+    });
+    this.row.started_at ??= Date.now();
+    this.feedNewRun(pub);
+  }
+
+  /** Revoked while on air: the publisher is dropped and the live ends now. */
+  revoke(): Promise<void> {
+    return this.end('stream key revoked');
+  }
+
+  /** Process shutdown: ffmpeg goes, the live's row stays as it is. */
+  async stop(): Promise<void> {
+    clearTimeout(this.reconnectTimer);
+    this.detach?.();
+    this.publisher?.disconnect();
+    await this.packager.stop();
+  }
+
+  private feedNewRun(pub: IngestPublisher): void {
+    const pending: Buffer[] = [];
+    let run: PackagerRun | undefined;
+    let starting = false;
+    const start = () => {
+      if (starting) return;
+      starting = true;
+      clearTimeout(waitTimer);
+      void this.startRun(pub).then((r) => {
+        run = r;
+        if (!r) return;
+        for (const chunk of pending.splice(0)) r.write(chunk);
+      });
+    };
+    const waitTimer = setTimeout(start, KEYFRAME_WAIT_MS);
+    this.detach?.();
+    const detach = pub.attach((chunk) => {
+      if (run) {
+        run.write(chunk);
+        return;
+      }
+      pending.push(chunk);
+      if (isVideoKeyframe(chunk)) start();
+    });
+    this.detach = () => {
+      clearTimeout(waitTimer);
+      detach();
+      if (run) run.end();
+      else if (!starting) pending.length = 0;
+    };
+  }
+
+  private async startRun(pub: IngestPublisher): Promise<PackagerRun | undefined> {
+    await this.settling;
+    if (this.publisher !== pub || this.state !== 'publishing') return undefined;
+    const meta = pub.metadata();
+    const { live, transcode } = this.deps.config;
+    const ladder = this.ladder
+      ? laterLiveLadder(this.ladder, meta, live.passthrough_max_ratio).filter((r) => !this.dropped.includes(r.name))
+      : firstLiveLadder(meta, transcode.ladder, live.passthrough_max_ratio);
+    this.ladder ??= ladder;
+    const run = await this.packager.startRun(
+      { ladder, hasAudio: meta.audioCodecId > 0, fps: meta.fps, ingestKbps: Math.round(meta.videoKbps) },
+      () => void this.fellBehind(run),
+    );
+    this.run = run;
+    await this.deps.lives.update(this.row.id, { renditions: JSON.stringify(ladder.map(renditionOf)) });
+    void run.done.then((failure) => this.runExited(run, pub, failure));
+    return run;
+  }
+
+  private runExited(run: PackagerRun, pub: IngestPublisher, failure: unknown): void {
+    if (this.run !== run || this.publisher !== pub || this.state !== 'publishing') return;
+    // ffmpeg stopped although the publisher is still there.
+    this.restarts++;
+    this.log.warn({ err: failure, restarts: this.restarts }, 'live: packager exited while publishing');
+    if (this.restarts > MAX_RESTARTS) {
+      pub.disconnect();
+      return;
+    }
+    this.run = undefined;
+    this.settling = this.packager.finishRun();
+    this.feedNewRun(pub);
+  }
+
+  /** The packager is behind real time: the top encoded rung goes, the rest continues. */
+  private fellBehind(run: PackagerRun): void {
+    const pub = this.publisher;
+    if (this.run !== run || !pub || this.state !== 'publishing') return;
+    const current = run.spec.ladder;
+    const encoded = current.filter((r) => !r.passthrough);
+    const victim = encoded[encoded.length - 1];
+    if (!victim || current.length <= 1) {
+      this.log.warn({ lag_ms: run.lagMs() }, 'live: packager behind real time with nothing left to drop');
+      return;
+    }
+    const below = current.filter((r) => r.height < victim.height);
+    const standIn = below[below.length - 1] ?? current.find((r) => r !== victim)!;
+    this.dropped.push(victim.name);
+    this.packager.dropRendition(victim.name, standIn.name);
+    this.log.warn({ lag_ms: run.lagMs(), dropped: victim.name, continued_by: standIn.name }, 'live: packager behind real time; dropping a rendition');
+    void this.deps.lives.update(this.row.id, { dropped_renditions: JSON.stringify(this.dropped) });
+    this.run = undefined;
+    this.detach?.();
+    this.settling = this.packager.finishRun();
+    this.feedNewRun(pub);
+  }
+
+  private async publisherGone(pub: IngestPublisher): Promise<void> {
+    if (this.publisher !== pub) return;
+    this.publisher = undefined;
+    this.detach?.();
+    this.detach = undefined;
+    this.run = undefined;
+    if (this.state !== 'publishing') return;
+    this.state = 'reconnecting';
+    const windowS = this.deps.config.live.reconnect_window_s;
+    this.log.info({ window_s: windowS }, 'live: publisher gone; waiting for it to return');
+    this.settling = this.packager.finishRun();
+    this.reconnectTimer = setTimeout(() => void this.end('the publisher did not return'), windowS * 1000);
+    await this.deps.lives.update(this.row.id, { publishing: 0 });
+  }
+
+  /** Ends the live (idempotent): final playlists, then the VOD when it records. */
+  end(reason: string): Promise<void> {
+    this.ending ??= this.finish(reason);
+    return this.ending;
+  }
+
+  private async finish(reason: string): Promise<void> {
+    this.state = 'ended';
+    clearTimeout(this.reconnectTimer);
+    this.detach?.();
+    this.publisher?.disconnect();
+    this.publisher = undefined;
+    await this.settling;
+    await this.packager.end();
+    await this.deps.lives.update(this.row.id, { status: 'ended', publishing: 0, ended_at: Date.now() });
+    this.log.info({ reason }, 'live ended');
+    if (this.row.record !== 1) {
+      await this.packager.discard();
+      return;
+    }
+    if (this.packager.timelines().size === 0) return;
+    try {
+      const videoId = await this.deps.archive(this.row, this.packager);
+      await this.deps.lives.update(this.row.id, { vod_video_id: videoId });
+      this.log.info({ video_id: videoId }, 'live archived as a VOD');
+    } catch (err) {
+      this.log.error({ err }, 'live: archiving failed');
+      await this.deps.lives.update(this.row.id, { error_message: `archiving failed: ${(err as Error).message}` });
+    }
+  }
+}
+
+function renditionOf(r: LiveRung): LiveRendition {
+  return { name: r.name, width: r.width, height: r.height, bitrate_kbps: r.video_kbps, passthrough: r.passthrough };
+}

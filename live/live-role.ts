@@ -1,0 +1,116 @@
+/**
+ * The live role of the media process: the RTMP ingest, one LiveBroadcast per live on air,
+ * and the archive of recorded lives. Started by core/app.ts when `roles` includes `live`.
+ *
+ * Lives are created and revoked by the HTTP processes (other processes): the media process
+ * learns of a revocation by polling the rows of the lives it runs. A media process that
+ * stopped during a broadcast cannot continue it (its ffmpeg runs are gone): at start such
+ * lives are ended (a recording's files stay, without a VOD) and the error says why.
+ */
+import { join } from 'node:path';
+import type { VideoEncoder } from '../core/media/types.js';
+import type { Services } from '../core/services.js';
+import { IngestServer, type IngestHandler, type IngestPublisher } from './ingest-server.js';
+import { archiveLive } from './live-archive.js';
+import { LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
+import { liveObjectKey } from './live-packager.js';
+import { LiveStore } from './live-store.js';
+
+const REVOCATION_POLL_MS = 1000;
+
+/** Admission and dispatch of publishers to their live's broadcast. */
+class LiveSessions implements IngestHandler {
+  private readonly broadcasts = new Map<string, LiveBroadcast>();
+  /** Stream key → live id of admitted publishers, until they are dispatched. */
+  private readonly admittedKeys = new Map<string, string>();
+
+  constructor(
+    private readonly lives: LiveStore,
+    private readonly deps: (liveId: string) => BroadcastDeps,
+    private readonly s: Services,
+  ) {}
+
+  async admit(key: string): Promise<boolean> {
+    const row = await this.lives.findByKey(key);
+    if (!row || row.revoked_at !== null || row.status === 'ended') return false;
+    const b = this.broadcasts.get(row.id);
+    if (b && (b.isPublishing() || b.state === 'ended')) return false;
+    this.admittedKeys.set(key, row.id);
+    if (!b) this.broadcasts.set(row.id, new LiveBroadcast(row, this.deps(row.id)));
+    return true;
+  }
+
+  published(pub: IngestPublisher): void {
+    const id = this.admittedKeys.get(pub.key);
+    this.admittedKeys.delete(pub.key);
+    const b = id ? this.broadcasts.get(id) : undefined;
+    if (!b) {
+      pub.disconnect();
+      return;
+    }
+    b.publisherJoined(pub).catch((err: unknown) => {
+      this.s.logger.error({ err, live_id: id }, 'live: starting the broadcast failed');
+      pub.disconnect();
+    });
+  }
+
+  /** Ends broadcasts whose key was revoked; forgets ended ones. */
+  async checkRevocations(): Promise<void> {
+    for (const [id, b] of this.broadcasts) {
+      if (b.state === 'ended') {
+        this.broadcasts.delete(id);
+        continue;
+      }
+      const row = await this.lives.find(id);
+      if (!row || row.revoked_at !== null) void b.revoke();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.broadcasts.values()].map((b) => b.stop()));
+  }
+}
+
+/** Starts the ingest and the live packagers in this (media) process. */
+export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }): Promise<{ stop(): Promise<void> }> {
+  const lives = new LiveStore(s.db.db);
+  const log = s.logger.child({ component: 'live' });
+  for (const row of await lives.active()) {
+    await lives.update(row.id, { status: 'ended', publishing: 0, ended_at: Date.now(), error_message: 'the media process stopped during the broadcast' });
+    if (row.record !== 1) await s.store.deletePrefix(liveObjectKey(row.id, ''));
+  }
+  const archiveDeps = { catalog: s.catalog, store: s.store, config: s.config, ffmpegPath: media.ffmpegPath, encoder: media.encoder, logger: log };
+  const sessions = new LiveSessions(
+    lives,
+    (liveId) => ({
+      lives,
+      objects: s.store,
+      config: s.config,
+      logger: log,
+      ffmpegPath: media.ffmpegPath,
+      encoder: media.encoder,
+      workDir: join(s.config.data_dir, 'live', liveId),
+      archive: (row, packager) => archiveLive(archiveDeps, row, packager),
+    }),
+    s,
+  );
+  const ingest = new IngestServer({ port: s.config.live.port, host: s.config.http.host, logger: log, handler: sessions, badKeyLimit: s.config.live.bad_key_limit });
+  await ingest.start();
+  log.info({ port: s.config.live.port }, 'rtmp ingest listening');
+  let checking = false;
+  const poll = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    sessions
+      .checkRevocations()
+      .catch((err: unknown) => log.warn({ err }, 'live: revocation check failed'))
+      .finally(() => (checking = false));
+  }, REVOCATION_POLL_MS);
+  return {
+    async stop() {
+      clearInterval(poll);
+      await ingest.close();
+      await sessions.stop();
+    },
+  };
+}

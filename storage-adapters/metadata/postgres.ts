@@ -1,0 +1,112 @@
+/**
+ * Metadata on PostgreSQL (node-postgres pool through Kysely), shared by every node.
+ *
+ * - Numbers: int8 (`bigint`, our epoch milliseconds and sizes) and `numeric` (what `sum()`
+ *   of a bigint returns) arrive from node-postgres as strings; this pool parses them to
+ *   numbers, as the seam's types promise. Values stay below 2^53 (ms timestamps, byte sizes).
+ * - Migrations are the shared ones (core/storage/migrations.ts), run while holding a
+ *   session advisory lock: nodes starting together migrate one after another, instead of
+ *   racing on `create table` (Kysely's own migration lock only exists once its tables do).
+ * - `claimJob` picks its row with `FOR UPDATE SKIP LOCKED`: concurrent claimers on any
+ *   node skip a row another is taking instead of waiting for it or taking it twice.
+ * - Search stays the portable LIKE in VideoCatalog (tsvector/GIN is a later step).
+ */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database, JobRow, MetadataDb } from '../../core/storage/metadata-db.js';
+import { migrateToLatest } from '../../core/storage/migrations.js';
+import { claimNextJob } from './claim-job.js';
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+/** Arbitrary but fixed: "framecast migrations" for pg_advisory_lock. */
+const MIGRATION_LOCK_KEY = 0x6672_6d63;
+const CONNECT_TIMEOUT_MS = 10_000;
+const PING_TIMEOUT_MS = 3_000;
+
+const toNumber = (value: string): number => Number(value);
+
+/** Type parsers for this pool only (the global pg.types stay untouched). */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return toNumber;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/** The URL without its password, for error messages. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+class PostgresMetadataDb implements MetadataDb {
+  readonly dialect = 'postgres' as const;
+  readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined> {
+    if (types?.length === 0) return undefined;
+    // The subquery locks the chosen row; a concurrent claimer skips it and takes the next.
+    return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: true });
+  }
+
+  async ping(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)));
+    try {
+      return await Promise.race([sql`select 1`.execute(this.db).then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/** Runs the shared migrations while holding the cluster-wide migration lock. */
+export async function migrateLocked(pool: pg.Pool, db: Kysely<Database>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      await migrateToLatest(db);
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Opens a pool on the `postgres://` (or `postgresql://`) URL and migrates the database.
+ * Fails within about ten seconds, naming the server, when it cannot connect.
+ */
+export default async function createPostgresMetadataDb(url: string): Promise<MetadataDb> {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`postgres metadata needs a postgres:// URL, got ${JSON.stringify(redacted(url))}`);
+  const pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, max: 10 });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that
+  // would end the process. The next query gets a fresh client (and /readyz reports it).
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrateLocked(pool, db);
+  } catch (err) {
+    await db.destroy();
+    throw new Error(`metadata database ${redacted(url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return new PostgresMetadataDb(db);
+}

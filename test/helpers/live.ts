@@ -1,0 +1,94 @@
+/**
+ * Live test helpers: an OBS-like RTMP publisher (ffmpeg pushing FLV with H.264 High + AAC,
+ * 2 s keyframes, at real-time speed with `-re`) and small playlist readers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Api } from './api.js';
+import { FFMPEG } from './media-fixtures.js';
+
+export interface IngestClipOptions {
+  seconds: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  videoKbps?: number;
+}
+
+/** Encodes an FLV like OBS sends (H.264 High, keyframe every 2 s, AAC 48 kHz) once, to push with `-c copy`. */
+export async function makeIngestClip(dir: string, opts: IngestClipOptions): Promise<string> {
+  const { seconds, width = 640, height = 360, fps = 30, videoKbps = 800 } = opts;
+  const file = join(dir, `ingest-${width}x${height}-${seconds}s.flv`);
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-pix_fmt', 'yuv420p',
+    '-g', String(fps * 2), '-keyint_min', String(fps * 2), '-sc_threshold', '0',
+    '-b:v', `${videoKbps}k`, '-maxrate', `${videoKbps}k`, '-bufsize', `${videoKbps * 2}k`,
+    '-c:a', 'aac', '-b:a', '96k', '-ar', '48000', '-ac', '2',
+    '-f', 'flv', file,
+  ];
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}: ${err}`))));
+  });
+  return file;
+}
+
+export interface Push {
+  child: ChildProcess;
+  /** Resolves with ffmpeg's exit code (non-zero when the server refused or dropped it). */
+  exited: Promise<number | null>;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Publishes `file` to `rtmpUrl/key` at real-time speed, as an encoder would. */
+export function pushRtmp(rtmpUrl: string, key: string, file: string, opts: { seconds?: number } = {}): Push {
+  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, ...(opts.seconds ? ['-t', String(opts.seconds)] : []), '-c', 'copy', '-f', 'flv', `${rtmpUrl}/${key}`];
+  const child = spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** The media playlist's segments (URIs) and tags, parsed loosely. */
+export function parseLivePlaylist(text: string): { mediaSequence: number; segments: string[]; discontinuities: number; ended: boolean } {
+  const lines = text.split('\n').map((l) => l.trim());
+  const seq = lines.find((l) => l.startsWith('#EXT-X-MEDIA-SEQUENCE:'));
+  return {
+    mediaSequence: seq ? Number(seq.split(':')[1]) : 0,
+    segments: lines.filter((l) => l && !l.startsWith('#')),
+    discontinuities: lines.filter((l) => l === '#EXT-X-DISCONTINUITY').length,
+    ended: lines.includes('#EXT-X-ENDLIST'),
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls GET /v1/live/:id until `until` says yes. */
+export async function waitForLive(a: Api, id: string, until: (live: any) => boolean, timeoutMs = 90_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    last = (await a.json('GET', `/v1/live/${id}`)).body;
+    if (until(last)) return last;
+    await sleep(200);
+  }
+  throw new Error(`live ${id} did not reach the expected state: ${JSON.stringify(last)}`);
+}

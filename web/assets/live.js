@@ -1,0 +1,119 @@
+/*
+ * The live page (/live/:id). It polls GET /v1/live/:id: while the live is idle (or its
+ * publisher is away within the reconnect window) it says "offline"; once there is a master
+ * playlist it plays it with hls.js (or the browser's own HLS), following the live edge;
+ * when the live has ended it says "ended" and links to the recording's VOD once it is ready.
+ */
+import { apiCall } from './api.js';
+
+const POLL_MS = 2000;
+
+const byId = (id) => document.getElementById(id);
+const ui = {
+  video: /** @type {HTMLVideoElement} */ (byId('video')),
+  status: byId('status'),
+  statusText: byId('status-text'),
+  vodLink: byId('vod-link'),
+  vodHref: /** @type {HTMLAnchorElement} */ (byId('vod-href')),
+  title: byId('title'),
+  badge: byId('badge'),
+  meta: byId('meta'),
+};
+
+const liveId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
+/** @type {any} */
+let hls = null;
+let playing = false;
+
+function show(text) {
+  ui.status.hidden = false;
+  ui.statusText.textContent = text;
+}
+
+function setBadge(state, text) {
+  ui.badge.dataset.state = state;
+  ui.badge.textContent = text;
+}
+
+function startPlayback(url) {
+  if (playing) return;
+  playing = true;
+  ui.status.hidden = true;
+  const Hls = /** @type {any} */ (window).Hls;
+  if (Hls?.isSupported()) {
+    hls = new Hls({ liveSyncDurationCount: 3, liveMaxLatencyDurationCount: 6, lowLatencyMode: false });
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+      else stopPlayback('offline');
+    });
+    hls.loadSource(url);
+    hls.attachMedia(ui.video);
+  } else if (ui.video.canPlayType('application/vnd.apple.mpegurl')) {
+    ui.video.src = url;
+  } else {
+    show('This browser cannot play HLS.');
+    return;
+  }
+  ui.video.play().catch(() => undefined);
+}
+
+function stopPlayback(text) {
+  playing = false;
+  hls?.destroy();
+  hls = null;
+  ui.video.removeAttribute('src');
+  ui.video.load();
+  show(text);
+}
+
+async function playlistExists(url) {
+  try {
+    const r = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function tick() {
+  const res = await apiCall(`/v1/live/${encodeURIComponent(liveId)}`);
+  if (res.error) {
+    show(res.status === 404 ? 'No such live.' : 'Cannot reach the server; retrying…');
+    return res.status !== 404;
+  }
+  const live = res.body;
+  ui.title.textContent = live.title;
+  document.title = `${live.title} · Framecast`;
+  if (live.status === 'ended') {
+    setBadge('ended', 'ended');
+    if (playing && !hls) stopPlayback('This live has ended.');
+    if (!playing) show('This live has ended.');
+    if (live.vod_video_id) {
+      ui.vodLink.hidden = false;
+      ui.vodHref.href = `/watch/${encodeURIComponent(live.vod_video_id)}`;
+    } else if (live.record) {
+      ui.meta.textContent = 'The recording is being prepared…';
+    }
+    // Playback of the last segments continues; the player stops at the end (ENDLIST).
+    return !live.vod_video_id && live.record && !live.error;
+  }
+  if (live.status === 'live' && live.publishing) {
+    setBadge('live', 'live');
+    ui.meta.textContent = live.degraded ? `Reduced quality (${live.dropped_renditions.join(', ')} dropped)` : '';
+    if (!playing && (await playlistExists(live.playback.hls_url))) startPlayback(live.playback.hls_url);
+    else if (!playing) show('Starting…');
+  } else {
+    setBadge('idle', 'offline');
+    ui.meta.textContent = live.status === 'live' ? 'The broadcaster is reconnecting…' : '';
+    if (!playing) show('Offline: the broadcast has not started.');
+  }
+  return true;
+}
+
+async function loop() {
+  const again = await tick();
+  if (again) setTimeout(loop, POLL_MS);
+}
+
+void loop();
