@@ -14,8 +14,8 @@
  * Throughput: bytes / (start → tus onSuccess), in MB/s (10^6 B/s); for Framecast this
  * includes creating the video and queueing its job. On a small machine the client can be
  * the bottleneck (then both throughputs tie), so the servers' CPU per upload is shown too.
- * Memory: VmRSS of each Framecast HTTP process (children of the supervisor other than the
- * media process) sampled every 50 ms; growth = peak − the value before the upload (VmHWM
+ * Memory: VmRSS of each Framecast HTTP process (children of the supervisor whose
+ * FRAMECAST_PROCESS_ROLE is http) sampled every 50 ms; growth = peak − the value before the upload (VmHWM
  * gives the exact peak when it moved).
  * Each measured upload first waits (up to 1 min) for the rest of the machine to be nearly
  * idle; the report shows the other work that ran meanwhile.
@@ -26,7 +26,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -170,8 +170,16 @@ async function emptyDir(dir: string): Promise<void> {
   for (const f of await readdir(dir)) await rm(join(dir, f), { force: true });
 }
 
+/** The supervisor's children that run the HTTP role (cluster.ts sets FRAMECAST_PROCESS_ROLE). */
 function httpPids(server: TestServer, mediaPid: number): number[] {
-  return childrenOf(server.process.pid!).filter((pid) => pid !== mediaPid);
+  return childrenOf(server.process.pid!).filter((pid) => {
+    if (pid === mediaPid) return false;
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('FRAMECAST_PROCESS_ROLE=http');
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function main(): Promise<void> {

@@ -10,6 +10,7 @@ import { currentRole, EXIT_REFUSED, runSupervisor } from './cluster.js';
 import { ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { createLogger } from './logger.js';
 import { FfmpegUnavailableError } from './media/ffmpeg.js';
+import { serveClusterMetrics } from './telemetry/metrics.js';
 
 function load(): Readonly<Config> {
   try {
@@ -40,6 +41,7 @@ async function primary(cfg: Readonly<Config>): Promise<void> {
     process.stderr.write(`framecast: ${message}\n`);
     process.exit(EXIT_REFUSED);
   }
+  serveClusterMetrics(logger);
   runSupervisor(cfg, logger);
 }
 

@@ -15,7 +15,10 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { VideoEncoder } from '../core/media/types.js';
+import type { LiveHookValue } from '../core/plugins/hooks.js';
+import type { PluginManager } from '../core/plugins/plugin-manager.js';
 import type { LiveRow } from '../core/storage/metadata-db.js';
+import { liveMetrics } from '../core/telemetry/metrics.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import type { IngestPublisher } from './ingest-server.js';
 import type { LiveRung } from './live-command.js';
@@ -41,7 +44,24 @@ export interface BroadcastDeps {
   workDir: string;
   /** Turns the ended live's recording into a VOD; resolves with the video id. */
   archive(row: LiveRow, packager: LivePackager): Promise<string>;
+  plugins: Pick<PluginManager, 'action'>;
 }
+
+/** A live as plugins see it. */
+export function liveHookValue(row: LiveRow): LiveHookValue {
+  const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
+  return {
+    id: row.id,
+    title: row.title,
+    status: row.status,
+    started_at: iso(row.started_at),
+    ended_at: iso(row.ended_at),
+    vod_video_id: row.vod_video_id ?? undefined,
+  };
+}
+
+/** Broadcasts on air in this process (the live_streams gauge). */
+let onAir = 0;
 
 function isVideoKeyframe(chunk: Buffer): boolean {
   return chunk[0] === 9 && chunk.length > 12 && ((chunk[11]! >> 4) & 0x7) === 1 && chunk[12] !== 0;
@@ -104,12 +124,18 @@ export class LiveBroadcast {
     this.state = 'publishing';
     this.log.info({ address: pub.address, returning }, returning ? 'live: publisher returned within the window' : 'live: publisher connected');
     pub.onClose(() => void this.publisherGone(pub));
+    const first = this.row.started_at === null;
     await this.deps.lives.update(this.row.id, {
       status: 'live',
       publishing: 1,
-      ...(this.row.started_at === null ? { started_at: Date.now() } : {}),
+      ...(first ? { started_at: Date.now() } : {}),
     });
     this.row.started_at ??= Date.now();
+    if (first) {
+      this.row.status = 'live';
+      liveMetrics.onAir(++onAir);
+      this.deps.plugins.action('action:live.started', liveHookValue(this.row), { live_id: this.row.id });
+    }
     this.feedNewRun(pub);
   }
 
@@ -243,8 +269,14 @@ export class LiveBroadcast {
     this.publisher = undefined;
     await this.settling;
     await this.packager.end();
-    await this.deps.lives.update(this.row.id, { status: 'ended', publishing: 0, ended_at: Date.now() });
+    const endedAt = Date.now();
+    await this.deps.lives.update(this.row.id, { status: 'ended', publishing: 0, ended_at: endedAt });
     this.log.info({ reason }, 'live ended');
+    if (this.row.started_at !== null) {
+      liveMetrics.onAir(Math.max(0, --onAir));
+      liveMetrics.ended(this.row.id);
+    }
+    this.deps.plugins.action('action:live.ended', liveHookValue({ ...this.row, status: 'ended', ended_at: endedAt }), { live_id: this.row.id, reason });
     if (this.row.record !== 1) {
       await this.packager.discard();
       return;

@@ -12,7 +12,7 @@ import type { VideoEncoder } from '../core/media/types.js';
 import type { Services } from '../core/services.js';
 import { IngestServer, type IngestHandler, type IngestPublisher } from './ingest-server.js';
 import { archiveLive } from './live-archive.js';
-import { LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
+import { liveHookValue, LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
 import { liveObjectKey } from './live-packager.js';
 import { LiveStore } from './live-store.js';
 
@@ -30,11 +30,17 @@ class LiveSessions implements IngestHandler {
     private readonly s: Services,
   ) {}
 
-  async admit(key: string): Promise<boolean> {
+  async admit(key: string, address: string): Promise<boolean> {
     const row = await this.lives.findByKey(key);
     if (!row || row.revoked_at !== null || row.status === 'ended') return false;
     const b = this.broadcasts.get(row.id);
     if (b && (b.isPublishing() || b.state === 'ended')) return false;
+    try {
+      await this.s.plugins.filter('filter:live.publish', liveHookValue(row), { address });
+    } catch (err) {
+      this.s.logger.info({ live_id: row.id, address, reason: (err as Error).message }, 'live: a plugin refused the publisher');
+      return false;
+    }
     this.admittedKeys.set(key, row.id);
     if (!b) this.broadcasts.set(row.id, new LiveBroadcast(row, this.deps(row.id)));
     return true;
@@ -91,6 +97,7 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
       encoder: media.encoder,
       workDir: join(s.config.data_dir, 'live', liveId),
       archive: (row, packager) => archiveLive(archiveDeps, row, packager),
+      plugins: s.plugins,
     }),
     s,
   );

@@ -10,6 +10,11 @@ import { UsageError, type CliCommand, type CliContext } from './command.js';
 /** Commands by name; add one by adding a file under ./commands/ and a line here. */
 const commands: Record<string, () => Promise<{ default: CliCommand }>> = {
   fsck: () => import('./commands/fsck.js'),
+  tokens: () => import('./commands/tokens.js'),
+  videos: () => import('./commands/videos.js'),
+  jobs: () => import('./commands/jobs.js'),
+  live: () => import('./commands/live.js'),
+  config: () => import('./commands/config.js'),
 };
 
 const EXIT_USAGE = 2;

@@ -118,7 +118,7 @@ const schemas: Record<string, Schema> = {
 const videoId = pathParam('id', 'video id');
 const text = (type: string, description: string) => ({ '200': { description, content: { [type]: { schema: { type: 'string' } } } } });
 
-const paths: Record<string, Record<string, Operation>> = {
+const paths: Record<string, Record<string, Operation | string>> = {
   '/healthz': { get: op('The node serves', { auth: 'none', responses: ok('{"status":"ok"}', { type: 'object' }) }) },
   '/readyz': { get: op('DB, storage and (workers) ffmpeg are usable', { auth: 'none', responses: { ...ok('ready', { type: 'object' }), ...errors(503) } }) },
   '/metrics': { get: op('Prometheus metrics of the whole node', { auth: 'none', responses: text('text/plain', 'Prometheus text exposition') }) },

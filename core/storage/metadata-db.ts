@@ -246,10 +246,11 @@ export interface MetadataDb {
   claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined>;
 
   /**
-   * Ranked full-text search (SQLite: FTS5 + bm25; Postgres: tsvector + ts_rank, negated so
-   * smaller is better). Optional: without it the catalog falls back to substring matching.
-   * Ties in rank go newest first; `rank` must be recomputed identically for the same rows so
-   * a cursor taken from one page continues exactly on the next.
+   * Ranked full-text search (SQLite: FTS5, storage-adapters/metadata/sqlite-search.ts).
+   * Optional: without it the catalog falls back to substring matching, newest first. Ties
+   * in rank go newest first. A row's rank must depend on the row and the query only (not
+   * on corpus statistics that move with inserts), so a cursor taken from one page
+   * continues exactly on the next.
    */
   searchVideos?(q: VideoSearchQuery): Promise<VideoSearchHit[]>;
 

@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import type { Services } from '../../services.js';
 import { playbackSigner } from '../../origin/signing.js';
-import { objectKeys } from '../../storage/object-store.js';
+import { deleteVideo, reprocessVideo } from '../../catalog/video-operations.js';
 import type { VideoRow, Visibility } from '../../storage/metadata-db.js';
 import { canManage, hasScope, ownerOf, requireScope, type Principal } from '../auth.js';
 import { readJson } from '../body.js';
@@ -110,27 +110,13 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
   });
 
   router.delete('/v1/videos/:id', async (ctx) => {
-    const row = await loadManaged(ctx.params.id!, ctx.state.principal);
-    await s.catalog.delete(row.id);
-    await Promise.all([
-      s.store.deletePrefix(objectKeys.sourcePrefix(row.id)),
-      s.store.deletePrefix(objectKeys.stagingPrefix(row.id)),
-      s.store.deletePrefix(objectKeys.mediaPrefix(row.id)),
-    ]);
-    s.logger.info({ video_id: row.id }, 'video deleted');
+    await deleteVideo(s, await loadManaged(ctx.params.id!, ctx.state.principal));
     ctx.status = 204;
   });
 
   router.post('/v1/videos/:id/reprocess', async (ctx) => {
     const row = await loadManaged(ctx.params.id!, ctx.state.principal);
-    let sourceVersion = 0;
-    for (let v = row.latest_version; v >= 1 && sourceVersion === 0; v--) {
-      if (await s.store.head(objectKeys.source(row.id, v))) sourceVersion = v;
-    }
-    if (sourceVersion === 0) throw new AppError('E_CONFLICT', 'this video has no stored source to reprocess');
-    const version = await s.catalog.openVersion(row.id, { status: 'processing' });
-    await s.queue.enqueue('vod.process', { videoId: row.id, version, sourceVersion }, { videoId: row.id, version });
-    s.logger.info({ video_id: row.id, version, source_version: sourceVersion }, 'reprocess queued');
+    await reprocessVideo(s, row);
     ctx.status = 202;
     ctx.body = await view(await s.catalog.get(row.id), ctx.ip);
   });

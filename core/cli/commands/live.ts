@@ -1,0 +1,27 @@
+/** `framecast live create`: a live with its stream key (shown once), as POST /v1/live makes it. */
+import { LiveStore, liveView } from '../../../live/live-store.js';
+import { RTMP_APP } from '../../../live/ingest-server.js';
+import { commandGroup, options, withServices } from '../cli-services.js';
+import { UsageError } from '../command.js';
+
+export default commandGroup('create a live (RTMP stream key)', {
+  create: {
+    usage: 'TITLE [--no-record] [--json]',
+    async run(args, ctx) {
+      const { values, positionals } = options(args, { 'no-record': { type: 'boolean' }, json: { type: 'boolean' } });
+      const title = positionals.join(' ').trim();
+      if (!title) throw new UsageError('a live needs a title');
+      const { row, streamKey } = await withServices(ctx, (s) => new LiveStore(s.db.db).create({ title, record: !values['no-record'], owner: null }));
+      const publicUrl = ctx.config.public_url;
+      const host = publicUrl ? new URL(publicUrl).hostname : ctx.config.http.host === '0.0.0.0' ? 'localhost' : ctx.config.http.host;
+      const created = { ...liveView(row, publicUrl), stream_key: streamKey, rtmp_url: `rtmp://${host}:${ctx.config.live.port}/${RTMP_APP}` };
+      if (values.json) ctx.out(JSON.stringify(created));
+      else {
+        ctx.out(`created live ${created.id}: publish to ${created.rtmp_url} with stream key (shown only now):`);
+        ctx.out(streamKey);
+        ctx.out(`plays at ${created.playback.hls_url}`);
+      }
+      return 0;
+    },
+  },
+});
