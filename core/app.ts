@@ -3,6 +3,7 @@
  * services for each process role.
  */
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -84,6 +85,20 @@ export async function closeServices(s: Services): Promise<void> {
   await s.db.close();
 }
 
+/** True when something listens on the local TCP port (bounded: 1 s). */
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1', timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
 /** An HTTP process: serves the API, uploads, media and pages on the shared port. */
 export async function startHttpRole(s: Services): Promise<{ server: Server; stop(): Promise<void> }> {
   const readiness: ReadinessProbe[] = [];
@@ -99,6 +114,10 @@ export async function startHttpRole(s: Services): Promise<{ server: Server; stop
         return checked.ok;
       },
     });
+  }
+  if (s.config.roles.includes('live')) {
+    // The RTMP ingest runs in the media process: ready once it accepts connections.
+    readiness.push({ name: 'rtmp', check: () => acceptsConnections(s.config.live.port) });
   }
   const server = createHttpServer(s, { readiness });
   await new Promise<void>((resolve, reject) => {

@@ -78,7 +78,10 @@ t.test('a packager behind real time drops its top encoded rung and keeps playing
   const id = created.body.id as string;
   const push = pushRtmp(created.body.rtmp_url, created.body.stream_key, ingest, { seconds: 10 });
 
-  const degraded = await waitForLive(admin, id, (l) => l.degraded === true && l.renditions.length === 1);
+  const degraded = await waitForLive(admin, id, (l) => l.degraded === true && l.renditions.length === 1).catch((err: Error) => {
+    t.comment(push.stderr(), server.logs().split("\n").filter((l) => /live|rtmp/.test(l)).slice(-8).join("\n"));
+    throw err;
+  });
   t.same(degraded.dropped_renditions, ['240p'], 'the top encoded rung went (the copied 360p costs nothing)');
   t.equal(degraded.status, 'live');
   t.same(degraded.renditions.map((r: any) => r.name), ['360p']);
