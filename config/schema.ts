@@ -50,6 +50,7 @@ export const configSchema = z.object({
     hwaccel: z.enum(['auto', 'none', 'vaapi', 'nvenc', 'qsv']),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow']),
     concurrency: z.coerce.number().int().min(1).max(64),
+    scratch_max_bytes: z.coerce.number().int().min(0),
     segment_s: z.coerce.number().int().min(1).max(10),
     ladder: z.array(rung).min(1),
     audio_kbps: z.coerce.number().int().positive(),
@@ -65,6 +66,8 @@ export const configSchema = z.object({
     max_cached_object_bytes: z.coerce.number().int().min(0),
     mutable_ttl_ms: z.coerce.number().int().min(0).max(1000),
     lookup_ttl_ms: z.coerce.number().int().min(0).max(2000),
+    mode: z.enum(['serve', 'redirect']),
+    redirect_ttl_s: z.coerce.number().int().min(1).max(604800),
   }),
   live: z.object({
     port: z.coerce.number().int().min(0).max(65535),

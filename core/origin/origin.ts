@@ -67,7 +67,8 @@ export interface OriginRequest {
 
 /** What to send: status, headers, and a body for GET 200/206. */
 export interface OriginResponse {
-  status: 200 | 206 | 304 | 416;
+  /** 302 only in redirect mode (`Location` in headers). */
+  status: 200 | 206 | 302 | 304 | 416;
   headers: Record<string, string>;
   body?: Buffer | Readable;
   /** Content-Length of a 200/206 (also for HEAD, which has no body). */

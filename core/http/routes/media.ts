@@ -21,6 +21,8 @@ import { objectKeys } from '../../storage/object-store.js';
 
 const FILE_RE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$/;
 const VERSION_RE = /^v(\d{1,6})$/;
+/** Files redirect mode hands to the storage: immutable and heavy (playlists stay here). */
+const REDIRECTABLE = /\.(m4s|mp4|jpg)$/;
 
 const TOKEN_REFUSALS: Record<Exclude<TokenCheck, 'ok'>, string> = {
   missing: 'a signed playback token is required for this video',
@@ -66,6 +68,10 @@ export function createMediaService(s: Services): MediaService {
   const origin = sharedOrigin(s);
   const access = new MediaAccessCache(s.catalog, s.config.origin.lookup_ttl_ms);
   const signer = playbackSigner(s);
+  const redirect = s.config.origin.mode === 'redirect' && s.store.presign ? s.store.presign.bind(s.store) : undefined;
+  if (s.config.origin.mode === 'redirect' && !redirect) {
+    s.logger.warn({ storage: s.store.name }, 'origin.mode redirect needs a storage that can presign; serving instead');
+  }
 
   return async (req) => {
     const media = parseMediaPath(req.pathname);
@@ -102,6 +108,15 @@ export function createMediaService(s: Services): MediaService {
       rewrite: format && token ? { id: token, apply: (text) => rewriteChildUris(format, text, token) } : undefined,
     });
     const finalKey = objectKeys.media(id, versionNo) + file;
+    // Redirect mode: the storage serves the heavy immutable files itself (presigned, short-lived).
+    if (redirect && version.ready && REDIRECTABLE.test(file)) {
+      const location = await redirect(finalKey, s.config.origin.redirect_ttl_s);
+      return {
+        status: 302,
+        length: 0,
+        headers: { Location: location, 'Cache-Control': `private, max-age=${Math.max(0, s.config.origin.redirect_ttl_s - 60)}` },
+      };
+    }
     let res = await origin.serve(version.ready ? request(finalKey, false) : request(objectKeys.staging(id, versionNo) + file, true));
     // The version may have been published (staging moved) since its state was read.
     if (!res && !version.ready) res = await origin.serve(request(finalKey, false));

@@ -14,6 +14,7 @@ import type { TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } 
 import type { Services } from '../../services.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
+import { ensureScratch, scratchEstimate } from './scratch.js';
 import { StagingSync } from './staging-sync.js';
 import { announceVideo, filterLadder, inspectVideo } from '../../plugins/video-hooks.js';
 import { childCpuSeconds, jobMetrics } from '../../telemetry/metrics.js';
@@ -86,11 +87,14 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       let stageStart = Date.now();
       await catalog.setProgress(videoId, version, 'probe', 0);
       const sourceKey = objectKeys.source(videoId, sourceVersion);
-      let sourcePath = store.localPath?.(sourceKey);
-      if (!sourcePath || !(await store.head(sourceKey))) {
-        sourcePath = join(workDir, 'source');
-        await store.download(sourceKey, sourcePath);
-      }
+      const localSource = store.localPath?.(sourceKey);
+      const sourceInfo = await store.head(sourceKey);
+      const copiesSource = !localSource || !sourceInfo;
+      const maxScratch = config.transcode.scratch_max_bytes;
+      // The source copy is checked now; the outputs once the probe tells the duration.
+      await ensureScratch(workRoot, copiesSource ? (sourceInfo?.size ?? 0) : 0, maxScratch);
+      const sourcePath = copiesSource ? join(workDir, 'source') : localSource;
+      if (copiesSource) await store.download(sourceKey, sourcePath);
       const probe = await probeSource(media.ffprobePath, sourcePath, config.limits);
       log.info({ probe }, 'source accepted');
       await catalog.updateVersion(videoId, version, {
@@ -105,6 +109,8 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
 
       // transcode, publishing the first segments as soon as every rendition has one
       const ladder = await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder));
+      const totalKbps = ladder.reduce((sum, r) => sum + r.video_kbps, probe.has_audio ? config.transcode.audio_kbps : 0);
+      await ensureScratch(workRoot, scratchEstimate({ sourceBytes: 0, copiesSource: false, durationMs: probe.duration_ms, totalKbps }), maxScratch);
       stageStart = Date.now();
       const cpuBefore = childCpuSeconds();
       const outDir = join(workDir, 'out');
