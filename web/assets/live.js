@@ -24,6 +24,12 @@ const liveId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1
 /** @type {any} */
 let hls = null;
 let playing = false;
+let ended = false;
+
+// The ended notice (and the recording link inside it) waits until the last segments have played.
+ui.video.addEventListener('ended', () => {
+  if (ended) show('This live has ended.');
+});
 
 function show(text) {
   ui.status.hidden = false;
@@ -86,15 +92,15 @@ async function tick() {
   ui.title.textContent = live.title;
   document.title = `${live.title} · Framecast`;
   if (live.status === 'ended') {
+    ended = true;
     setBadge('ended', 'ended');
     if (playing && !hls) stopPlayback('This live has ended.');
-    if (!playing) show('This live has ended.');
+    if (!playing || ui.video.ended) show('This live has ended.');
     if (live.vod_video_id) {
       ui.vodLink.hidden = false;
       ui.vodHref.href = `/watch/${encodeURIComponent(live.vod_video_id)}`;
-    } else if (live.record) {
-      ui.meta.textContent = 'The recording is being prepared…';
     }
+    ui.meta.textContent = !live.vod_video_id && live.record ? 'The recording is being prepared…' : '';
     // Playback of the last segments continues; the player stops at the end (ENDLIST).
     return !live.vod_video_id && live.record && !live.error;
   }
