@@ -13,9 +13,10 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Database, JobRow, MetadataDb } from '../../core/storage/metadata-db.js';
+import type { Database, JobRow, MetadataDb, VideoSearchHit, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
+import { searchVideosTsvector } from './postgres-search.js';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -57,6 +58,10 @@ class PostgresMetadataDb implements MetadataDb {
     if (types?.length === 0) return undefined;
     // The subquery locks the chosen row; a concurrent claimer skips it and takes the next.
     return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: true });
+  }
+
+  searchVideos(q: VideoSearchQuery): Promise<VideoSearchHit[]> {
+    return searchVideosTsvector(this.db, q);
   }
 
   async ping(): Promise<boolean> {

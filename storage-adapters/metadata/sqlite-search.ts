@@ -11,9 +11,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database, VideoSearchHit, VideoSearchQuery } from '../../core/storage/metadata-db.js';
-
-/** Column weights of the rank. */
-const WEIGHTS = { title: 10, tags: 4, description: 1 } as const;
+import { afterCursor, SEARCH_COLUMNS, SEARCH_WEIGHTS, searchFilters } from './search-rank.js';
 
 /** Each searchable word as an FTS5 prefix phrase (words without letters or digits are dropped). */
 function phrases(words: readonly string[]): string[] {
@@ -32,7 +30,7 @@ export async function searchVideosFts(db: Kysely<Database>, q: VideoSearchQuery)
   // Per word and column: does the word occur there? Each is one FTS lookup, materialized
   // once and joined by rowid (an IN subquery here would be run again for every hit).
   const columns = phrases(q.words).flatMap((phrase) =>
-    (Object.keys(WEIGHTS) as (keyof typeof WEIGHTS)[]).map((column) => ({ expr: `${column} : ${phrase}`, weight: WEIGHTS[column] })),
+    SEARCH_COLUMNS.map((column) => ({ expr: `${column} : ${phrase}`, weight: SEARCH_WEIGHTS[column] })),
   );
   const ctes = sql.join(
     columns.map((c, i) => sql`${sql.ref(`c${i}`)} as materialized (select rowid as r from videos_fts where videos_fts match ${c.expr})`),
@@ -46,23 +44,15 @@ export async function searchVideosFts(db: Kysely<Database>, q: VideoSearchQuery)
     columns.map((c, i) => sql`(${sql.ref(`c${i}.r`)} is not null) * ${sql.lit(c.weight)}`),
     sql` + `,
   );
-  const filters = [sql`v.created_at <= ${q.createdAtMost}`];
-  if (q.owner !== undefined) filters.push(sql`v.owner = ${q.owner}`);
-  if (q.status !== undefined) filters.push(sql`v.status = ${q.status}`);
-  if (q.visibilities !== undefined) {
-    if (q.visibilities.length === 0) return [];
-    filters.push(sql`v.visibility in (${sql.join(q.visibilities)})`);
-  }
-  const after = q.after
-    ? sql`where rank > ${q.after.rank} or (rank = ${q.after.rank} and (created_at < ${q.after.created_at} or (created_at = ${q.after.created_at} and id < ${q.after.id})))`
-    : sql``;
+  const filters = searchFilters(q);
+  if (!filters) return [];
   const { rows } = await sql<VideoSearchHit>`
     with hits as materialized (select rowid as r from videos_fts where videos_fts match ${match}), ${ctes}
     select * from (
       select v.*, -(${rankTerms}) as rank
       from hits join videos v on v.rowid = hits.r ${joins}
       where ${sql.join(filters, sql` and `)}
-    ) ${after}
+    ) ${afterCursor(q)}
     order by rank, created_at desc, id desc
     limit ${q.limit}`.execute(db);
   return rows;

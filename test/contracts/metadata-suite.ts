@@ -211,6 +211,37 @@ export function metadataContract(t: Test, opts: MetadataContractOptions): void {
     t.same(await db.db.selectFrom('renditions').selectAll().execute(), [], 'renditions went with the version');
   });
 
+  t.test('full-text search: every word as a prefix, ranked by where it occurs, exact paging', async (t) => {
+    const fixture = await opts.makeFixture(t);
+    const db = await openFor(t, fixture);
+    // Every adapter in this repo implements search; a third-party one may not (the catalog then falls back to substring search).
+    t.ok(db.searchVideos, 'the adapter has full-text search');
+    if (!db.searchVideos) return;
+    const at = (n: number) => 1_700_000_000_000 + n;
+    await db.db
+      .insertInto('videos')
+      .values([
+        video('s-title', { title: 'Harbor sunset', created_at: at(1), updated_at: at(1) }),
+        video('s-tags', { title: 'Evening', tags: '["harbor","boats"]', created_at: at(2), updated_at: at(2) }),
+        video('s-desc', { title: 'Walk', description: 'a walk along the harbor', created_at: at(3), updated_at: at(3) }),
+        video('s-none', { title: 'Mountains', created_at: at(4), updated_at: at(4) }),
+        video('s-both', { title: 'Harbor boats', created_at: at(5), updated_at: at(5) }),
+      ])
+      .execute();
+    const search = (words: string[], extra: Partial<Parameters<NonNullable<MetadataDb['searchVideos']>>[0]> = {}) =>
+      db.searchVideos!({ words, limit: 10, createdAtMost: at(100), ...extra });
+    const ids = (hits: { id: string }[]) => hits.map((h) => h.id);
+    t.same(ids(await search(['harb'])), ['s-both', 's-title', 's-tags', 's-desc'], 'prefix match; title before tags before description, newest first among equals');
+    t.same(ids(await search(['HARBOR', 'boat'])), ['s-both', 's-tags'], 'every word must match, in any case');
+    t.same(ids(await search(['nothing'])), []);
+    t.same(ids(await search(['%'])), [], 'words without letters or digits match nothing');
+    t.same(ids(await search(['harbor'], { createdAtMost: at(2) })), ['s-title', 's-tags'], 'the snapshot excludes newer rows');
+    const first = await search(['harbor'], { limit: 2 });
+    const last = first[first.length - 1]!;
+    const rest = await search(['harbor'], { limit: 10, after: { rank: Number(last.rank), created_at: last.created_at, id: last.id } });
+    t.same([...ids(first), ...ids(rest)], ['s-both', 's-title', 's-tags', 's-desc'], 'pages continue exactly');
+  });
+
   t.test('api token hashes are unique', async (t) => {
     const fixture = await opts.makeFixture(t);
     const db = await openFor(t, fixture);
