@@ -6,11 +6,17 @@ const MAX_JSON_BYTES = 1024 * 1024;
 
 export async function readJson(ctx: Context): Promise<unknown> {
   const type = ctx.get('content-type');
+  const tooLarge = () => {
+    // The rest of the body is never read: the connection cannot carry another request.
+    ctx.set('Connection', 'close');
+    return new AppError('E_TOO_LARGE', 'JSON body over 1 MiB');
+  };
+  if (Number(ctx.get('content-length')) > MAX_JSON_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BYTES) throw new AppError('E_TOO_LARGE', 'JSON body over 1 MiB');
+    if (size > MAX_JSON_BYTES) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};

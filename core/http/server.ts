@@ -25,6 +25,7 @@ import { feedRoutes } from './routes/feed.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { httpMetricsMiddleware, observeRawRequest } from '../telemetry/metrics.js';
+import { externalMediaSources, securityHeadersMiddleware, setBaseSecurityHeaders } from './security-headers.js';
 
 export interface HttpServerOptions {
   readiness?: ReadinessProbe[];
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
 export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<AppState> {
   // Trust X-Forwarded-For (client IPs for rate limits and IP-bound tokens) only behind a proxy.
   const app = new Koa<AppState>({ proxy: s.config.http.trust_proxy });
+  const mediaSources = externalMediaSources(s.config);
+  app.use(securityHeadersMiddleware(mediaSources));
   app.use(httpMetricsMiddleware());
   app.use(problemMiddleware(s.logger));
   app.use(async (ctx, next) => {
@@ -49,7 +52,7 @@ export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<App
   jobRoutes(router, s);
   originStatsRoutes(router, s);
   liveRoutes(router, s);
-  pageRoutes(router);
+  pageRoutes(router, mediaSources);
   feedRoutes(router, s);
   metricsRoutes(router, s);
   openApiRoutes(router);
@@ -72,6 +75,7 @@ export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Ser
   const media = createMediaHandler(s);
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
+    setBaseSecurityHeaders(res);
     if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
       observeRawRequest(req, res, UPLOADS_PATH);
       void uploads.handle(req, res);

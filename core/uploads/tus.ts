@@ -12,7 +12,7 @@ import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
-import { EVENTS, type Upload } from '@tus/utils';
+import { EVENTS, TUS_RESUMABLE, type Upload } from '@tus/utils';
 import { AppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Services } from '../services.js';
@@ -196,6 +196,13 @@ export function createUploadHandler(s: Services): UploadHandler {
         else {
           principal = await s.auth.principal(req.headers.authorization);
           requireScope(principal, 'upload');
+          // @tus/server only checks that Tus-Resumable is there; tus 1.0.0 answers 412 to any other version.
+          const version = req.headers['tus-resumable'];
+          if (typeof version === 'string' && version !== '' && version !== TUS_RESUMABLE) {
+            res.writeHead(412, { 'Tus-Version': TUS_RESUMABLE, 'Tus-Resumable': TUS_RESUMABLE, 'Content-Type': 'text/plain' });
+            res.end(`Tus-Resumable ${version} is not supported (use ${TUS_RESUMABLE})\n`);
+            return;
+          }
         }
         const length = req.headers['upload-length'];
         if (req.method === 'POST' && typeof length === 'string' && Number(length) > config.limits.max_upload_bytes) {

@@ -20,6 +20,7 @@ import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { Router } from '@koa/router';
 import { AppError } from '../../errors.js';
 import type { AppContext, AppState } from '../context.js';
+import { pageSecurityHeaders } from '../security-headers.js';
 
 const require = createRequire(import.meta.url);
 const brotli = promisify(brotliCompress);
@@ -159,7 +160,11 @@ async function send(ctx: AppContext, file: StaticFile, cacheControl: string): Pr
   }
 }
 
-export function pageRoutes(router: Router<AppState>): void {
+/**
+ * @param mediaSources origins the embed page's policy allows media from besides this one
+ *   (the other pages get theirs from the security-headers middleware).
+ */
+export function pageRoutes(router: Router<AppState>, mediaSources: readonly string[] = []): void {
   const root = webRoot();
   const assets = loadAssets(root);
   const version = versionOf(assets);
@@ -172,7 +177,13 @@ export function pageRoutes(router: Router<AppState>): void {
 
   router.get('/', page('library'));
   router.get('/upload', page('upload'));
-  router.get('/watch/:id', async (ctx) => send(ctx, pages.get(ctx.query.embed === '1' ? 'watch-embed' : 'watch')!, PAGE));
+  const embedHeaders = pageSecurityHeaders({ embeddable: true, mediaSources });
+  router.get('/watch/:id', async (ctx) => {
+    const embed = ctx.query.embed === '1';
+    // The embed player is made to be framed by other sites; every other page may not be.
+    if (embed) ctx.set(embedHeaders);
+    await send(ctx, pages.get(embed ? 'watch-embed' : 'watch')!, PAGE);
+  });
   router.get('/assets/{*path}', async (ctx) => {
     const parts = (ctx.params.path ?? '').split('/');
     const versioned = parts.length > 1 && /^[0-9a-f]{12}$/.test(parts[0]!);
