@@ -8,6 +8,9 @@
  *   and libavcodec decodes well (VIDEO_CODECS). Image and raw codecs (png, bmp, gif, tiff,
  *   rawvideo, qtrle, …) are refused with E_CODEC_UNSUPPORTED: they are screen captures or
  *   intermediates with huge bitrates and a common way to smuggle still images in a container.
+ * - A picture too large for libavutil to allocate (e.g. 16384x16384) leaves ffprobe with no
+ *   size at all; its "Picture size WxH is invalid" on stderr turns that into
+ *   E_RESOLUTION_TOO_HIGH instead of a misleading E_NOT_MEDIA.
  * - Cover art (attached_pic) is not video: an m4a with artwork has no video stream.
  * - fps is the average frame rate (r_frame_rate if unknown), rounded to 3 decimals so 29.97
  *   and 23.976 survive as such (transcode-command maps them back to N*1000/1001), capped at
@@ -70,7 +73,11 @@ interface FfprobeStream {
 interface FfprobeOutput {
   format?: { format_name?: string; duration?: string; bit_rate?: string };
   streams?: FfprobeStream[];
+  /** A picture size the decoder refused as too large to allocate ("Picture size WxH is invalid"). */
+  refusedSize?: { width: number; height: number };
 }
+
+const REFUSED_SIZE = /Picture size (\d+)x(\d+) is invalid/;
 
 /** Parses "30000/1001" or "25"; null for "0/0" and garbage. */
 export function parseRational(text: string | undefined): number | null {
@@ -101,16 +108,17 @@ function frameRate(stream: FfprobeStream): { fps: number; vfr: boolean } {
 
 async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {
   let stdout: string;
+  let refusedSize: FfprobeOutput['refusedSize'];
+  const onStderrLine = (line: string): void => {
+    const m = REFUSED_SIZE.exec(line);
+    if (m) refusedSize = { width: Number(m[1]), height: Number(m[2]) };
+  };
   try {
-    stdout = await runFfmpeg(ffprobePath, [
-      '-v',
-      'error',
-      '-print_format',
-      'json',
-      '-show_format',
-      '-show_streams',
-      ...safeInputArgs(file),
-    ]);
+    stdout = await runFfmpeg(
+      ffprobePath,
+      ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...safeInputArgs(file)],
+      { onStderrLine },
+    );
   } catch (err) {
     if (err instanceof FfmpegError && err.reason === 'exit') {
       throw new AppError('E_NOT_MEDIA', 'the file is not a video in a supported container', { cause: err });
@@ -118,7 +126,7 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
     throw err;
   }
   try {
-    return JSON.parse(stdout) as FfprobeOutput;
+    return { ...(JSON.parse(stdout) as FfprobeOutput), refusedSize };
   } catch (err) {
     throw new AppError('E_NOT_MEDIA', 'the file could not be read as media', { cause: err });
   }
@@ -137,6 +145,11 @@ export async function probeSource(ffprobePath: string, file: string, limits: Pro
   const codec = video.codec_name ?? 'unknown';
   if (!VIDEO_CODECS.has(codec)) {
     throw new AppError('E_CODEC_UNSUPPORTED', `the video codec "${codec}" is not supported`);
+  }
+  // libavutil refuses pictures over ~268 Mpx before the size reaches the stream: say why.
+  if ((!video.width || !video.height) && out.refusedSize) {
+    const { width, height } = out.refusedSize;
+    throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, too large to decode`);
   }
   if (!video.width || !video.height) throw new AppError('E_NOT_MEDIA', 'the video stream has no picture size');
 
