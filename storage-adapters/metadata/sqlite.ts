@@ -8,11 +8,34 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
 import type { Database, JobRow, MetadataDb, VideoSearchHit, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
 import { searchVideosFts } from './sqlite-search.js';
+
+/**
+ * Transactions start with BEGIN IMMEDIATE: several processes write to one file, and a
+ * deferred transaction that reads and then writes fails at once with "database is locked"
+ * (SQLITE_BUSY without waiting: the busy timeout cannot help a read lock that must upgrade
+ * while another process writes). Taking the write lock up front makes it wait its turn.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
 
 const MEMORY = ':memory:';
 const BUSY_TIMEOUT_MS = 5000;
@@ -92,7 +115,7 @@ export default async function createSqliteMetadataDb(url: string, opts: { dataDi
     connection.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: connection }) });
   try {
     await migrateExclusively(db);
   } catch (err) {

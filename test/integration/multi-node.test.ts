@@ -86,7 +86,12 @@ if (unavailable) {
     runner.process.kill('SIGKILL');
     const ready = await waitForVideo(api(other.url, other.adminToken), videoId, undefined, 180_000);
     t.equal(ready.status, 'ready', JSON.stringify(ready.error ?? ''));
-    const job = await sql.query<{ attempts: number; status: string }>('select attempts, status from jobs where video_id = $1', [videoId]);
+    // The video turns ready just before the worker records the job's success.
+    let job = await sql.query<{ attempts: number; status: string }>('select attempts, status from jobs where video_id = $1', [videoId]);
+    for (let i = 0; i < 50 && job.rows[0]?.status === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = await sql.query<{ attempts: number; status: string }>('select attempts, status from jobs where video_id = $1', [videoId]);
+    }
     t.match(job.rows[0], { status: 'succeeded', attempts: 2 }, 'the second attempt finished it');
     t.match(other.logs(), new RegExp(`"video_id":"${videoId}"[^\\n]*"msg":"video ready"`), 'on the other node');
     // Back on its data dir: the restart also ends the ffmpeg the killed process left running.
