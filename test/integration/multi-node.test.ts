@@ -70,6 +70,12 @@ if (unavailable) {
     videoId = first.videoId!;
     const video = await waitForVideo(api(nodeB.url, nodeB.adminToken), videoId, (v) => v.status !== 'uploading' && v.status !== 'awaiting_upload');
     t.match(video.status, /processing|ready/, 'the upload became the version source and processing started');
+    // Instant publish on S3: the growing version plays from the bucket, from either node.
+    const early = await waitForVideo(api(nodeB.url, nodeB.adminToken), videoId, (v) => v.status === 'ready' || !!v.playback.hls_url);
+    t.equal(early.status, 'processing', 'playable while still processing');
+    const master = await fetch(nodeA.url + early.playback.hls_url);
+    t.equal(master.status, 200, 'node A serves the growing master from S3 staging');
+    t.match(master.headers.get('cache-control'), /max-age=1\b/);
   });
 
   t.test("a video whose worker is killed completes on the other node", async (t) => {
