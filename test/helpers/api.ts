@@ -83,6 +83,7 @@ export async function waitForVideo(
   id: string,
   until: (v: any) => boolean = (v) => v.status === 'ready' || v.status === 'failed',
   timeoutMs = 120_000,
+  intervalMs = 200,
 ): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: any;
@@ -90,7 +91,7 @@ export async function waitForVideo(
     const r = await a.json('GET', `/v1/videos/${id}`);
     last = r.body;
     if (r.status === 200 && until(r.body)) return r.body;
-    await new Promise((res) => setTimeout(res, 200));
+    await new Promise((res) => setTimeout(res, intervalMs));
   }
   throw new Error(`video ${id} did not reach the expected state: ${JSON.stringify(last)}`);
 }

@@ -78,9 +78,10 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
     const workDir = join(workRoot, `${videoId}-v${version}-job${job.id}-a${job.attempts}`);
     await removeEarlierAttempts(workRoot, `${videoId}-v${version}-job${job.id}-a`);
     await mkdir(join(workDir, 'out'), { recursive: true });
-    // Leftovers of an attempt that died must not mix with this one.
-    await store.deletePrefix(staging);
+    // Leftovers of an attempt that died must not mix with this one; the version stops being
+    // playable first, so no viewer is pointed at a staging prefix being emptied.
     await catalog.updateVersion(videoId, version, { playable: 0, processing_started_at: Date.now() });
+    await store.deletePrefix(staging);
     if (job.attempts === 1) await observeQueueWait(s, job.id);
     try {
       // probe
