@@ -12,7 +12,7 @@ import { truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
-import { EVENTS, TUS_RESUMABLE, type Upload } from '@tus/utils';
+import { EVENTS, TUS_RESUMABLE, type DataStore, type Upload } from '@tus/utils';
 import { AppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Services } from '../services.js';
@@ -84,7 +84,7 @@ export function createUploadHandler(s: Services): UploadHandler {
       }
     },
     async onUploadFinish(_req, upload) {
-      await finishUpload(upload, requestContext.getStore()?.res);
+      await completeUpload(s, inner, upload.id, upload.offset, requestContext.getStore()?.res);
       return {};
     },
     onResponseError(_req, err) {
@@ -96,30 +96,6 @@ export function createUploadHandler(s: Services): UploadHandler {
   tus.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => {
     void abandonSession(id, 'terminated').catch((err: unknown) => logger.error({ err, upload_id: id }, 'cleanup after termination failed'));
   });
-
-  /** The upload is complete: it becomes the version's source and processing is queued. */
-  async function finishUpload(upload: Upload, res: ServerResponse | undefined): Promise<void> {
-    const session = await s.db.db.selectFrom('upload_sessions').selectAll().where('id', '=', upload.id).executeTakeFirst();
-    if (!session) throw { status_code: 404, body: 'unknown upload' };
-    const { video_id: videoId, version } = session;
-    const tusKey = store.tusUploadKey(upload.id);
-    const sourceKey = objectKeys.source(videoId, version);
-    const local = store.localPath?.(tusKey);
-    if (local) {
-      await store.putFile(sourceKey, local);
-      // tus still reads the upload while it answers (creation-with-upload): drop it after.
-      const drop = () => void inner.remove(upload.id).catch((err: unknown) => logger.warn({ err, upload_id: upload.id }, 'removing a finished upload failed'));
-      if (res) res.once('close', drop);
-      else drop();
-    } else {
-      await store.move(tusKey, sourceKey);
-    }
-    await s.db.db.updateTable('upload_sessions').set({ completed_at: Date.now() }).where('id', '=', upload.id).execute();
-    await catalog.markUploaded(videoId, version, upload.offset);
-    uploadMetrics.completed(Number(session.created_at));
-    const job = await s.queue.enqueue('vod.process', { videoId, version }, { videoId, version });
-    logger.info({ video_id: videoId, version, upload_id: upload.id, bytes: upload.offset, job_id: job.id }, 'upload complete, processing queued');
-  }
 
   /** An upload that will never finish (terminated or expired): its version goes away. */
   async function abandonSession(uploadId: string, why: string): Promise<void> {
@@ -221,9 +197,64 @@ export function createUploadHandler(s: Services): UploadHandler {
   };
 }
 
-/** Removes uploads abandoned longer than `uploads.expire_after_s` (run periodically by the media process). */
+/**
+ * The upload is complete: it becomes the version's source and processing is queued.
+ * Idempotent: of two callers (the request that wrote the last byte, and the recovery sweep
+ * after a crash), only the one that marks the session complete queues the job.
+ */
+async function completeUpload(s: Services, inner: DataStore, uploadId: string, bytes: number, res?: ServerResponse): Promise<void> {
+  const { store, logger } = s;
+  const session = await s.db.db.selectFrom('upload_sessions').selectAll().where('id', '=', uploadId).executeTakeFirst();
+  if (!session) throw { status_code: 404, body: 'unknown upload' };
+  if (session.completed_at !== null) return;
+  const { video_id: videoId, version } = session;
+  const tusKey = store.tusUploadKey(uploadId);
+  const sourceKey = objectKeys.source(videoId, version);
+  const local = store.localPath?.(tusKey);
+  if (local) {
+    await store.putFile(sourceKey, local);
+    // tus still reads the upload while it answers (creation-with-upload): drop it after.
+    const drop = () => void inner.remove(uploadId).catch((err: unknown) => logger.warn({ err, upload_id: uploadId }, 'removing a finished upload failed'));
+    if (res) res.once('close', drop);
+    else drop();
+  } else {
+    await store.move(tusKey, sourceKey);
+  }
+  const marked = await s.db.db
+    .updateTable('upload_sessions')
+    .set({ completed_at: Date.now() })
+    .where('id', '=', uploadId)
+    .where('completed_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(marked.numUpdatedRows) === 0) return;
+  await s.catalog.markUploaded(videoId, version, bytes);
+  uploadMetrics.completed(Number(session.created_at));
+  const job = await s.queue.enqueue('vod.process', { videoId, version }, { videoId, version });
+  logger.info({ video_id: videoId, version, upload_id: uploadId, bytes, job_id: job.id }, 'upload complete, processing queued');
+}
+
+/** A complete upload untouched this long was cut off from its finishing step (the node died). */
+const RECOVER_AFTER_MS = 30_000;
+
+function recoverAfterMs(s: Services): number {
+  return Math.min(RECOVER_AFTER_MS, (s.config.uploads.expire_after_s * 1000) / 2);
+}
+
+/**
+ * Run periodically by the media process: finishes uploads whose last byte was stored but
+ * whose node died before queuing them, then removes uploads abandoned longer than
+ * `uploads.expire_after_s`.
+ */
 export async function expireUploads(s: Services): Promise<number> {
   const dataStore = s.store.tusDataStore({ expirationPeriodInMilliseconds: s.config.uploads.expire_after_s * 1000 });
+  const open = await s.db.db.selectFrom('upload_sessions').select('id').where('completed_at', 'is', null).execute();
+  for (const { id } of open) {
+    const upload = await dataStore.getUpload(id).catch(() => undefined);
+    const info = upload ? await s.store.head(s.store.tusUploadKey(id)) : undefined;
+    if (!upload || upload.size === undefined || upload.offset !== upload.size || !info || Date.now() - info.mtimeMs < recoverAfterMs(s)) continue;
+    s.logger.warn({ upload_id: id, bytes: upload.offset }, 'finishing an upload whose node stopped before queuing it');
+    await completeUpload(s, dataStore, id, upload.offset);
+  }
   const removed = await dataStore.deleteExpired();
   const stale = await s.db.db
     .selectFrom('upload_sessions')

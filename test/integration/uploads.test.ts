@@ -1,6 +1,6 @@
 /** tus uploads: resume to identical bytes, sha1 checksums, termination, expiration. */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -128,4 +128,16 @@ t.test('creation-with-upload: the whole file in the POST body', async (t) => {
   t.equal(r.headers.get('upload-offset'), String(clip.length));
   const video = await waitForVideo(admin, r.headers.get('framecast-video-id')!);
   t.equal(video.status, 'ready');
+});
+
+t.test('an upload whose bytes were all stored but whose node died before queuing it is finished by the sweep', async (t) => {
+  const clip = await readFile(await makeClip(dir, { width: 320, height: 180, seconds: 2, name: 'orphaned.mp4' }));
+  const { location, videoId } = await createUpload(clip.length, { filename: 'orphaned.mp4' });
+  // What a crash leaves: every byte in the upload file, no finishing step ever run.
+  const uploadId = new URL(location).pathname.split('/').pop()!;
+  await writeFile(join(server.dataDir, 'objects', 'tus', uploadId), clip);
+  const video = await waitForVideo(admin, videoId, undefined, 60_000);
+  t.equal(video.status, 'ready', 'the sweep queued it and it was processed');
+  const stored = await readFile(join(server.dataDir, 'objects', 'sources', videoId, 'v1', 'source'));
+  t.equal(createHash('sha1').update(stored).digest('hex'), createHash('sha1').update(clip).digest('hex'), 'from the stored bytes');
 });
