@@ -23,6 +23,7 @@ import { resolveFfmpeg } from './media/ffmpeg.js';
 import { detectEncoders } from './media/hwaccel.js';
 import { reapOrphanFfmpeg } from './media/orphans.js';
 import { createTranscodePool } from './media/pool.js';
+import { createOrigin } from './origin/origin.js';
 import { PlaybackSigner } from './origin/signing.js';
 import type { Services } from './services.js';
 import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
@@ -75,6 +76,7 @@ export async function openServices(config: Readonly<Config>, logger: Logger, rol
     queue: new JobQueue(db, config.jobs),
     auth: new Authenticator(ensureAdminToken(config), db.db),
     signer: new PlaybackSigner(ensureSigningSecret(config)),
+    origin: createOrigin(store, config),
     plugins,
   };
 }

@@ -3,6 +3,7 @@ import type { VideoCatalog } from './catalog/videos.js';
 import type { Authenticator } from './http/auth.js';
 import type { JobQueue } from './jobs/queue.js';
 import type { Logger } from './logger.js';
+import type { Origin } from './origin/origin.js';
 import type { PlaybackSigner } from './origin/signing.js';
 import type { PluginManager } from './plugins/plugin-manager.js';
 import type { MetadataDb } from './storage/metadata-db.js';
@@ -18,6 +19,8 @@ export interface Services {
   queue: JobQueue;
   auth: Authenticator;
   signer: PlaybackSigner;
+  /** The process's one caching origin (one cache budget for /media and /live). */
+  origin: Origin;
   /** Loaded plugins: run hooks with `plugins.filter(…)` / `plugins.action(…)`. */
   plugins: PluginManager;
 }

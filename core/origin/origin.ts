@@ -273,21 +273,11 @@ export class Origin {
   }
 }
 
-const shared = new WeakMap<object, Origin>();
-
-/**
- * The process's one origin over the node's object store (one cache budget shared by /media
- * and /live). Keyed by the services object, so each node in a test gets its own.
- */
-export function sharedOrigin(s: { store: ObjectStore; config: Readonly<Pick<Config, 'origin'>> }): Origin {
-  let origin = shared.get(s);
-  if (!origin) {
-    origin = new Origin(s.store, {
-      cacheBytes: s.config.origin.cache_bytes,
-      maxCachedObjectBytes: s.config.origin.max_cached_object_bytes,
-      mutableTtlMs: s.config.origin.mutable_ttl_ms,
-    });
-    shared.set(s, origin);
-  }
-  return origin;
+/** The node's origin over its object store, sized by the `origin` config keys. */
+export function createOrigin(store: ObjectStore, config: Readonly<Pick<Config, 'origin'>>): Origin {
+  return new Origin(store, {
+    cacheBytes: config.origin.cache_bytes,
+    maxCachedObjectBytes: config.origin.max_cached_object_bytes,
+    mutableTtlMs: config.origin.mutable_ttl_ms,
+  });
 }

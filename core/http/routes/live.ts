@@ -20,7 +20,6 @@ import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
 import { MEDIA_CORS_HEADERS, MEDIA_PREFLIGHT_HEADERS, writeOriginResponse } from '../../origin/http-response.js';
-import { sharedOrigin } from '../../origin/origin.js';
 import type { Services } from '../../services.js';
 import { canManage, ownerOf, requireScope } from '../auth.js';
 import { readJson } from '../body.js';
@@ -56,7 +55,7 @@ function rtmpUrl(s: Services, requestHost: string): string {
 
 export function liveRoutes(router: Router<AppState>, s: Services): void {
   const lives = new LiveStore(s.db.db);
-  const origin = sharedOrigin(s);
+  const origin = s.origin;
   const page = livePage();
 
   const load = async (id: string) => {

@@ -13,7 +13,7 @@ import { ID_RE } from '../../ids.js';
 import { MediaAccessCache } from '../../origin/access-cache.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
 import { MEDIA_CORS_HEADERS, MEDIA_PREFLIGHT_HEADERS, writeOriginResponse } from '../../origin/http-response.js';
-import { sharedOrigin, type OriginRequest, type OriginResponse } from '../../origin/origin.js';
+import type { OriginRequest, OriginResponse } from '../../origin/origin.js';
 import { playbackSigner, type TokenCheck } from '../../origin/signing.js';
 import { rewritableFormat, rewriteChildUris } from '../../origin/token-rewrite.js';
 import type { Services } from '../../services.js';
@@ -65,7 +65,7 @@ export interface MediaRequest {
 export type MediaService = (req: MediaRequest) => Promise<OriginResponse>;
 
 export function createMediaService(s: Services): MediaService {
-  const origin = sharedOrigin(s);
+  const origin = s.origin;
   const access = new MediaAccessCache(s.catalog, s.config.origin.lookup_ttl_ms);
   const signer = playbackSigner(s);
   const redirect = s.config.origin.mode === 'redirect' && s.store.presign ? s.store.presign.bind(s.store) : undefined;

@@ -1,6 +1,5 @@
 /** GET /v1/origin/stats (admin): this process's origin cache occupancy and counters. */
 import type { Router } from '@koa/router';
-import { sharedOrigin } from '../../origin/origin.js';
 import type { Services } from '../../services.js';
 import { requireScope } from '../auth.js';
 import type { AppState } from '../context.js';
@@ -9,6 +8,6 @@ export function originStatsRoutes(router: Router<AppState>, s: Services): void {
   router.get('/v1/origin/stats', (ctx) => {
     requireScope(ctx.state.principal, 'admin');
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { pid: process.pid, ...sharedOrigin(s).stats() };
+    ctx.body = { pid: process.pid, ...s.origin.stats() };
   });
 }

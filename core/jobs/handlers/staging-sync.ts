@@ -20,6 +20,8 @@ async function readIfExists(path: string): Promise<string | undefined> {
 export class StagingSync {
   /** Files (relative to the version root) already in staging. */
   readonly copied = new Set<string>();
+  /** Media playlists as last written to staging: an unchanged one is not written again. */
+  private readonly written = new Map<string, string>();
   private playable = false;
 
   constructor(
@@ -56,7 +58,10 @@ export class StagingSync {
         await this.store.putFile(this.stagingPrefix + rel, join(this.workDir, rel));
         this.copied.add(rel);
       }
-      await this.store.put(this.stagingPrefix + uri, growingPlaylist(text));
+      if (this.written.get(uri) !== text) {
+        await this.store.put(this.stagingPrefix + uri, growingPlaylist(text));
+        this.written.set(uri, text);
+      }
     }
     if (everyRenditionStarted && !this.playable) {
       await this.store.put(`${this.stagingPrefix}master.m3u8`, withoutAudioOnlyVariants(masterText));
