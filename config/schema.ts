@@ -61,6 +61,10 @@ export const configSchema = z.object({
       rows: z.coerce.number().int().min(1).max(50),
     }),
   }),
+  catalog: z.object({
+    /** The trending feed re-ranks at most this often per HTTP process; new views count after at most this long. */
+    feed_refresh_s: z.coerce.number().min(0).max(3600),
+  }),
   origin: z.object({
     cache_bytes: z.coerce.number().int().min(0),
     max_cached_object_bytes: z.coerce.number().int().min(0),

@@ -8,7 +8,7 @@
  *
  * Stable paging: a first page fixes a snapshot, `asOf` (the time, rounded up to
  * `bucketMs` so concurrent readers share it) and the newest event id; the cursor carries
- * both. Every later page ranks with exactly that snapshot (events and videos that arrive
+ * both; first pages within one bucket share one snapshot. Every later page ranks with exactly that snapshot (events and videos that arrive
  * later are left out), so pages never repeat or skip a video while rows are inserted. The
  * engaged ranking of a snapshot is computed once and kept in a small LRU.
  */
@@ -20,7 +20,12 @@ import type { Database, VideoRow, Visibility } from '../storage/metadata-db.js';
 export interface FeedOptions {
   halfLifeMs?: number;
   windowMs?: number;
-  /** Snapshots are taken at multiples of this (default 10 s). */
+  /**
+   * Snapshots are taken at multiples of this (default 10 s), and a first page reuses the
+   * bucket's snapshot: views arriving within it count from the next bucket. Ranking is an
+   * aggregate over a week of events, so re-ranking for every new view would cost each
+   * first page that aggregate while telemetry flows. 0: every first page takes a new one.
+   */
   bucketMs?: number;
   /** At most this many engaged videos are ranked (the rest fall to the newest-first part). */
   maxRanked?: number;
@@ -80,6 +85,7 @@ export class TrendingFeed {
   private readonly maxRanked: number;
   private readonly now: () => number;
   private readonly rankings = new LRUCache<string, Ranked[]>({ max: 64, ttl: 5 * 60_000 });
+  private current: { asOf: number; snapshot: Promise<Snapshot> } | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -132,8 +138,20 @@ export class TrendingFeed {
   }
 
   private async snapshot(): Promise<Snapshot> {
-    const row = await this.db.selectFrom('playback_events').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
-    return { asOf: Math.ceil(this.now() / this.bucketMs) * this.bucketMs, maxEventId: Number(row?.max ?? 0) };
+    const now = this.now();
+    const asOf = this.bucketMs > 0 ? Math.ceil(now / this.bucketMs) * this.bucketMs : now;
+    if (this.bucketMs > 0 && this.current?.asOf === asOf) return this.current.snapshot;
+    const snapshot = this.db
+      .selectFrom('playback_events')
+      .select((eb) => eb.fn.max('id').as('max'))
+      .executeTakeFirst()
+      .then((row) => ({ asOf, maxEventId: Number(row?.max ?? 0) }));
+    // Kept as a promise: concurrent first pages of a new bucket share one lookup.
+    this.current = { asOf, snapshot };
+    snapshot.catch(() => {
+      if (this.current?.snapshot === snapshot) this.current = undefined;
+    });
+    return snapshot;
   }
 
   /** Engaged videos of the snapshot, in feed order. */

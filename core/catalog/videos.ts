@@ -96,15 +96,14 @@ function decodeCursor(cursor: string): { created_at: number; id: string } {
 
 /** Search cursor: the snapshot time of the first page, then the last hit's rank, created_at and id. */
 function encodeSearchCursor(snapshot: number, hit: VideoSearchHit): string {
-  return Buffer.from(`s:${snapshot}:${hit.rank}:${hit.created_at}:${hit.id}`).toString('base64url');
+  return Buffer.from(`s:${snapshot}:${hit.rank}:${hit.seq}`).toString('base64url');
 }
 
 function decodeSearchCursor(cursor: string): { snapshot: number; after: NonNullable<VideoSearchQuery['after']> } {
   const raw = Buffer.from(cursor, 'base64url').toString();
-  const m = /^s:(\d+):(-?[0-9.e+-]+):(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
-  const rank = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isFinite(rank)) throw new AppError('E_BAD_REQUEST', 'invalid cursor');
-  return { snapshot: Number(m[1]), after: { rank, created_at: Number(m[3]), id: m[4]! } };
+  const m = /^s:(\d+):(-?\d+):(\d+)$/.exec(raw);
+  if (!m) throw new AppError('E_BAD_REQUEST', 'invalid cursor');
+  return { snapshot: Number(m[1]), after: { rank: Number(m[2]), seq: Number(m[3]) } };
 }
 
 export class VideoCatalog {
@@ -354,21 +353,21 @@ export class VideoCatalog {
   async search(q: SearchQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
     const searchVideos = this.fullText?.searchVideos?.bind(this.fullText);
     if (searchVideos && q.words.length > 0) {
-      const from = q.cursor ? decodeSearchCursor(q.cursor) : { snapshot: this.now(), after: undefined };
-      const hits = await searchVideos({
+      const from = q.cursor ? decodeSearchCursor(q.cursor) : undefined;
+      const { hits, snapshot } = await searchVideos({
         words: q.words,
         limit: q.limit + 1,
         owner: q.owner,
         status: q.status,
         visibilities: q.visibilities,
-        createdAtMost: from.snapshot,
-        after: from.after,
+        seqAtMost: from?.snapshot,
+        after: from?.after,
       });
       const items = hits.slice(0, q.limit);
       const last = items[items.length - 1];
       return {
-        items: items.map(({ rank: _rank, ...row }) => row),
-        next_cursor: hits.length > q.limit && last ? encodeSearchCursor(from.snapshot, last) : null,
+        items: items.map(({ rank: _rank, seq: _seq, ...row }) => row),
+        next_cursor: hits.length > q.limit && last ? encodeSearchCursor(snapshot, last) : null,
       };
     }
     return this.substringSearch(q);

@@ -222,14 +222,26 @@ export interface VideoSearchQuery {
   owner?: string | undefined;
   status?: VideoStatus | undefined;
   visibilities?: Visibility[] | undefined;
-  /** Only videos created at or before this time (a snapshot, so later pages gain no rows). */
-  createdAtMost: number;
-  /** Continue after this hit in (rank, created_at desc, id desc) order. */
-  after?: { rank: number; created_at: number; id: string } | undefined;
+  /**
+   * Only videos inserted up to this sequence number: the snapshot a first page returns, so
+   * later pages gain no rows. Undefined on a first page (the adapter takes the newest).
+   */
+  seqAtMost?: number | undefined;
+  /** Continue after this hit in (rank, seq desc) order. */
+  after?: { rank: number; seq: number } | undefined;
 }
 
-/** A search hit: the row and its rank (smaller is more relevant, as SQLite's bm25()). */
-export type VideoSearchHit = VideoRow & { rank: number };
+/**
+ * A search hit: the row, its rank (smaller is more relevant, as SQLite's bm25()) and its
+ * insertion sequence number (newest first among equal ranks).
+ */
+export type VideoSearchHit = VideoRow & { rank: number; seq: number };
+
+/** A page of hits and the snapshot (`seqAtMost`) that later pages must pass on. */
+export interface VideoSearchPage {
+  hits: VideoSearchHit[];
+  snapshot: number;
+}
 
 export interface MetadataDb {
   /** Dialect name, for logs and dialect-specific paths. */
@@ -252,7 +264,7 @@ export interface MetadataDb {
    * on corpus statistics that move with inserts), so a cursor taken from one page
    * continues exactly on the next.
    */
-  searchVideos?(q: VideoSearchQuery): Promise<VideoSearchHit[]>;
+  searchVideos?(q: VideoSearchQuery): Promise<VideoSearchPage>;
 
   /** True when the database answers (used by /readyz). */
   ping(): Promise<boolean>;

@@ -13,7 +13,7 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Database, JobRow, MetadataDb, VideoSearchHit, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { Database, JobRow, MetadataDb, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
 import { searchVideosTsvector } from './postgres-search.js';
@@ -60,7 +60,7 @@ class PostgresMetadataDb implements MetadataDb {
     return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: true });
   }
 
-  searchVideos(q: VideoSearchQuery): Promise<VideoSearchHit[]> {
+  searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {
     return searchVideosTsvector(this.db, q);
   }
 

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
-import type { Database, JobRow, MetadataDb, VideoSearchHit, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { Database, JobRow, MetadataDb, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
 import { searchVideosFts } from './sqlite-search.js';
@@ -62,7 +62,7 @@ class SqliteMetadataDb implements MetadataDb {
     return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: false });
   }
 
-  searchVideos(q: VideoSearchQuery): Promise<VideoSearchHit[]> {
+  searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {
     return searchVideosFts(this.db, q);
   }
 

@@ -228,18 +228,49 @@ export function metadataContract(t: Test, opts: MetadataContractOptions): void {
         video('s-both', { title: 'Harbor boats', created_at: at(5), updated_at: at(5) }),
       ])
       .execute();
-    const search = (words: string[], extra: Partial<Parameters<NonNullable<MetadataDb['searchVideos']>>[0]> = {}) =>
-      db.searchVideos!({ words, limit: 10, createdAtMost: at(100), ...extra });
+    const search = async (words: string[], extra: Partial<Parameters<NonNullable<MetadataDb['searchVideos']>>[0]> = {}) =>
+      (await db.searchVideos!({ words, limit: 10, ...extra })).hits;
     const ids = (hits: { id: string }[]) => hits.map((h) => h.id);
+    /** Every hit of `words`, read `limit` at a time through the cursor. */
+    const allPages = async (words: string[], limit: number) => {
+      const first = await db.searchVideos!({ words, limit });
+      const out = [...first.hits];
+      for (let page = first.hits; page.length === limit; ) {
+        const last = page[page.length - 1]!;
+        page = (await db.searchVideos!({ words, limit, seqAtMost: first.snapshot, after: { rank: last.rank, seq: last.seq } })).hits;
+        out.push(...page);
+      }
+      return ids(out);
+    };
     t.same(ids(await search(['harb'])), ['s-both', 's-title', 's-tags', 's-desc'], 'prefix match; title before tags before description, newest first among equals');
     t.same(ids(await search(['HARBOR', 'boat'])), ['s-both', 's-tags'], 'every word must match, in any case');
     t.same(ids(await search(['nothing'])), []);
     t.same(ids(await search(['%'])), [], 'words without letters or digits match nothing');
-    t.same(ids(await search(['harbor'], { createdAtMost: at(2) })), ['s-title', 's-tags'], 'the snapshot excludes newer rows');
-    const first = await search(['harbor'], { limit: 2 });
-    const last = first[first.length - 1]!;
-    const rest = await search(['harbor'], { limit: 10, after: { rank: Number(last.rank), created_at: last.created_at, id: last.id } });
-    t.same([...ids(first), ...ids(rest)], ['s-both', 's-title', 's-tags', 's-desc'], 'pages continue exactly');
+    t.same(await allPages(['harbor'], 1), ['s-both', 's-title', 's-tags', 's-desc'], 'pages of one continue exactly, across rank tiers');
+
+    const { snapshot } = await db.searchVideos!({ words: ['harbor'], limit: 10 });
+    await db.db.insertInto('videos').values(video('s-later', { title: 'Harbor later', created_at: at(6), updated_at: at(6) })).execute();
+    t.same(ids(await search(['harbor'], { seqAtMost: snapshot })), ['s-both', 's-title', 's-tags', 's-desc'], 'the snapshot excludes rows inserted since');
+    t.same(ids(await search(['harbor'])), ['s-later', 's-both', 's-title', 's-tags', 's-desc'], 'a new snapshot has them');
+
+    // Each word counts with its best column: three and four words (more than three rank all matches at once).
+    await db.db
+      .insertInto('videos')
+      .values([
+        video('m-titles', { title: 'kelp quay tern wharf', created_at: at(7), updated_at: at(7) }),
+        video('m-mixed', { title: 'kelp quay', tags: '["tern"]', description: 'wharf', created_at: at(8), updated_at: at(8) }),
+        video('m-desc', { title: 'kelp', description: 'quay tern wharf', created_at: at(9), updated_at: at(9) }),
+        video('m-three', { title: 'kelp quay tern', tags: '["wharf"]', description: 'kelp kelp', created_at: at(10), updated_at: at(10) }),
+      ])
+      .execute();
+    const three = await search(['kelp', 'quay', 'tern']);
+    t.same(ids(three), ['m-three', 'm-titles', 'm-mixed', 'm-desc'], 'three words: ranks summed over best columns, newest first among equals');
+    t.same(three.map((h) => h.rank), [-30, -30, -24, -12], 'a word counts once, with its best column');
+    const four = await search(['kelp', 'quay', 'tern', 'wharf']);
+    t.same(ids(four), ['m-titles', 'm-three', 'm-mixed', 'm-desc']);
+    t.same(four.map((h) => h.rank), [-40, -34, -25, -13]);
+    t.same(await allPages(['kelp', 'quay', 'tern', 'wharf'], 1), ids(four), 'four-word pages continue exactly');
+    t.same(ids(await search(['kelp', 'quay', 'tern'], { visibilities: [] })), [], 'no visibility allowed, no hits');
   });
 
   t.test('api token hashes are unique', async (t) => {

@@ -10,7 +10,8 @@ import { api } from '../helpers/api.js';
 import { openSeedDb, seedVideos, viewStarts, type SeedVideo } from '../helpers/catalog-seed.js';
 import { startServer } from '../helpers/server.js';
 
-const server = await startServer();
+// Views must count at once here: the feed re-ranks on every first page.
+const server = await startServer({ config: { catalog: { feed_refresh_s: 0 } } });
 const db = openSeedDb(join(server.dataDir, 'framecast.db'));
 t.teardown(async () => {
   db.close();

@@ -19,7 +19,7 @@ const feedQuery = z.object({
 
 export function feedRoutes(router: Router<AppState>, s: Services): void {
   const view = videoViewer(s);
-  const feed = new TrendingFeed(s.db.db);
+  const feed = new TrendingFeed(s.db.db, { bucketMs: s.config.catalog.feed_refresh_s * 1000 });
   router.get('/v1/feed', async (ctx) => {
     const q = feedQuery.parse(ctx.query);
     const privileged = hasScope(ctx.state.principal, 'read');

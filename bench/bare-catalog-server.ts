@@ -1,0 +1,59 @@
+/**
+ * The reference for the catalog benchmark: a bare node:http server (one process per core,
+ * as Framecast runs) over the very same SQLite file, answering with the textbook query for
+ * each endpoint and nothing else: no auth, no routing library, no URL signing.
+ *
+ *   node --import tsx bench/bare-catalog-server.ts DBFILE PROCESSES  → prints {"port":N}
+ *
+ * - GET /v1/videos/:id   `select * from videos where id = ?`
+ * - GET /v1/search?q=    FTS5's own ranking: `... match ? order by rank limit 21` (bm25),
+ *                        every word as a prefix: what an FTS5 tutorial would write
+ * - GET /v1/feed         newest ready public videos, `order by created_at desc limit 21`
+ */
+import cluster from 'node:cluster';
+import { createServer } from 'node:http';
+import BetterSqlite3 from 'better-sqlite3';
+
+const [file, processes = '2'] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: bare-catalog-server.ts DBFILE [PROCESSES]\n');
+  process.exit(2);
+}
+
+if (cluster.isPrimary) {
+  const server = createServer();
+  // The primary only picks the port; the workers share it through cluster.
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    server.close();
+    let listening = 0;
+    for (let i = 0; i < Number(processes); i++) {
+      cluster.fork({ BARE_PORT: String(port) }).on('listening', () => {
+        if (++listening === Number(processes)) process.stdout.write(`${JSON.stringify({ port })}\n`);
+      });
+    }
+  });
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    process.exit(0);
+  });
+} else {
+  const db = new BetterSqlite3(file, { readonly: true });
+  const get = db.prepare('select * from videos where id = ?');
+  const search = db.prepare(
+    `select v.* from videos_fts f join videos v on v.rowid = f.rowid
+     where videos_fts match ? and v.status = 'ready' and v.visibility = 'public' order by f.rank limit 21`,
+  );
+  const feed = db.prepare(`select * from videos where status = 'ready' and visibility = 'public' order by created_at desc, id desc limit 21`);
+  createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    let body: unknown;
+    if (url.pathname.startsWith('/v1/videos/')) body = get.get(url.pathname.slice('/v1/videos/'.length));
+    else if (url.pathname === '/v1/search') {
+      const words = (url.searchParams.get('q') ?? '').split(/\s+/).filter(Boolean);
+      body = { items: search.all(words.map((w) => `"${w.replace(/"/g, '""')}"*`).join(' AND ')) };
+    } else if (url.pathname === '/v1/feed') body = { items: feed.all() };
+    res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body ?? { error: 'not found' }));
+  }).listen(Number(process.env.BARE_PORT), '127.0.0.1');
+}
