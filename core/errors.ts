@@ -19,6 +19,7 @@ export const ERRORS = {
   E_PROCESSING_TIMEOUT: { status: 500, retryable: true, message: 'processing took longer than the limit' },
   E_RATE_LIMITED: { status: 429, retryable: true, message: 'too many requests; slow down' },
   E_UNAVAILABLE: { status: 503, retryable: true, message: 'service unavailable' },
+  E_STORAGE_FULL: { status: 507, retryable: true, message: 'the server is out of storage space; try again later' },
   E_INTERNAL: { status: 500, retryable: true, message: 'internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
@@ -53,9 +54,44 @@ export interface VideoError {
   retryable: boolean;
 }
 
+/** errnos meaning the storage cannot take more bytes: full, over quota, read-only. */
+const STORAGE_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+/**
+ * The same errnos as strerror text: how ffmpeg reports them (in its stderr, which becomes
+ * the error message), and all that is left of an error that crossed a worker thread.
+ */
+const STORAGE_FULL_TEXT = /no space left on device|disk quota exceeded|read-only file system/i;
+
+/**
+ * 'E_STORAGE_FULL' when `err`, or an error in its `cause` chain, says the storage could not
+ * take the write (disk full, over quota, read-only); undefined otherwise. The one place
+ * that recognises these failures: upload handling, processing and the adapters ask it.
+ */
+export function storageErrorCode(err: unknown): 'E_STORAGE_FULL' | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof AppError) return e.code === 'E_STORAGE_FULL' ? e.code : undefined;
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && STORAGE_FULL_ERRNOS.has(code)) return 'E_STORAGE_FULL';
+    if (typeof message === 'string' && STORAGE_FULL_TEXT.test(message)) return 'E_STORAGE_FULL';
+  }
+  return undefined;
+}
+
+/** `err` as an AppError: itself, E_STORAGE_FULL for a full or read-only storage, else undefined. */
+export function asAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  const code = storageErrorCode(err);
+  if (!code) return undefined;
+  // An errno error names the syscall; its message would also carry local paths.
+  const { code: errno, syscall } = err as { code?: unknown; syscall?: unknown };
+  const detail = typeof errno === 'string' && typeof syscall === 'string' ? `${errno}, ${syscall}` : err instanceof Error ? err.message : String(err);
+  return new AppError(code, `${ERRORS[code].message} (${detail})`, { cause: err });
+}
+
 /** Turns anything thrown during processing into the video's error, unknowns as E_TRANSCODE_FAILED. */
 export function toVideoError(err: unknown): VideoError {
-  if (err instanceof AppError) return { code: err.code, message: err.message, retryable: err.retryable };
+  const known = asAppError(err);
+  if (known) return { code: known.code, message: known.message, retryable: known.retryable };
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'E_TRANSCODE_FAILED', message, retryable: true };
 }

@@ -7,12 +7,16 @@
  * path and plugin routes (core/http/server.ts).
  */
 
+import { ERRORS } from '../errors.js';
+
 type Schema = Record<string, unknown>;
 type Operation = Record<string, unknown>;
 
 /** Where a path is answered, when not by a Koa router layer. */
 export const SERVED_BESIDE_KOA = ['tus', 'media-fast-path', 'plugins'] as const;
 
+/** Every error code (core/errors.ts), in error bodies and on failed videos. */
+const errorCode: Schema = { enum: Object.keys(ERRORS) };
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Schema) => ({ 'application/json': { schema } });
 const ok = (description: string, schema?: Schema, status = '200') => ({ [status]: schema ? { description, content: json(schema) } : { description } });
@@ -40,7 +44,7 @@ const videoView: Schema = {
     visibility: { enum: ['public', 'unlisted', 'private'] },
     status: { enum: ['awaiting_upload', 'uploading', 'processing', 'ready', 'failed'] },
     version: { type: 'integer' },
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, retryable: { type: 'boolean' } } },
+    error: { type: 'object', properties: { code: errorCode, message: { type: 'string' }, retryable: { type: 'boolean' } } },
     progress: { type: 'object', properties: { stage: { type: 'string' }, percent: { type: 'number' } } },
     duration_ms: { type: ['integer', 'null'] },
     width: { type: ['integer', 'null'] },
@@ -62,7 +66,7 @@ const schemas: Record<string, Schema> = {
   Error: {
     type: 'object',
     required: ['error'],
-    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: errorCode, message: { type: 'string' } } } },
   },
   Video: videoView,
   VideoPage: { type: 'object', required: ['items', 'next_cursor'], properties: { items: { type: 'array', items: ref('Video') }, next_cursor: { type: ['string', 'null'] } } },
@@ -208,7 +212,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
     'x-served-by': 'tus',
     post: op('Create a tus upload (creation, creation-with-upload); Upload-Metadata video_id or filename/title', {
       auth: 'required',
-      responses: { '201': { description: 'created; Location and Framecast-Video-Id headers' }, ...errors(401, 403, 404, 413, 422, 429) },
+      responses: { '201': { description: 'created; Location and Framecast-Video-Id headers' }, ...errors(401, 403, 404, 413, 422, 429, 503, 507) },
     }),
     options: op('tus capabilities', { auth: 'none', responses: { '204': { description: 'Tus-Version, Tus-Extension, Tus-Max-Size' } } }),
   },
@@ -218,7 +222,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
     patch: op('tus: append bytes (Upload-Checksum sha1 optional)', {
       auth: 'required',
       parameters: [pathParam('upload_id', 'tus upload id')],
-      responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 460) },
+      responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 460, 503, 507) },
     }),
     delete: op('tus termination', { auth: 'required', parameters: [pathParam('upload_id', 'tus upload id')], responses: { '204': { description: 'terminated' } } }),
   },

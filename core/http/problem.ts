@@ -1,7 +1,7 @@
 /** Turns anything thrown by a route into API.md's error body with a fitting status. */
 import type { Middleware } from 'koa';
 import { ZodError } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, asAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export function errorBody(err: AppError): string {
@@ -15,7 +15,8 @@ export function problemMiddleware(logger: Logger): Middleware {
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('E_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
     } catch (err) {
       let appErr: AppError;
-      if (err instanceof AppError) appErr = err;
+      const known = asAppError(err);
+      if (known) appErr = known;
       else if (err instanceof ZodError) {
         const detail = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
         appErr = new AppError('E_BAD_REQUEST', detail);

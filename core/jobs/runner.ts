@@ -83,7 +83,11 @@ export class JobRunner {
         const job = await this.queue.claim(this.opts.owner);
         if (!job) break;
         const abort = new AbortController();
-        const done = this.execute(job, abort).finally(() => this.running.delete(job.id));
+        const done = this.execute(job, abort)
+          // Recording the outcome needs the database; when it cannot be reached the lease
+          // runs out and the job is claimed again, so this must not end the process.
+          .catch((err: unknown) => this.logger.error({ err, job_id: job.id }, 'recording the job outcome failed; it runs again once its lease expires'))
+          .finally(() => this.running.delete(job.id));
         this.running.set(job.id, { abort, done });
       }
     } catch (err) {

@@ -73,7 +73,15 @@ export class ChecksumDataStore extends DataStore {
       },
     });
     stream.on('error', (err) => tap.destroy(err));
-    const newOffset = await this.inner.write(stream.pipe(tap), id, offset);
+    let newOffset: number;
+    try {
+      newOffset = await this.inner.write(stream.pipe(tap), id, offset);
+    } catch (err) {
+      // Part of the chunk may be on disk but it was never verified: drop it (a full disk
+      // also gets that space back), so the client resumes from the last verified byte.
+      await this.rollback(id, offset).catch(() => undefined);
+      throw err;
+    }
     if (hash.digest('base64') !== expected.digest) {
       await this.rollback(id, offset);
       throw { status_code: 460, body: 'Checksum Mismatch\n' };

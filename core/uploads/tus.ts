@@ -8,12 +8,12 @@
  * version's source and a `vod.process` job is queued.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { statfs, truncate } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
 import { EVENTS, TUS_RESUMABLE, type DataStore, type Upload } from '@tus/utils';
-import { AppError } from '../errors.js';
+import { AppError, asAppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Services } from '../services.js';
 import { objectKeys } from '../storage/object-store.js';
@@ -88,6 +88,13 @@ export function createUploadHandler(s: Services): UploadHandler {
       return {};
     },
     onResponseError(_req, err) {
+      // A full or read-only disk (507) or a database that cannot be used (503) keeps its
+      // code: the client retries later and resumes from the offset really stored.
+      const known = asAppError(err);
+      if (known) {
+        logger.warn({ err, code: known.code }, 'upload request failed');
+        return { status_code: known.status, body: JSON.stringify(known.toBody()) };
+      }
       if (err instanceof Error) logger.error({ err }, 'upload request failed');
       return undefined;
     },
@@ -96,6 +103,18 @@ export function createUploadHandler(s: Services): UploadHandler {
   tus.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => {
     void abandonSession(id, 'terminated').catch((err: unknown) => logger.error({ err, upload_id: id }, 'cleanup after termination failed'));
   });
+
+  /**
+   * False when the local disk the uploads are written to has fewer than `bytes` free, so an
+   * upload that cannot fit is refused before anything is created. True when it fits or
+   * cannot be known (a store without local files).
+   */
+  async function localSpaceFor(bytes: number): Promise<boolean> {
+    const dir = store.localPath?.(store.tusUploadKey('space-check'));
+    if (!dir || !Number.isFinite(bytes)) return true;
+    const fsStats = await statfs(dirname(dir)).catch(() => undefined);
+    return !fsStats || fsStats.bavail * fsStats.bsize >= bytes;
+  }
 
   /** An upload that will never finish (terminated or expired): its version goes away. */
   async function abandonSession(uploadId: string, why: string): Promise<void> {
@@ -184,12 +203,16 @@ export function createUploadHandler(s: Services): UploadHandler {
         if (req.method === 'POST' && typeof length === 'string' && Number(length) > config.limits.max_upload_bytes) {
           throw new AppError('E_TOO_LARGE', `the upload is ${length} bytes; the limit is ${config.limits.max_upload_bytes}`);
         }
+        if (req.method === 'POST' && typeof length === 'string' && !(await localSpaceFor(Number(length)))) {
+          throw new AppError('E_STORAGE_FULL', `not enough free storage space for an upload of ${length} bytes; try again later`);
+        }
         const checksum = parseChecksumHeader(req.headers['upload-checksum'] as string | undefined);
         if (checksum === 'unsupported') throw new AppError('E_BAD_REQUEST', 'Upload-Checksum algorithm not supported (use sha1)');
         if (checksum === 'invalid') throw new AppError('E_BAD_REQUEST', 'malformed Upload-Checksum header');
         await requestContext.run({ principal, res }, () => checksumContext.run(checksum, () => tus.handle(req, res)));
       } catch (err) {
-        if (err instanceof AppError) return sendError(res, err);
+        const known = asAppError(err);
+        if (known) return sendError(res, known);
         logger.error({ err }, 'upload handler failed');
         return sendError(res, new AppError('E_INTERNAL'));
       }

@@ -14,6 +14,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database, JobRow, MetadataDb, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
 import { searchVideosTsvector } from './postgres-search.js';
@@ -26,6 +27,21 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const PING_TIMEOUT_MS = 3_000;
 
 const toNumber = (value: string): number => Number(value);
+
+/** Socket errors of a server that cannot be reached (down, restarting, network cut). */
+const UNREACHABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** SQLSTATEs of a server going away or refusing connections (class 08 is matched apart). */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** node-postgres reports a lost or never-made connection without any code. */
+const LOST_CONNECTION = /connection terminated|timeout exceeded when trying to connect|not queryable|connection timeout/i;
+
+export function classifyPostgresError(err: unknown): ReturnType<DbErrorClassifier> {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (code === '53100') return 'E_STORAGE_FULL'; // disk_full
+  if (typeof code === 'string' && (UNREACHABLE_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) return 'E_UNAVAILABLE';
+  return typeof message === 'string' && LOST_CONNECTION.test(message) ? 'E_UNAVAILABLE' : undefined;
+}
 
 /** Type parsers for this pool only (the global pg.types stay untouched). */
 const types = {
@@ -106,7 +122,10 @@ export default async function createPostgresMetadataDb(url: string): Promise<Met
   // An idle client that loses its server emits 'error' on the pool; without a listener that
   // would end the process. The next query gets a fresh client (and /readyz reports it).
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // So does a client checked out between two queries (inside a transaction): its query
+  // fails, the pool drops it on release, and the next query connects again.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const db = new Kysely<Database>({ dialect: withDbErrorClassifier(new PostgresDialect({ pool }), classifyPostgresError) });
   try {
     await migrateLocked(pool, db);
   } catch (err) {

@@ -5,11 +5,13 @@
  * failing, and every write that must not race is a single statement (or `BEGIN IMMEDIATE`),
  * which SQLite runs under its database-wide write lock.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
 import type { Database, JobRow, MetadataDb, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
 import { searchVideosFts } from './sqlite-search.js';
@@ -39,6 +41,20 @@ class ImmediateSqliteDialect extends SqliteDialect {
 
 const MEMORY = ':memory:';
 const BUSY_TIMEOUT_MS = 5000;
+/** How long /readyz waits for the write lock: a normal write holds it for milliseconds. */
+const PING_BUSY_TIMEOUT_MS = 500;
+
+/**
+ * SQLite result codes (and their extended forms) meaning "not now": another process held
+ * the lock past the busy timeout, or the file or its disk cannot be opened, read or written.
+ */
+const UNAVAILABLE_CODE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|READONLY)/;
+
+export function classifySqliteError(err: unknown): ReturnType<DbErrorClassifier> {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  if (code.startsWith('SQLITE_FULL')) return 'E_STORAGE_FULL';
+  return UNAVAILABLE_CODE.test(code) ? 'E_UNAVAILABLE' : undefined;
+}
 
 /** File path from `sqlite:PATH` (relative to `dataDir`), or `:memory:`. */
 function databasePath(url: string, dataDir: string): string {
@@ -52,8 +68,15 @@ class SqliteMetadataDb implements MetadataDb {
   readonly dialect = 'sqlite' as const;
   readonly db: Kysely<Database>;
 
-  constructor(db: Kysely<Database>) {
+  /** The database file as opened: path and identity (undefined for :memory:). */
+  readonly #file: { path: string; dev: number; ino: number } | undefined;
+
+  constructor(db: Kysely<Database>, file?: string) {
     this.db = db;
+    if (file) {
+      const st = statSync(file);
+      this.#file = { path: file, dev: st.dev, ino: st.ino };
+    }
   }
 
   async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined> {
@@ -66,10 +89,30 @@ class SqliteMetadataDb implements MetadataDb {
     return searchVideosFts(this.db, q);
   }
 
+  /**
+   * True when a write could run now. Reads go on while another process holds the write
+   * lock (WAL), so `select 1` would say ready while every write waits out the busy timeout
+   * and fails: the probe takes the write lock for a moment instead.
+   * Not ready either while the database file is missing or another file took its name.
+   */
   async ping(): Promise<boolean> {
+    // A file deleted or replaced under the node stays open and writable here, but nothing
+    // written to it would be seen again: not ready until the opened file is back in place.
+    if (this.#file) {
+      const st = await stat(this.#file.path).catch(() => undefined);
+      if (!st || st.dev !== this.#file.dev || st.ino !== this.#file.ino) return false;
+    }
     try {
-      await sql`select 1`.execute(this.db);
-      return true;
+      return await this.db.connection().execute(async (conn) => {
+        await sql.raw(`pragma busy_timeout = ${PING_BUSY_TIMEOUT_MS}`).execute(conn);
+        try {
+          await sql`begin immediate`.execute(conn);
+          await sql`rollback`.execute(conn);
+          return true;
+        } finally {
+          await sql.raw(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`).execute(conn);
+        }
+      });
     } catch {
       return false;
     }
@@ -115,12 +158,12 @@ export default async function createSqliteMetadataDb(url: string, opts: { dataDi
     connection.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: withDbErrorClassifier(new ImmediateSqliteDialect({ database: connection }), classifySqliteError) });
   try {
     await migrateExclusively(db);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return new SqliteMetadataDb(db);
+  return new SqliteMetadataDb(db, file === MEMORY ? undefined : file);
 }

@@ -19,12 +19,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, createWriteStream, mkdirSync, type BigIntStats } from 'node:fs';
 import { access, copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileStore } from '@tus/file-store';
-import type { DataStore } from '@tus/utils';
-import { AppError } from '../../core/errors.js';
+import { ERRORS as TUS_ERRORS, type DataStore } from '@tus/utils';
+import { AppError, ERRORS, storageErrorCode } from '../../core/errors.js';
 import {
   assertSafeKey,
   InvalidKeyError,
@@ -87,6 +87,40 @@ function resolveRoot(url: URL | string, dataDir: string): string {
   const parsed = typeof url === 'string' ? new URL(url, pathToFileURL(path.resolve(dataDir) + path.sep)) : url;
   if (parsed.protocol !== 'file:') throw new Error(`fs object store needs a file: URL, got ${parsed.protocol}`);
   return fileURLToPath(parsed);
+}
+
+/**
+ * @tus/file-store, except that a failed write keeps its cause: the library turns every
+ * write failure into a bare 500, so a full or read-only disk could not answer 507
+ * E_STORAGE_FULL. The write itself is the library's: the chunk goes to the upload file at
+ * `offset`, and what reached the disk before a failure stays (HEAD reports the file's size,
+ * so the client resumes from the last byte really stored).
+ */
+class UploadFileStore extends FileStore {
+  constructor(
+    private readonly pathOf: (uploadId: string) => string,
+    options: ConstructorParameters<typeof FileStore>[0],
+  ) {
+    super(options);
+  }
+
+  override async write(readable: Readable, uploadId: string, offset: number): Promise<number> {
+    const target = this.pathOf(uploadId);
+    let received = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        received += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(readable, counter, createWriteStream(target, { flags: 'r+', start: offset }));
+    } catch (err) {
+      if (storageErrorCode(err)) throw new AppError('E_STORAGE_FULL', `${ERRORS.E_STORAGE_FULL.message} (${errorCode(err)})`, { cause: err });
+      throw TUS_ERRORS.FILE_WRITE_ERROR;
+    }
+    return offset + received;
+  }
 }
 
 /** The filesystem object store; see the module comment for its guarantees. */
@@ -319,7 +353,10 @@ export class FsObjectStore implements ObjectStore {
   }
 
   tusDataStore(opts: { expirationPeriodInMilliseconds: number }): DataStore {
-    return new FileStore({ directory: path.join(this.root, TUS_DIR), expirationPeriodInMilliseconds: opts.expirationPeriodInMilliseconds });
+    return new UploadFileStore((id) => this.#objectPath(this.tusUploadKey(id)), {
+      directory: path.join(this.root, TUS_DIR),
+      expirationPeriodInMilliseconds: opts.expirationPeriodInMilliseconds,
+    });
   }
 
   tusUploadKey(uploadId: string): string {
