@@ -15,6 +15,7 @@ import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storag
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
 import { searchVideosFts } from './sqlite-search.js';
+import { withStatementCache } from './sqlite-statements.js';
 
 /**
  * Transactions start with BEGIN IMMEDIATE: several processes write to one file, and a
@@ -158,7 +159,7 @@ export default async function createSqliteMetadataDb(url: string, opts: { dataDi
     connection.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: withDbErrorClassifier(new ImmediateSqliteDialect({ database: connection }), classifySqliteError) });
+  const db = new Kysely<Database>({ dialect: withDbErrorClassifier(new ImmediateSqliteDialect({ database: withStatementCache(connection) }), classifySqliteError) });
   try {
     await migrateExclusively(db);
   } catch (err) {
