@@ -13,6 +13,7 @@
  *   until p99 passes the target. "Capacity at target" is the highest rate that held it.
  *
  *   npm run bench:catalog -- [--videos N] [--concurrency N] [--workers N] [--step-seconds S]
+ *                            [--endpoints get,search,feed] [--servers framecast,bare] [--rates 100,200,...]
  *
  * The seeded database is cached in the OS temp dir by size and schema, so a second run
  * skips the seeding (delete framecast-catalog-*.db there to reseed).
@@ -37,6 +38,9 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     'step-seconds': { type: 'string', default: '5' },
     'closed-requests': { type: 'string', default: '10000' },
+    endpoints: { type: 'string', default: 'get,search,feed' },
+    servers: { type: 'string', default: 'framecast,bare' },
+    rates: { type: 'string', default: '100,200,400,800,1600,3200,6400' },
   },
 });
 const VIDEOS = Number(values.videos);
@@ -44,9 +48,10 @@ const CONCURRENCY = Number(values.concurrency);
 const WORKERS = Number(values.workers);
 const STEP_MS = Number(values['step-seconds']) * 1000;
 const CLOSED_REQUESTS = Number(values['closed-requests']);
+const CLOSED_MAX_MS = 20_000;
 const TARGET_MS = { get: 5, search: 30, feed: 30 } as const;
 type Endpoint = keyof typeof TARGET_MS;
-const RATES = [100, 200, 400, 800, 1600, 3200, 6400];
+const RATES = values.rates!.split(',').map(Number);
 
 // A small deterministic PRNG: the same catalog every run.
 let seed = 42;
@@ -108,13 +113,14 @@ function percentile(sorted: number[], p: number): number {
 interface Sample {
   p50: number;
   p99: number;
+  max: number;
   rps: number;
   errors: number;
 }
 
 function summarize(latencies: number[], errors: number, seconds: number): Sample {
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), rps: latencies.length / seconds, errors };
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? NaN, rps: latencies.length / seconds, errors };
 }
 
 async function request(pool: Pool, path: string): Promise<boolean> {
@@ -127,7 +133,7 @@ async function request(pool: Pool, path: string): Promise<boolean> {
   }
 }
 
-/** CONCURRENCY requests always in flight until `count` are done. */
+/** CONCURRENCY requests always in flight until `count` are done or CLOSED_MAX_MS passed. */
 async function closedLoop(pool: Pool, next: () => string, count: number): Promise<Sample> {
   const latencies: number[] = [];
   let errors = 0;
@@ -135,7 +141,7 @@ async function closedLoop(pool: Pool, next: () => string, count: number): Promis
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (issued++ < count) {
+      while (issued++ < count && performance.now() - t0 < CLOSED_MAX_MS) {
         const s = performance.now();
         if (!(await request(pool, next()))) errors++;
         latencies.push(performance.now() - s);
@@ -154,7 +160,8 @@ async function openLoop(pool: Pool, next: () => string, rate: number): Promise<S
   const total = Math.round((rate * STEP_MS) / 1000);
   let sent = 0;
   while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
+    // Request i is due at i / rate seconds.
+    const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
     for (; sent < due; sent++) {
       const scheduled = t0 + (sent * 1000) / rate;
       inFlight.push(
@@ -211,17 +218,18 @@ try {
     feed: () => (rand() < 0.7 || feedCursors.length === 0 ? '/v1/feed?limit=20' : `/v1/feed?limit=20&cursor=${encodeURIComponent(pick(feedCursors))}`),
   };
 
-  const servers = { framecast: server.url, bare: bare.url } as const;
+  const servers = Object.fromEntries(Object.entries({ framecast: server.url, bare: bare.url }).filter(([name]) => values.servers!.split(',').includes(name)));
+  const endpoints = (Object.keys(TARGET_MS) as Endpoint[]).filter((e) => values.endpoints!.split(',').includes(e));
   const results: Record<string, Record<Endpoint, { closed: Sample; capacity: Awaited<ReturnType<typeof capacity>> }>> = {};
   for (const [name, url] of Object.entries(servers)) {
     const pool = new Pool(url, { connections: CONCURRENCY });
     results[name] = {} as (typeof results)[string];
-    for (const endpoint of Object.keys(TARGET_MS) as Endpoint[]) {
+    for (const endpoint of endpoints) {
       await closedLoop(pool, paths[endpoint], Math.min(2000, CLOSED_REQUESTS)); // warm-up
       const closed = await closedLoop(pool, paths[endpoint], CLOSED_REQUESTS);
       const cap = await capacity(pool, paths[endpoint], TARGET_MS[endpoint]);
       results[name]![endpoint] = { closed, capacity: cap };
-      console.log(`${name} ${endpoint}: closed ${fmt(closed.rps, 0)} req/s p99 ${fmt(closed.p99, 1)} ms; p99 ≤ ${TARGET_MS[endpoint]} ms up to ${cap.rate} req/s (${cap.steps.map((s) => `${s.rate}:${fmt(s.sample.p99, 1)}`).join(' ')})`);
+      console.log(`${name} ${endpoint}: closed ${fmt(closed.rps, 0)} req/s p99 ${fmt(closed.p99, 1)} ms; p99 ≤ ${TARGET_MS[endpoint]} ms up to ${cap.rate} req/s (rate:p50/p99/max ${cap.steps.map((s) => `${s.rate}:${fmt(s.sample.p50, 1)}/${fmt(s.sample.p99, 1)}/${fmt(s.sample.max, 0)}`).join(' ')})`);
     }
     await pool.close();
   }
@@ -230,17 +238,17 @@ try {
   console.log(
     markdownTable(
       ['endpoint', 'target p99', 'open loop: req/s at target (bare)', 'p50 / p99 ms there', 'verdict', `closed ${CONCURRENCY}: req/s (bare)`, 'closed p50 / p99 ms'],
-      (Object.keys(TARGET_MS) as Endpoint[]).map((endpoint) => {
-        const f = results.framecast![endpoint];
-        const b = results.bare![endpoint];
+      endpoints.map((endpoint) => {
+        const f = results.framecast?.[endpoint];
+        const b = results.bare?.[endpoint];
         return [
           endpoint,
           `≤ ${TARGET_MS[endpoint]} ms`,
-          `${f.capacity.rate} (${b.capacity.rate})`,
-          `${fmt(f.capacity.at?.p50, 1)} / ${fmt(f.capacity.at?.p99, 1)}`,
-          f.capacity.rate > 0 ? 'pass' : 'MISS',
-          `${fmt(f.closed.rps, 0)} (${fmt(b.closed.rps, 0)})`,
-          `${fmt(f.closed.p50, 0)} / ${fmt(f.closed.p99, 0)}`,
+          `${f?.capacity.rate ?? '—'} (${b?.capacity.rate ?? '—'})`,
+          `${fmt(f?.capacity.at?.p50, 1)} / ${fmt(f?.capacity.at?.p99, 1)}`,
+          f ? (f.capacity.rate > 0 ? 'pass' : 'MISS') : '—',
+          `${fmt(f?.closed.rps, 0)} (${fmt(b?.closed.rps, 0)})`,
+          `${fmt(f?.closed.p50, 0)} / ${fmt(f?.closed.p99, 0)}`,
         ];
       }),
     ),

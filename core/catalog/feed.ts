@@ -21,7 +21,7 @@ export interface FeedOptions {
   halfLifeMs?: number;
   windowMs?: number;
   /**
-   * Snapshots are taken at multiples of this (default 10 s), and a first page reuses the
+   * Snapshots are taken at multiples of this (default 10 s; config `catalog.feed_refresh_s`), and a first page reuses the
    * bucket's snapshot: views arriving within it count from the next bucket. Ranking is an
    * aggregate over a week of events, so re-ranking for every new view would cost each
    * first page that aggregate while telemetry flows. 0: every first page takes a new one.
@@ -161,18 +161,25 @@ export class TrendingFeed {
     if (cached) return cached;
     if (visibilities.length === 0) return [];
     const k = Math.LN2 / this.halfLifeMs;
+    // Aggregate the window's events per video first, then look each video up by id. The
+    // `|| ''` and `+ 0` hide the filtered columns from the planner: otherwise SQLite walks
+    // the (1M-row) videos status index as the outer loop (2.4 s against 70 ms for 100k events).
     const { rows } = await sql<{ id: string; score: number; created_at: number }>`
-      select v.id as id, v.created_at as created_at, sum(
-        (case when e.type = 'view_start' then 1.0 else coalesce(e.dwell_ms, 0) / 600000.0 end)
-        * exp(${k} * (e.received_at - ${snap.asOf}))
-      ) as score
-      from playback_events e join videos v on v.id = e.video_id
-      where e.id <= ${snap.maxEventId}
-        and e.received_at > ${snap.asOf - this.windowMs}
-        and e.type in ('view_start', 'view_end')
-        and v.status = 'ready' and v.created_at <= ${snap.asOf}
-        and v.visibility in (${sql.join(visibilities)})
-      group by v.id, v.created_at
+      with engagement as materialized (
+        select e.video_id as video_id, sum(
+          (case when e.type = 'view_start' then 1.0 else coalesce(e.dwell_ms, 0) / 600000.0 end)
+          * exp(${k} * (e.received_at - ${snap.asOf}))
+        ) as score
+        from playback_events e
+        where e.id <= ${snap.maxEventId}
+          and e.received_at > ${snap.asOf - this.windowMs}
+          and e.type in ('view_start', 'view_end')
+        group by e.video_id
+      )
+      select v.id as id, v.created_at as created_at, engagement.score as score
+      from engagement join videos v on v.id = engagement.video_id
+      where v.status || '' = 'ready' and v.created_at + 0 <= ${snap.asOf}
+        and v.visibility || '' in (${sql.join(visibilities)})
       order by score desc
       limit ${this.maxRanked}`.execute(this.db);
     // Rounded so that the same snapshot always gives the same order, whatever the summation order.
