@@ -2,7 +2,8 @@
  * Prepared statements, kept. Kysely's SQLite driver prepares every query it runs; on a hot
  * read (GET /v1/videos/:id) preparing costs about as much as running it. The catalog's
  * queries come from a few shapes with bound parameters, so their SQL strings repeat and a
- * small LRU of statements by SQL text turns each prepare into a map lookup.
+ * small LRU of statements by SQL text turns each prepare into a map lookup. Small: a
+ * prepared statement holds ~35 KB, and only the hot shapes need to stay.
  *
  * A statement still iterating (Kysely streams with `iterate`) is busy and cannot run again;
  * such a one is never handed out twice: the caller then gets a fresh, uncached statement.
@@ -12,7 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { SqliteDatabase } from 'kysely';
 import { LRUCache } from 'lru-cache';
 
-export function withStatementCache(db: BetterSqlite3.Database, max = 256): SqliteDatabase {
+export function withStatementCache(db: BetterSqlite3.Database, max = 64): SqliteDatabase {
   const statements = new LRUCache<string, BetterSqlite3.Statement>({ max });
   return {
     close: () => {
