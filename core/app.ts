@@ -15,6 +15,7 @@ import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/aut
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
 import { JobQueue, type JobType } from './jobs/queue.js';
+import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
 import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
@@ -163,12 +164,18 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       await (handlers[job.type] as JobHandler<JobType>).failed?.(runnableJob(job), error, true);
     },
   });
+  // Unique per process start: a stalled process that comes back cannot act on a re-claimed job.
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const predecessor = await takeOverFromPredecessor(join(s.config.data_dir, 'run'), owner);
+  if (predecessor) {
+    const released = await queue.expireLeasesOf(predecessor);
+    if (released > 0) s.logger.warn({ jobs: released, predecessor }, 'took over the jobs of a media process that died');
+  }
   const runner = new JobRunner(
     queue,
     handlers,
     {
-      // Unique per process start: a stalled process that comes back cannot act on a re-claimed job.
-      owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      owner,
       concurrency: s.config.transcode.concurrency,
       pollIntervalMs: s.config.jobs.poll_interval_ms,
       leaseMs: s.config.jobs.lease_s * 1000,

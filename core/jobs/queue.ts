@@ -117,6 +117,21 @@ export class JobQueue {
     }
   }
 
+  /**
+   * Ends every lease `owner` holds now, so its running jobs are claimable at once: for a
+   * worker known to be dead (see jobs/predecessor.ts). Returns how many were released.
+   */
+  async expireLeasesOf(owner: string): Promise<number> {
+    const now = this.#now();
+    const result = await this.#db.db
+      .updateTable('jobs')
+      .set({ lease_expires_at: now, updated_at: now })
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Extends the lease; false means the lease was lost (another worker owns the job now). */
   async heartbeat(jobId: number, owner: string): Promise<boolean> {
     const now = this.#now();

@@ -147,8 +147,13 @@ t.test('kill -9 of the whole node while publishing v2: v1 keeps serving, no half
     const after = api(node.server.url, node.server.adminToken);
     const ready = await waitForVideo(after, videoId, (v) => v.version === version && v.status === 'ready' && !v.progress, 120_000);
     t.equal(ready.status, 'ready');
-    const jobs = await after.json('GET', '/v1/jobs?status=succeeded');
-    const job = jobs.body.items.find((j: any) => j.video_id === videoId && j.version === version);
+    // The version turns ready just before its job is marked done (and a kill after the
+    // publish leaves a job to finish on the next process): wait for the job too.
+    let job: any;
+    for (const until = Date.now() + 60_000; !job && Date.now() < until; await sleep(200)) {
+      const jobs = await after.json('GET', '/v1/jobs?status=succeeded');
+      job = jobs.body.items.find((j: any) => j.video_id === videoId && j.version === version);
+    }
     t.ok(job, `the v${version} job succeeded`);
     if (job?.attempts === 2) hit = version;
   }

@@ -63,6 +63,7 @@ t.test('killing the media process mid-transcode ends with the job retried and th
   t.equal(job?.attempts, 2, 'the second attempt finished the job');
   t.not(await server.mediaPid(), pid, 'the supervisor restarted the media process');
   t.match(server.logs(), /process died; restarting/);
+  t.match(server.logs(), /took over the jobs of a media process that died/, 'the next media process took the job back without waiting out its lease');
 });
 
 t.test('processing longer than jobs.timeout_s fails with E_PROCESSING_TIMEOUT, retryable by reprocess', async (t) => {

@@ -143,3 +143,18 @@ t.test('list filters by status, newest first; depth counts queued and running jo
   const claimed = [await queue.claim('w1'), await queue.claim('w1'), await queue.claim('w1')].map((j) => j?.type);
   t.same(claimed, ['vod.process', 'vod.process', undefined], 'unknown types are not claimed');
 });
+
+t.test("expireLeasesOf hands a dead worker's running jobs out at once, and only its own", async (t) => {
+  const { queue } = await setup(t);
+  await queue.enqueue('vod.process', { videoId: 'a', version: 1 });
+  await queue.enqueue('vod.process', { videoId: 'b', version: 1 });
+  const dead = await queue.claim('host:1:dead');
+  const live = await queue.claim('host:2:live');
+  t.equal(await queue.claim('w3'), undefined, 'both leased');
+  t.equal(await queue.expireLeasesOf('host:1:dead'), 1);
+  const again = await queue.claim('w3');
+  t.match(again, { id: dead!.id, attempts: 2, lease_owner: 'w3' }, 'taken again without waiting out the lease');
+  t.equal(await queue.claim('w4'), undefined, "the live worker's job stays leased");
+  t.ok(await queue.heartbeat(live!.id, 'host:2:live'));
+  t.notOk(await queue.heartbeat(dead!.id, 'host:1:dead'), 'the dead owner cannot act on it any more');
+});
