@@ -9,6 +9,7 @@
  * - GET /v1/search?q=    FTS5's own ranking: `... match ? order by rank limit 21` (bm25),
  *                        every word as a prefix: what an FTS5 tutorial would write
  * - GET /v1/feed         newest ready public videos, `order by created_at desc limit 21`
+ * - GET /healthz         `{"status":"ok"}`: the floor, a request that does nothing
  */
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
@@ -48,7 +49,8 @@ if (cluster.isPrimary) {
   createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     let body: unknown;
-    if (url.pathname.startsWith('/v1/videos/')) body = get.get(url.pathname.slice('/v1/videos/'.length));
+    if (url.pathname === '/healthz') body = { status: 'ok' };
+    else if (url.pathname.startsWith('/v1/videos/')) body = get.get(url.pathname.slice('/v1/videos/'.length));
     else if (url.pathname === '/v1/search') {
       const words = (url.searchParams.get('q') ?? '').split(/\s+/).filter(Boolean);
       body = { items: search.all(words.map((w) => `"${w.replace(/"/g, '""')}"*`).join(' AND ')) };
