@@ -43,6 +43,9 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: 'get,search,feed,floor' },
     servers: { type: 'string', default: 'framecast,bare' },
     rates: { type: 'string', default: '100,200,400,800,1600,3200,6400' },
+    // Keep stepping after a rate misses the target (a VM idling between requests can add
+    // more at low rates than at moderate ones): the report then shows the whole curve.
+    'all-rates': { type: 'boolean', default: false },
   },
 });
 const VIDEOS = Number(values.videos);
@@ -186,8 +189,9 @@ async function capacity(pool: Pool, next: () => string, targetMs: number): Promi
   for (const rate of RATES) {
     const sample = await openLoop(pool, next, rate);
     steps.push({ rate, sample });
-    if (sample.p99 > targetMs || sample.errors > 0) break;
-    best = { rate, at: sample };
+    const held = sample.p99 <= targetMs && sample.errors === 0;
+    if (held && best.rate < rate) best = { rate, at: sample };
+    if (!held && (!values['all-rates'] || sample.p50 > targetMs)) break;
   }
   return { ...best, steps };
 }
