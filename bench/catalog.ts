@@ -21,7 +21,7 @@
  * skips the seeding (delete framecast-catalog-*.db there to reseed).
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -206,7 +206,6 @@ async function startBare(file: string): Promise<{ url: string; stop: () => void 
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'framecast-bench-catalog-'));
-await mkdir(dataDir, { recursive: true });
 const dbFile = join(dataDir, 'framecast.db');
 const seedSeconds = await seededDatabase(dbFile);
 console.log(seedSeconds > 0 ? `seeded ${VIDEOS} videos and 100000 events in ${seedSeconds.toFixed(1)} s` : `${VIDEOS} videos from the seed cache`);

@@ -13,6 +13,7 @@ import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { killNode, lookAtVideo, mediaProcess, onNode, portIsFree, restartNode, sha1, statusOf, storedSource } from '../helpers/crash.js';
 import { makeClip } from '../helpers/media-fixtures.js';
+import { eventually } from '../helpers/readiness.js';
 import { startServer } from '../helpers/server.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'framecast-crash-'));
@@ -149,11 +150,9 @@ t.test('kill -9 of the whole node while publishing v2: v1 keeps serving, no half
     t.equal(ready.status, 'ready');
     // The version turns ready just before its job is marked done (and a kill after the
     // publish leaves a job to finish on the next process): wait for the job too.
-    let job: any;
-    for (const until = Date.now() + 60_000; !job && Date.now() < until; await sleep(200)) {
-      const jobs = await after.json('GET', '/v1/jobs?status=succeeded');
-      job = jobs.body.items.find((j: any) => j.video_id === videoId && j.version === version);
-    }
+    const succeeded = async () =>
+      (await after.json('GET', '/v1/jobs?status=succeeded')).body.items.find((j: any) => j.video_id === videoId && j.version === version);
+    const job = await eventually(succeeded, (j) => j !== undefined, `the v${version} job`).catch(() => undefined);
     t.ok(job, `the v${version} job succeeded`);
     if (job?.attempts === 2) hit = version;
   }
