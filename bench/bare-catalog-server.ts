@@ -5,7 +5,8 @@
  *
  *   node --import tsx bench/bare-catalog-server.ts DBFILE PROCESSES  → prints {"port":N}
  *
- * - GET /v1/videos/:id   `select * from videos where id = ?`
+ * - GET /v1/videos/:id   `select * from videos where id = ?`, then its current version and
+ *                        that version's renditions: the rows Framecast's answer is made of
  * - GET /v1/search?q=    FTS5's own ranking: `... match ? order by rank limit 21` (bm25),
  *                        every word as a prefix: what an FTS5 tutorial would write
  * - GET /v1/feed         newest ready public videos, `order by created_at desc limit 21`
@@ -40,7 +41,13 @@ if (cluster.isPrimary) {
   });
 } else {
   const db = new BetterSqlite3(file, { readonly: true });
-  const get = db.prepare('select * from videos where id = ?');
+  const get = db.prepare<[string], { current_version: number }>('select * from videos where id = ?');
+  const version = db.prepare('select * from versions where video_id = ? and version = ?');
+  const renditions = db.prepare('select * from renditions where video_id = ? and version = ?');
+  const video = (id: string) => {
+    const row = get.get(id);
+    return row && { ...row, current: version.get(id, row.current_version), renditions: renditions.all(id, row.current_version) };
+  };
   const search = db.prepare(
     `select v.* from videos_fts f join videos v on v.rowid = f.rowid
      where videos_fts match ? and v.status = 'ready' and v.visibility = 'public' order by f.rank limit 21`,
@@ -50,7 +57,7 @@ if (cluster.isPrimary) {
     const url = new URL(req.url ?? '/', 'http://x');
     let body: unknown;
     if (url.pathname === '/healthz') body = { status: 'ok' };
-    else if (url.pathname.startsWith('/v1/videos/')) body = get.get(url.pathname.slice('/v1/videos/'.length));
+    else if (url.pathname.startsWith('/v1/videos/')) body = video(url.pathname.slice('/v1/videos/'.length));
     else if (url.pathname === '/v1/search') {
       const words = (url.searchParams.get('q') ?? '').split(/\s+/).filter(Boolean);
       body = { items: search.all(words.map((w) => `"${w.replace(/"/g, '""')}"*`).join(' AND ')) };

@@ -83,7 +83,8 @@ function video(i: number, now: number): SeedVideo {
 
 /** A migrated database with the catalog and 100,000 view events, from the cache when it has one. */
 async function seededDatabase(file: string): Promise<number> {
-  const cached = join(tmpdir(), `framecast-catalog-${VIDEOS}-m${Object.keys(migrations).length}.db`);
+  // Named by what decides its content: size, schema, and the seed's own format (s2: with versions).
+  const cached = join(tmpdir(), `framecast-catalog-${VIDEOS}-m${Object.keys(migrations).length}-s2.db`);
   if (await stat(cached).then(() => true, () => false)) {
     await copyFile(cached, file);
     return 0;
