@@ -8,6 +8,7 @@
  *    when it is ready.
  */
 import { sql, type Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { AppError, type VideoError } from '../errors.js';
 import { newId } from '../ids.js';
 import type {
@@ -106,7 +107,19 @@ function decodeSearchCursor(cursor: string): { snapshot: number; after: NonNulla
   return { snapshot: Number(m[1]), after: { rank: Number(m[2]), seq: Number(m[3]) } };
 }
 
+/** A version as a video's view needs it (see VideoCatalog.versionView). */
+interface VersionView extends Pick<VersionRow, 'version' | 'status' | 'stage' | 'percent' | 'playable' | 'duration_ms' | 'width' | 'height'> {
+  /** Its manifest names a DASH MPD. */
+  dash: boolean;
+  renditions: VideoView['renditions'];
+}
+
+/** Published versions kept per process: ~1 KB each. */
+const PUBLISHED_VERSIONS_KEPT = 10_000;
+
 export class VideoCatalog {
+  private readonly published = new LRUCache<string, VersionView>({ max: PUBLISHED_VERSIONS_KEPT });
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
@@ -400,17 +413,46 @@ export class VideoCatalog {
   }
 
 
+  /**
+   * What a view shows of a version, with its renditions. A published (ready) version never
+   * changes (its outputs are immutable and a new upload or reprocess makes a new version),
+   * so it is kept per process: a GET of a ready video then reads one row, the video's.
+   */
+  private async versionView(videoId: string, version: number): Promise<VersionView | undefined> {
+    const key = `${videoId}/${version}`;
+    const kept = this.published.get(key);
+    if (kept) return kept;
+    const row = await this.version(videoId, version);
+    if (!row) return undefined;
+    const ready = row.status === 'ready';
+    const manifest = ready && row.manifest ? (JSON.parse(row.manifest) as { dash_url?: string | null }) : undefined;
+    const renditions = ready ? await this.renditions(videoId, version) : [];
+    const view: VersionView = {
+      version: row.version,
+      status: row.status,
+      stage: row.stage,
+      percent: row.percent,
+      playable: row.playable,
+      duration_ms: row.duration_ms,
+      width: row.width,
+      height: row.height,
+      dash: Boolean(manifest?.dash_url),
+      renditions: renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
+    };
+    // Frozen: every view of this version shares it.
+    if (ready) this.published.set(key, Object.freeze({ ...view, renditions: Object.freeze(view.renditions.map((r) => Object.freeze(r))) }) as VersionView);
+    return view;
+  }
+
   /** The public shape of a video (API.md). */
   async view(row: VideoRow, sign: (url: string) => string = (u) => u): Promise<VideoView> {
-    const current = row.current_version > 0 ? await this.version(row.id, row.current_version) : undefined;
+    const current = row.current_version > 0 ? await this.versionView(row.id, row.current_version) : undefined;
     const latest =
-      row.latest_version > 0 && row.latest_version !== row.current_version ? await this.version(row.id, row.latest_version) : current;
-    const renditions = current ? await this.renditions(row.id, current.version) : [];
+      row.latest_version > 0 && row.latest_version !== row.current_version ? await this.versionView(row.id, row.latest_version) : current;
     const base = (v: number) => mediaBase(row.id, v);
     // Instant publish: a still-processing version plays as soon as its first segments exist.
     const playing = current ?? (latest && latest.playable ? latest : undefined);
     const ready = current?.status === 'ready';
-    const manifest = current?.manifest ? (JSON.parse(current.manifest) as { dash_url?: string | null }) : undefined;
     const view: VideoView = {
       id: row.id,
       title: row.title,
@@ -424,10 +466,10 @@ export class VideoCatalog {
       height: (current ?? latest)?.height ?? null,
       created_at: iso(row.created_at)!,
       ready_at: iso(row.ready_at),
-      renditions: renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
+      renditions: current?.status === 'ready' ? current.renditions : [],
       playback: {
         hls_url: playing ? sign(`${base(playing.version)}master.m3u8`) : null,
-        dash_url: ready && manifest?.dash_url ? sign(`${base(current.version)}master.mpd`) : null,
+        dash_url: ready && current.dash ? sign(`${base(current.version)}master.mpd`) : null,
         poster_url: ready ? sign(`${base(current.version)}poster.jpg`) : null,
         thumbnail_vtt_url: ready ? sign(`${base(current.version)}storyboard.vtt`) : null,
         manifest_url: ready ? sign(`${base(current.version)}manifest.json`) : null,
