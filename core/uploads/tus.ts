@@ -13,6 +13,8 @@ import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as TusServer } from '@tus/server';
 import { EVENTS, TUS_RESUMABLE, type DataStore, type Upload } from '@tus/utils';
+// @tus/server's own Node adapter (it depends on srvx): its handle() is handleWeb + these two.
+import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { AppError, asAppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Services } from '../services.js';
@@ -21,15 +23,17 @@ import { canManage, ownerOf, requireScope, type Principal } from '../http/auth.j
 import { ChecksumDataStore, checksumContext, parseChecksumHeader } from './checksum-store.js';
 import { VerifyFirstDataStore } from './verify-first-store.js';
 import { checkUploadRate } from './upload-rate-limit.js';
+import { withErrorBody } from './tus-errors.js';
 import { hookPrincipal } from '../plugins/hook-principal.js';
 import { uploadMetrics } from '../telemetry/metrics.js';
 
 export const UPLOADS_PATH = '/v1/uploads';
 export const VIDEO_ID_HEADER = 'Framecast-Video-Id';
 
-function sendError(res: ServerResponse, err: AppError): void {
+/** API.md's error body; `status` when the tus protocol prescribes another than the code's. */
+function sendError(res: ServerResponse, err: AppError, status = err.status): void {
   const body = JSON.stringify(err.toBody());
-  res.writeHead(err.status, {
+  res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(body),
     'Tus-Resumable': '1.0.0',
@@ -194,9 +198,8 @@ export function createUploadHandler(s: Services): UploadHandler {
           // @tus/server only checks that Tus-Resumable is there; tus 1.0.0 answers 412 to any other version.
           const version = req.headers['tus-resumable'];
           if (typeof version === 'string' && version !== '' && version !== TUS_RESUMABLE) {
-            res.writeHead(412, { 'Tus-Version': TUS_RESUMABLE, 'Tus-Resumable': TUS_RESUMABLE, 'Content-Type': 'text/plain' });
-            res.end(`Tus-Resumable ${version} is not supported (use ${TUS_RESUMABLE})\n`);
-            return;
+            res.setHeader('Tus-Version', TUS_RESUMABLE);
+            return sendError(res, new AppError('E_BAD_REQUEST', `Tus-Resumable ${version} is not supported (use ${TUS_RESUMABLE})`), 412);
           }
         }
         const length = req.headers['upload-length'];
@@ -209,7 +212,9 @@ export function createUploadHandler(s: Services): UploadHandler {
         const checksum = parseChecksumHeader(req.headers['upload-checksum'] as string | undefined);
         if (checksum === 'unsupported') throw new AppError('E_BAD_REQUEST', 'Upload-Checksum algorithm not supported (use sha1)');
         if (checksum === 'invalid') throw new AppError('E_BAD_REQUEST', 'malformed Upload-Checksum header');
-        await requestContext.run({ principal, res }, () => checksumContext.run(checksum, () => tus.handle(req, res)));
+        // What tus.handle does, with its error bodies made ours in between.
+        const response = await requestContext.run({ principal, res }, () => checksumContext.run(checksum, () => tus.handleWeb(new NodeRequest({ req, res }))));
+        await sendNodeResponse(res, await withErrorBody(response));
       } catch (err) {
         const known = asAppError(err);
         if (known) return sendError(res, known);

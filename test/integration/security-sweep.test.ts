@@ -213,8 +213,17 @@ t.test('oversize JSON bodies are refused with 413 E_TOO_LARGE', async (t) => {
   t.equal((await admin.json('GET', '/v1/videos')).status, 200, 'the node still answers');
 });
 
-t.test('malformed tus headers are refused as the tus protocol says', async (t) => {
+t.test('malformed tus headers are refused as the tus protocol says, with API.md error bodies', async (t) => {
   const auth = { authorization: `Bearer ${server.adminToken}` };
+  // The status is the tus protocol's; the body is API.md's, with the code that status means.
+  const codes: Record<number, string> = { 400: 'E_BAD_REQUEST', 404: 'E_NOT_FOUND', 409: 'E_CONFLICT', 412: 'E_BAD_REQUEST' };
+  const refused = async (r: Response, what: string, status: number) => {
+    t.equal(r.status, status, `${what}: ${status}`);
+    t.match(r.headers.get('content-type'), /^application\/json/, `${what}: a JSON body`);
+    const body = (await r.json()) as { error?: { code?: string; message?: string } };
+    t.equal(body.error?.code, codes[status], `${what}: ${codes[status]}`);
+    t.ok(body.error?.message, `${what}: says why`);
+  };
   const meta = `filename ${Buffer.from('clip.mp4').toString('base64')}`;
   const post = (headers: Record<string, string>) => fetch(`${server.url}/v1/uploads`, { method: 'POST', headers: { ...auth, ...headers } });
   for (const [name, headers, status] of [
@@ -229,9 +238,7 @@ t.test('malformed tus headers are refused as the tus protocol says', async (t) =
     ['no Tus-Resumable', { 'upload-length': '10', 'upload-metadata': meta }, 412],
     ['an unknown Tus-Resumable', { 'tus-resumable': '0.9.9', 'upload-length': '10', 'upload-metadata': meta }, 412],
   ] as const) {
-    const r = await post(headers);
-    t.equal(r.status, status, `POST with ${name}: ${status}`);
-    await r.arrayBuffer();
+    await refused(await post(headers), `POST with ${name}`, status);
   }
 
   const created = await post({ 'tus-resumable': '1.0.0', 'upload-length': '10', 'upload-metadata': meta });
@@ -247,10 +254,14 @@ t.test('malformed tus headers are refused as the tus protocol says', async (t) =
     ['no Tus-Resumable', { 'upload-offset': '0', 'tus-resumable': '' }, 412],
     ['a wrong Content-Type', { 'upload-offset': '0', 'content-type': 'application/json' }, 400],
   ] as const) {
-    const r = await patch(headers as Record<string, string>);
-    t.equal(r.status, status, `PATCH with ${name}: ${status}`);
-    await r.arrayBuffer();
+    await refused(await patch(headers as Record<string, string>), `PATCH with ${name}`, status);
   }
+  const unknown = await fetch(`${server.url}/v1/uploads/0123456789abcdef0123456789abcdef`, {
+    method: 'PATCH',
+    headers: { ...auth, 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+    body: Buffer.alloc(5),
+  });
+  await refused(unknown, 'PATCH of an unknown upload', 404);
   const head = await fetch(location, { method: 'HEAD', headers: { ...auth, 'tus-resumable': '1.0.0' } });
   t.equal(head.headers.get('upload-offset'), '0', 'no refused PATCH moved the offset');
   t.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the node is still up');

@@ -84,6 +84,7 @@ t.test('sha1 checksum: a matching chunk is kept, a corrupted one is refused with
   t.equal(good.headers.get('upload-offset'), String(body.length));
   const wrong = await patch(location, body.length, body, { 'upload-checksum': sha1(Buffer.from('something else')) });
   t.equal(wrong.status, 460);
+  t.match(await wrong.json(), { error: { code: 'E_BAD_REQUEST' } }, 'the refusal is an API.md error body');
   const head = await fetch(location, { method: 'HEAD', headers: auth });
   t.equal(head.headers.get('upload-offset'), String(body.length), 'the bad chunk was dropped');
   const md5 = await patch(location, body.length, body, { 'upload-checksum': 'md5 AAAA' });
