@@ -1,6 +1,6 @@
-/** Runs the `framecast` CLI from source (as `npm run framecast --` would) and captures it. */
+/** Runs the `framecast` CLI (as the installed bin would; see entry.ts) and captures it. */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { programArgs } from './entry.js';
 import { REPO_ROOT } from './server.js';
 
 export interface CliResult {
@@ -13,7 +13,7 @@ export function runFramecast(args: readonly string[], env: Record<string, string
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'core/cli/main.ts'), ...args],
+      [...programArgs('core/cli/main.ts'), ...args],
       { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 120_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

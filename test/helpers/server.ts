@@ -1,6 +1,6 @@
 /**
  * Starts a real Framecast node (supervisor + HTTP + media processes) on 127.0.0.1 with a
- * temporary data dir, exactly as `npm start` would but from source under tsx.
+ * temporary data dir, exactly as `npm start` would (see entry.ts: the build, or the sources).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { programArgs } from './entry.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
@@ -72,7 +73,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const adminToken = 'test-admin-token';
   const configFile = join(dataDir, 'test-config.yaml');
   await writeFile(configFile, stringify(merge(TEST_CONFIG, opts.config ?? {})));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'core/main.ts'), '--config', configFile], {
+  const child = spawn(process.execPath, [...programArgs('core/main.ts'), '--config', configFile], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

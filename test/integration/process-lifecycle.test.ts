@@ -11,6 +11,7 @@ import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { makeClip } from '../helpers/media-fixtures.js';
 import { freePort, REPO_ROOT, startServer } from '../helpers/server.js';
+import { programArgs } from '../helpers/entry.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'framecast-lifecycle-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -35,7 +36,7 @@ t.test('the worker role refuses to start when ffmpeg is older than 5, saying why
     await chmod(join(bin, name), 0o755);
   }
   const data = join(dir, 'refuse-data');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'core/main.ts')], {
+  const child = spawn(process.execPath, programArgs('core/main.ts'), {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
