@@ -10,7 +10,8 @@
  * the ladder is fixed by the first run (live-ladder.ts). A run that falls behind real time
  * is replaced by one without its top encoded rung (the feed is re-attached: NMS replays the
  * headers and the current GOP); a run whose ffmpeg dies while the publisher stays is
- * restarted a few times, then the publisher is dropped.
+ * restarted a few times, then the publisher is dropped. A live on air when its media process
+ * stopped is taken over by the next one in `reconnecting` (takeOver).
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
@@ -247,11 +248,31 @@ export class LiveBroadcast {
     this.detach = undefined;
     this.run = undefined;
     if (this.state !== 'publishing') return;
-    this.state = 'reconnecting';
-    const windowS = this.deps.config.live.reconnect_window_s;
-    this.log.info({ window_s: windowS }, 'live: publisher gone; waiting for it to return');
     this.settling = this.packager.finishRun();
-    this.reconnectTimer = setTimeout(() => void this.end('the publisher did not return'), windowS * 1000);
+    this.log.info({ window_s: this.deps.config.live.reconnect_window_s }, 'live: publisher gone; waiting for it to return');
+    await this.waitForReturn();
+  }
+
+  /**
+   * Takes over a live an earlier media process was running when it stopped (its packager's
+   * journal, live-journal.ts): the live waits for its publisher as after a disconnect, for
+   * `live.reconnect_window_s`, and continues if it returns (encoders such as OBS reconnect
+   * by themselves); otherwise it ends, and a recording becomes its VOD. False when the
+   * earlier process left nothing to continue.
+   */
+  async takeOver(): Promise<boolean> {
+    if (!(await this.packager.resume())) return false;
+    this.ladder = this.packager.firstLadder();
+    this.dropped.push(...this.packager.droppedRenditions());
+    liveMetrics.onAir(++onAir);
+    this.log.info({ runs: this.packager.runCount, window_s: this.deps.config.live.reconnect_window_s }, 'live: taken over from a media process that stopped; waiting for the publisher');
+    await this.waitForReturn();
+    return true;
+  }
+
+  private async waitForReturn(): Promise<void> {
+    this.state = 'reconnecting';
+    this.reconnectTimer = setTimeout(() => void this.end('the publisher did not return'), this.deps.config.live.reconnect_window_s * 1000);
     await this.deps.lives.update(this.row.id, { publishing: 0 });
   }
 

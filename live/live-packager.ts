@@ -12,7 +12,8 @@
  * published once every rendition has it (segments stay aligned across the ladder), files
  * first, then the media playlists, then the master, so a player never sees a URI that is
  * not there yet. Without recording, segments that left the window (plus a margin for slow
- * players) are deleted; with it every segment stays for the VOD.
+ * players) are deleted; with it every segment stays for the VOD. What is published is also
+ * journaled (live-journal.ts), so that a successor process can take the live over.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST } from '../core/media/
 import type { VideoEncoder } from '../core/media/types.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { buildLiveArgs, type LiveInput, type LiveRung } from './live-command.js';
+import { LiveJournal, type JournaledRun } from './live-journal.js';
 import {
   codecOfInit,
   liveMediaPlaylist,
@@ -155,7 +157,11 @@ export class LivePackager {
   private readonly renditions = new Map<string, ServedRendition>();
   /** Rendition → the lower one that continues it after it was dropped. */
   private readonly standIns = new Map<string, string>();
+  /** Every run of the live, this process's and (after a takeover) its predecessor's. */
+  private history: JournaledRun[] = [];
+  /** The runs this process started (ffmpeg children to stop). */
   private runs: PackagerRun[] = [];
+  private readonly journal: LiveJournal;
   private current: PackagerRun | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> = Promise.resolve();
@@ -167,20 +173,50 @@ export class LivePackager {
 
   constructor(private readonly opts: PackagerOptions) {
     this.targetDuration = opts.segmentSeconds;
+    this.journal = new LiveJournal(opts.workDir);
   }
 
   get runCount(): number {
-    return this.runs.length;
+    return this.history.length;
   }
 
   /** The ladder of the newest run. */
   ladder(): LiveRung[] {
-    return this.runs[this.runs.length - 1]?.spec.ladder ?? [];
+    return this.history[this.history.length - 1]?.ladder ?? [];
+  }
+
+  /** The ladder the first run fixed (later runs keep its rungs). */
+  firstLadder(): LiveRung[] | undefined {
+    return this.history[0]?.ladder;
+  }
+
+  /** Renditions dropped for falling behind, continued by a lower one. */
+  droppedRenditions(): string[] {
+    return [...this.standIns.keys()];
+  }
+
+  /**
+   * Takes over the live from the journal an earlier process left (see live-journal.ts):
+   * its runs, timeline and dropped renditions, as they were published. False when there
+   * is nothing to take over. The next run continues after the last one journaled.
+   */
+  async resume(): Promise<boolean> {
+    for (const entry of await this.journal.read()) {
+      if (entry.t === 'run') this.history.push(entry.run);
+      else if (entry.t === 'dropped') this.standIns.set(entry.name, entry.standIn);
+      else this.append(entry.dir, entry.segment);
+    }
+    for (const r of this.renditions.values()) {
+      this.targetDuration = Math.max(this.targetDuration, targetDurationOf(this.opts.segmentSeconds, r.timeline.map((seg) => seg.duration)));
+      // What the earlier process had deleted already (no recording), give or take a margin.
+      if (!this.opts.record) r.deletedBefore = Math.max(0, r.timeline.length - this.opts.window - DELETE_MARGIN);
+    }
+    return this.history.length > 0;
   }
 
   /** Starts the next run (the previous one must have finished). */
   async startRun(spec: RunSpec, onBehind: () => void): Promise<PackagerRun> {
-    const runNo = this.runs.length + 1;
+    const runNo = this.history.length + 1;
     const dir = join(this.opts.workDir, `r${runNo}`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
@@ -197,6 +233,9 @@ export class LivePackager {
     });
     const run = new PackagerRun(runNo, dir, spec, args, this.opts.ffmpegPath, this.opts.maxLagMs, onBehind);
     this.runs.push(run);
+    const journaled: JournaledRun = { run: runNo, ladder: spec.ladder, hasAudio: spec.hasAudio, fps: spec.fps, ingestKbps: spec.ingestKbps };
+    this.history.push(journaled);
+    this.journal.append({ t: 'run', run: journaled });
     this.current = run;
     this.timer ??= setInterval(() => void this.poll(), POLL_MS);
     this.opts.logger.info({ run: runNo, ladder: spec.ladder.map((r) => `${r.name}${r.passthrough ? ' (copy)' : ''}`) }, 'live packager run started');
@@ -220,6 +259,7 @@ export class LivePackager {
    */
   dropRendition(name: string, standIn: string): void {
     this.standIns.set(name, standIn);
+    this.journal.append({ t: 'dropped', name, standIn });
   }
 
   /** The live is over: playlists get ENDLIST; without recording every file goes. */
@@ -299,7 +339,9 @@ export class LivePackager {
         const seg = segments[done]!;
         const file = runSegmentName(run.run, seg.uri);
         await this.opts.store.putFile(liveObjectKey(this.opts.liveId, `${dir}/${file}`), join(run.dir, dir, seg.uri));
-        this.append(dir, { run: run.run, dir, file, init: runInitName(run.run), duration: seg.duration });
+        const published = { run: run.run, dir, file, init: runInitName(run.run), duration: seg.duration };
+        this.append(dir, published);
+        this.journal.append({ t: 'segment', dir, segment: published });
         run.publishedSeconds.set(dir, (run.publishedSeconds.get(dir) ?? 0) + seg.duration);
         this.targetDuration = Math.max(this.targetDuration, targetDurationOf(this.opts.segmentSeconds, [seg.duration]));
       }
@@ -308,6 +350,8 @@ export class LivePackager {
     }
     if (!final) run.notePackaged(Math.min(...dirs.map((d) => run.publishedSeconds.get(d) ?? 0)) * 1000);
     if (!changed) return;
+    // Journaled before the playlists list them: a successor never knows less than viewers.
+    await this.journal.flush();
     await this.writePlaylists();
     if (!this.opts.record) await this.deleteOld();
   }
@@ -337,18 +381,18 @@ export class LivePackager {
 
   /** The master of the newest run's ladder, once each of its renditions has a segment. */
   private async buildMaster(): Promise<string | undefined> {
-    const run = this.runs[this.runs.length - 1];
+    const run = this.history[this.history.length - 1];
     if (!run) return undefined;
-    const hasAudio = run.spec.hasAudio && (this.renditions.get(AUDIO_RENDITION)?.timeline.length ?? 0) > 0;
+    const hasAudio = run.hasAudio && (this.renditions.get(AUDIO_RENDITION)?.timeline.length ?? 0) > 0;
     const variants: MasterEntry[] = [];
-    for (const rung of run.spec.ladder) {
+    for (const rung of run.ladder) {
       if (this.standIns.has(rung.name)) continue;
       const timeline = this.renditions.get(rung.name)?.timeline;
       const last = timeline?.[timeline.length - 1];
       if (!last) return this.masterText || undefined;
       const previous = this.variants.find((v) => v.name === rung.name);
       const codec = previous?.codecs.split(',')[0] ?? codecOfInit(await readFile(this.localFile(last, 'init')).catch(() => Buffer.alloc(0))) ?? 'avc1.640028';
-      const videoKbps = rung.passthrough ? Math.max(rung.video_kbps, run.spec.ingestKbps) : Math.round(rung.video_kbps * 1.1);
+      const videoKbps = rung.passthrough ? Math.max(rung.video_kbps, run.ingestKbps) : Math.round(rung.video_kbps * 1.1);
       variants.push({
         name: rung.name,
         width: rung.width,

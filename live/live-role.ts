@@ -4,9 +4,13 @@
  *
  * Lives are created and revoked by the HTTP processes (other processes): the media process
  * learns of a revocation by polling the rows of the lives it runs. A media process that
- * stopped during a broadcast cannot continue it (its ffmpeg runs are gone): at start such
- * lives are ended (a recording's files stay, without a VOD) and the error says why.
+ * stopped during a broadcast (crashed, or restarted by an upgrade) leaves its lives on air:
+ * the next one takes each over from its packager's journal and waits for the publisher to
+ * reconnect, as after a dropped connection (LiveBroadcast.takeOver). A live without a
+ * journal (nothing was published yet) is ended, and the error says why. Lives whose work
+ * dir is not on this node are another node's (a shared database) and left alone.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VideoEncoder } from '../core/media/types.js';
 import type { Services } from '../core/services.js';
@@ -15,6 +19,7 @@ import { archiveLive } from './live-archive.js';
 import { liveHookValue, LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
 import { liveObjectKey } from './live-packager.js';
 import { LiveStore } from './live-store.js';
+import type { LiveRow } from '../core/storage/metadata-db.js';
 
 const REVOCATION_POLL_MS = 1000;
 
@@ -44,6 +49,17 @@ class LiveSessions implements IngestHandler {
     this.admittedKeys.set(key, row.id);
     if (!b) this.broadcasts.set(row.id, new LiveBroadcast(row, this.deps(row.id)));
     return true;
+  }
+
+  /** Takes over a live an earlier media process left on air; false when it cannot be continued. */
+  async takeOver(row: LiveRow): Promise<boolean> {
+    const b = new LiveBroadcast(row, this.deps(row.id));
+    const taken = await b.takeOver().catch((err: unknown) => {
+      this.s.logger.error({ err, live_id: row.id }, 'live: taking over the broadcast failed');
+      return false;
+    });
+    if (taken) this.broadcasts.set(row.id, b);
+    return taken;
   }
 
   published(pub: IngestPublisher): void {
@@ -81,10 +97,7 @@ class LiveSessions implements IngestHandler {
 export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }): Promise<{ stop(): Promise<void> }> {
   const lives = new LiveStore(s.db.db);
   const log = s.logger.child({ component: 'live' });
-  for (const row of await lives.active()) {
-    await lives.update(row.id, { status: 'ended', publishing: 0, ended_at: Date.now(), error_message: 'the media process stopped during the broadcast' });
-    if (row.record !== 1) await s.store.deletePrefix(liveObjectKey(row.id, ''));
-  }
+  const workDirOf = (liveId: string) => join(s.config.data_dir, 'live', liveId);
   const archiveDeps = { catalog: s.catalog, store: s.store, config: s.config, ffmpegPath: media.ffmpegPath, encoder: media.encoder, logger: log };
   const sessions = new LiveSessions(
     lives,
@@ -95,12 +108,19 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
       logger: log,
       ffmpegPath: media.ffmpegPath,
       encoder: media.encoder,
-      workDir: join(s.config.data_dir, 'live', liveId),
+      workDir: workDirOf(liveId),
       archive: (row, packager) => archiveLive(archiveDeps, row, packager),
       plugins: s.plugins,
     }),
     s,
   );
+  for (const row of await lives.active()) {
+    // Lives another node runs (a shared database) have no work dir here: not ours to touch.
+    if (!(await stat(workDirOf(row.id)).then(() => true, () => false))) continue;
+    if (await sessions.takeOver(row)) continue;
+    await lives.update(row.id, { status: 'ended', publishing: 0, ended_at: Date.now(), error_message: 'the media process stopped during the broadcast' });
+    if (row.record !== 1) await s.store.deletePrefix(liveObjectKey(row.id, ''));
+  }
   const ingest = new IngestServer({ port: s.config.live.port, host: s.config.http.host, logger: log, handler: sessions, badKeyLimit: s.config.live.bad_key_limit });
   await ingest.start();
   log.info({ port: s.config.live.port }, 'rtmp ingest listening');
