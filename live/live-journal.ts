@@ -34,17 +34,21 @@ export class LiveJournal {
   private writing: Promise<void> = Promise.resolve();
   private readonly file: string;
 
-  constructor(workDir: string) {
+  /** `onError`: a write failed. The live goes on without it; only a takeover would know less. */
+  constructor(
+    workDir: string,
+    private readonly onError: (err: unknown) => void,
+  ) {
     this.file = join(workDir, JOURNAL_FILE);
   }
 
-  /** Appends in call order; a failed write is reported by the next `flush`. */
+  /** Appends in call order. */
   append(entry: JournalEntry): void {
     const line = `${JSON.stringify(entry)}\n`;
-    this.writing = this.writing.then(() => appendFile(this.file, line));
+    this.writing = this.writing.then(() => appendFile(this.file, line)).catch(this.onError);
   }
 
-  /** Resolves once every entry appended so far is written. */
+  /** Resolves once every entry appended so far is written (or has failed). */
   flush(): Promise<void> {
     return this.writing;
   }

@@ -173,7 +173,7 @@ export class LivePackager {
 
   constructor(private readonly opts: PackagerOptions) {
     this.targetDuration = opts.segmentSeconds;
-    this.journal = new LiveJournal(opts.workDir);
+    this.journal = new LiveJournal(opts.workDir, (err) => opts.logger.warn({ err }, 'live: journaling a published segment failed'));
   }
 
   get runCount(): number {
