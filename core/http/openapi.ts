@@ -212,7 +212,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
     'x-served-by': 'tus',
     post: op('Create a tus upload (creation, creation-with-upload); Upload-Metadata video_id or filename/title', {
       auth: 'required',
-      responses: { '201': { description: 'created; Location and Framecast-Video-Id headers' }, ...errors(401, 403, 404, 413, 422, 429, 503, 507) },
+      responses: { '201': { description: 'created; Location and Framecast-Video-Id headers' }, ...errors(400, 401, 403, 404, 412, 413, 422, 429, 503, 507) },
     }),
     options: op('tus capabilities', { auth: 'none', responses: { '204': { description: 'Tus-Version, Tus-Extension, Tus-Max-Size' } } }),
   },
@@ -222,7 +222,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
     patch: op('tus: append bytes (Upload-Checksum sha1 optional)', {
       auth: 'required',
       parameters: [pathParam('upload_id', 'tus upload id')],
-      responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 460, 503, 507) },
+      responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 412, 460, 503, 507) },
     }),
     delete: op('tus termination', { auth: 'required', parameters: [pathParam('upload_id', 'tus upload id')], responses: { '204': { description: 'terminated' } } }),
   },
