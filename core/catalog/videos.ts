@@ -9,7 +9,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import { AppError, type VideoError } from '../errors.js';
+import { AppError, isErrorCode, type ErrorCode, type VideoError } from '../errors.js';
 import { newId } from '../ids.js';
 import type {
   Database,
@@ -32,7 +32,7 @@ export interface VideoView {
   status: VideoRow['status'];
   version: number;
   error?: VideoError;
-  progress?: { stage: ProcessingStage; percent: number };
+  progress?: { stage: ProcessingStage; percent: number; retry?: RetryInfo };
   duration_ms: number | null;
   width: number | null;
   height: number | null;
@@ -46,6 +46,25 @@ export interface VideoView {
     thumbnail_vtt_url: string | null;
     manifest_url: string | null;
   };
+}
+
+/**
+ * Why a version that is still processing is on a second (or later) attempt: its job's last
+ * failure (e.g. E_STORAGE_FULL while the disk is full), and when it runs again.
+ */
+export interface RetryInfo {
+  /** Attempts made so far. */
+  attempts: number;
+  code: ErrorCode;
+  message: string;
+  /** When the next attempt starts; absent while one is running. */
+  next_attempt_at?: string;
+}
+
+/** A job's `last_error` ("E_CODE: message") as a code and a message. */
+function parseJobError(text: string): { code: ErrorCode; message: string } {
+  const m = /^(E_[A-Z_]+): ([\s\S]*)$/.exec(text);
+  return m && isErrorCode(m[1]) ? { code: m[1], message: m[2]! } : { code: 'E_INTERNAL', message: text };
 }
 
 export interface NewVideoInput {
@@ -444,6 +463,26 @@ export class VideoCatalog {
     return view;
   }
 
+  /** The last failure of a version's unfinished job, when it has one (see RetryInfo). */
+  private async retryOf(videoId: string, version: number): Promise<RetryInfo | undefined> {
+    const job = await this.db
+      .selectFrom('jobs')
+      .select(['status', 'attempts', 'last_error', 'run_after'])
+      .where('video_id', '=', videoId)
+      .where('version', '=', version)
+      .where('status', 'in', ['queued', 'running'])
+      .where('last_error', 'is not', null)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!job?.last_error) return undefined;
+    return {
+      attempts: job.attempts,
+      ...parseJobError(job.last_error),
+      ...(job.status === 'queued' ? { next_attempt_at: iso(job.run_after)! } : {}),
+    };
+  }
+
   /** The public shape of a video (API.md). */
   async view(row: VideoRow, sign: (url: string) => string = (u) => u): Promise<VideoView> {
     const current = row.current_version > 0 ? await this.versionView(row.id, row.current_version) : undefined;
@@ -480,6 +519,8 @@ export class VideoCatalog {
     }
     if (latest && latest.status === 'processing') {
       view.progress = { stage: latest.stage ?? 'queued', percent: latest.percent ?? 0 };
+      const retry = await this.retryOf(row.id, latest.version);
+      if (retry) view.progress.retry = retry;
     }
     return view;
   }

@@ -45,7 +45,18 @@ const videoView: Schema = {
     status: { enum: ['awaiting_upload', 'uploading', 'processing', 'ready', 'failed'] },
     version: { type: 'integer' },
     error: { type: 'object', properties: { code: errorCode, message: { type: 'string' }, retryable: { type: 'boolean' } } },
-    progress: { type: 'object', properties: { stage: { type: 'string' }, percent: { type: 'number' } } },
+    progress: {
+      type: 'object',
+      properties: {
+        stage: { type: 'string' },
+        percent: { type: 'number' },
+        retry: {
+          type: 'object',
+          description: 'present when an earlier attempt failed: why, and when the next one starts',
+          properties: { attempts: { type: 'integer' }, code: errorCode, message: { type: 'string' }, next_attempt_at: { type: 'string', format: 'date-time' } },
+        },
+      },
+    },
     duration_ms: { type: ['integer', 'null'] },
     width: { type: ['integer', 'null'] },
     height: { type: ['integer', 'null'] },

@@ -182,6 +182,9 @@ t.test('storage full or read-only', { skip: noTmpfs }, async (t) => {
     const failing = await eventually(jobOfV2, (j) => /^E_STORAGE_FULL: /.test(j?.last_error ?? ''), 'no storage error on the job');
     t.not(failing.status, 'dead', 'the job is retried, not given up');
     t.match(failing.last_error, /out of storage space/);
+    const waiting = (await admin.json('GET', `/v1/videos/${id}`)).body;
+    t.match(waiting.progress?.retry, { code: 'E_STORAGE_FULL', message: /storage space/ }, 'the video says why version 2 is not done');
+    t.ok(waiting.progress?.retry?.attempts >= 1, `after ${waiting.progress?.retry?.attempts} attempt(s)`);
 
     const look = await lookAtVideo(server.url, admin, id);
     t.equal(look.kind, 'seen');
