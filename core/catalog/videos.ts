@@ -446,7 +446,8 @@ export class VideoCatalog {
     const ready = row.status === 'ready';
     const manifest = ready && row.manifest ? (JSON.parse(row.manifest) as { dash_url?: string | null }) : undefined;
     const renditions = ready ? await this.renditions(videoId, version) : [];
-    const view: VersionView = {
+    // Frozen: every view of a kept version shares it.
+    const view: VersionView = Object.freeze({
       version: row.version,
       status: row.status,
       stage: row.stage,
@@ -456,10 +457,11 @@ export class VideoCatalog {
       width: row.width,
       height: row.height,
       dash: Boolean(manifest?.dash_url),
-      renditions: renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
-    };
-    // Frozen: every view of this version shares it.
-    if (ready) this.published.set(key, Object.freeze({ ...view, renditions: Object.freeze(view.renditions.map((r) => Object.freeze(r))) }) as VersionView);
+      renditions: Object.freeze(
+        renditions.map((r) => Object.freeze({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
+      ) as VideoView['renditions'],
+    });
+    if (ready) this.published.set(key, view);
     return view;
   }
 

@@ -3,9 +3,12 @@
  * 2 s keyframes, at real-time speed with `-re`) and small playlist readers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Api } from './api.js';
+import { api, type Api } from './api.js';
 import { FFMPEG } from './media-fixtures.js';
+import { startServer, type TestServer } from './server.js';
 
 export interface IngestClipOptions {
   seconds: number;
@@ -91,4 +94,25 @@ export async function waitForLive(a: Api, id: string, until: (live: any) => bool
     await sleep(200);
   }
   throw new Error(`live ${id} did not reach the expected state: ${JSON.stringify(last)}`);
+}
+
+export interface LiveFixture {
+  server: TestServer;
+  admin: Api;
+  /** Scratch directory (removed at teardown). */
+  dir: string;
+  /** A 9-s 640x360 OBS-like FLV to push. */
+  clip: string;
+}
+
+/** A node for live tests (ultrafast live preset, the given reconnect window) and a clip to push. */
+export async function liveFixture(t: { teardown(fn: () => Promise<void>): void }, reconnectWindowS: number): Promise<LiveFixture> {
+  const server = await startServer({ config: { live: { reconnect_window_s: reconnectWindowS, preset: 'ultrafast' } } });
+  const dir = await mkdtemp(join(tmpdir(), 'framecast-live-'));
+  t.teardown(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const clip = await makeIngestClip(dir, { seconds: 9, width: 640, height: 360 });
+  return { server, admin: api(server.url, server.adminToken), dir, clip };
 }

@@ -5,27 +5,18 @@
  * recording becoming a ready VOD of the same length.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { api, waitForVideo } from '../helpers/api.js';
-import { makeIngestClip, parseLivePlaylist, pushRtmp, sleep, waitForLive } from '../helpers/live.js';
+import { liveFixture, parseLivePlaylist, pushRtmp, sleep, waitForLive } from '../helpers/live.js';
 import { FFPROBE, probeSegment } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
 const WINDOW_S = 4;
 
-const server = await startServer({ config: { live: { reconnect_window_s: WINDOW_S, preset: 'ultrafast' } } });
-const dir = await mkdtemp(join(tmpdir(), 'framecast-live-'));
-t.teardown(async () => {
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
-const admin = api(server.url, server.adminToken);
-const clip = await makeIngestClip(dir, { seconds: 9, width: 640, height: 360 });
+const { server, admin, dir, clip } = await liveFixture(t, WINDOW_S);
 
 
 async function download(url: string, file: string): Promise<string> {

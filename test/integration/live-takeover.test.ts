@@ -5,26 +5,15 @@
  * segments from before the crash still listed), and the recording becomes one VOD of both
  * parts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { api, waitForVideo } from '../helpers/api.js';
-import { makeIngestClip, parseLivePlaylist, pushRtmp, sleep, waitForLive, type Push } from '../helpers/live.js';
+import { waitForVideo } from '../helpers/api.js';
+import { liveFixture, parseLivePlaylist, pushRtmp, sleep, waitForLive, type Push } from '../helpers/live.js';
 import { eventually } from '../helpers/readiness.js';
-import { startServer } from '../helpers/server.js';
 
 // Long enough for the supervisor to restart the media process and the encoder to return.
 const WINDOW_S = 15;
 
-const server = await startServer({ config: { live: { reconnect_window_s: WINDOW_S, preset: 'ultrafast' } } });
-const dir = await mkdtemp(join(tmpdir(), 'framecast-live-takeover-'));
-t.teardown(async () => {
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
-const admin = api(server.url, server.adminToken);
-const clip = await makeIngestClip(dir, { seconds: 9, width: 640, height: 360 });
+const { server, admin, clip } = await liveFixture(t, WINDOW_S);
 
 async function playlist(url: string) {
   const r = await fetch(url);
