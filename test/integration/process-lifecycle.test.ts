@@ -12,6 +12,7 @@ import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { makeClip } from '../helpers/media-fixtures.js';
 import { freePort, REPO_ROOT, startServer } from '../helpers/server.js';
 import { programArgs } from '../helpers/entry.js';
+import { eventually } from '../helpers/readiness.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'framecast-lifecycle-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -96,6 +97,8 @@ t.test('SIGTERM drains: the running job is released and the next start finishes 
   const admin2 = api(second.url, second.adminToken);
   const ready = await waitForVideo(admin2, up.videoId!, undefined, 180_000);
   t.equal(ready.status, 'ready');
-  const jobs = await admin2.json('GET', '/v1/jobs?status=succeeded');
-  t.equal(jobs.body.items.find((j: any) => j.video_id === up.videoId)?.attempts, 1, 'the drained attempt was not counted');
+  // The video turns ready just before the worker records the job's success.
+  const succeeded = async () => ((await admin2.json('GET', '/v1/jobs?status=succeeded')).body.items as any[]).find((j) => j.video_id === up.videoId);
+  const job = await eventually(succeeded, (j) => j !== undefined, 'the job is recorded as succeeded', 10_000);
+  t.equal(job.attempts, 1, 'the drained attempt was not counted');
 });

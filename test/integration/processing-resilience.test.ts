@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { makeClip } from '../helpers/media-fixtures.js';
+import { eventually } from '../helpers/readiness.js';
 import { startServer } from '../helpers/server.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'framecast-resilience-'));
@@ -58,8 +59,9 @@ t.test('killing the media process mid-transcode ends with the job retried and th
   const ready = await waitForVideo(admin, up.videoId!, undefined, 180_000);
   t.equal(ready.status, 'ready', JSON.stringify(ready.error ?? ''));
   t.equal(ready.renditions.length, 4);
-  const jobs = await admin.json('GET', '/v1/jobs?status=succeeded');
-  const job = jobs.body.items.find((j: any) => j.video_id === up.videoId);
+  // The video turns ready just before the worker records the job's success.
+  const succeeded = async () => ((await admin.json('GET', '/v1/jobs?status=succeeded')).body.items as any[]).find((j) => j.video_id === up.videoId);
+  const job = await eventually(succeeded, (j) => j !== undefined, 'the job is recorded as succeeded', 10_000);
   t.equal(job?.attempts, 2, 'the second attempt finished the job');
   t.not(await server.mediaPid(), pid, 'the supervisor restarted the media process');
   t.match(server.logs(), /process died; restarting/);
