@@ -90,6 +90,29 @@ export interface RenditionInfo {
   codecs: string;
 }
 
+/**
+ * One audio rendition of a version: a source audio track as stereo AAC, or the surround
+ * companion of a multichannel track. The HLS master (EXT-X-MEDIA TYPE=AUDIO) and the MPD
+ * (one audio AdaptationSet per language) are written from these.
+ */
+export interface AudioRenditionInfo {
+  /** Directory under the version and the HLS/DASH id, e.g. "audio-0", "audio-0-surround". */
+  name: string;
+  /** Index among the source's audio streams (ffmpeg `0:a:N`). */
+  track: number;
+  /** ISO 639 language from the source's tags; "und" when untagged. */
+  language: string;
+  /** Human label (HLS NAME): the track's title tag, else the language's name, else "Audio N". */
+  label: string;
+  /** Output channel count: 2 for the stereo rendition, 6 or 8 for a surround one. */
+  channels: number;
+  /** The source's default track (the first track when none is flagged); its surround companion too. */
+  default: boolean;
+  /** RFC 6381 codecs, e.g. "mp4a.40.2", "ec-3". */
+  codecs: string;
+  bitrate_kbps: number;
+}
+
 export interface TranscodeResult {
   /** The encoder that really produced the video (after any fallback). */
   encoder: VideoEncoder;
