@@ -106,7 +106,7 @@ function frameRate(stream: FfprobeStream): { fps: number; vfr: boolean } {
   return { fps: Math.max(1, fps), vfr };
 }
 
-async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {
+async function runFfprobe(ffprobePath: string, file: string, signal: AbortSignal | undefined): Promise<FfprobeOutput> {
   let stdout: string;
   let refusedSize: FfprobeOutput['refusedSize'];
   const onStderrLine = (line: string): void => {
@@ -117,7 +117,7 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
     stdout = await runFfmpeg(
       ffprobePath,
       ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...safeInputArgs(file)],
-      { onStderrLine },
+      { onStderrLine, signal },
     );
   } catch (err) {
     if (err instanceof FfmpegError && err.reason === 'exit') {
@@ -132,9 +132,12 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
   }
 }
 
-/** Probes an uploaded file and checks it against the limits; throws AppError when refused. */
-export async function probeSource(ffprobePath: string, file: string, limits: ProbeLimits): Promise<ProbeResult> {
-  const out = await runFfprobe(ffprobePath, file);
+/**
+ * Probes an uploaded file and checks it against the limits; throws AppError when refused.
+ * `signal` stops an ffprobe that hangs (e.g. on a source that never ends).
+ */
+export async function probeSource(ffprobePath: string, file: string, limits: ProbeLimits, opts: { signal?: AbortSignal } = {}): Promise<ProbeResult> {
+  const out = await runFfprobe(ffprobePath, file, opts.signal);
   const streams = out.streams ?? [];
   const known = streams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio');
   if (!out.format || known.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
