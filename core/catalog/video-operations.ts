@@ -13,11 +13,14 @@ import { announceMediaChanged } from '../plugins/video-hooks.js';
  * running: that job notices the video is gone and removes whatever it writes after this).
  */
 export async function deleteVideo(s: Pick<Services, 'catalog' | 'store' | 'logger' | 'plugins' | 'config'>, row: VideoRow): Promise<void> {
+  const uploads = await s.catalog.unfinishedUploads(row.id);
   await s.catalog.delete(row.id);
   await Promise.all([
     s.store.deletePrefix(objectKeys.sourcePrefix(row.id)),
     s.store.deletePrefix(objectKeys.stagingPrefix(row.id)),
     s.store.deletePrefix(objectKeys.mediaPrefix(row.id)),
+    // Uploads in progress: their bytes; the upload expiry sweeps whatever the tus store keeps beside them.
+    ...uploads.map((id) => s.store.delete(s.store.tusUploadKey(id)).catch(() => undefined)),
   ]);
   s.logger.info({ video_id: row.id }, 'video deleted');
   announceMediaChanged(s, { videoId: row.id, reason: 'deleted', version: null });

@@ -413,6 +413,12 @@ export class VideoCatalog {
     });
   }
 
+  /** Ids of the video's tus uploads still in progress (their bytes are not a version's source yet). */
+  async unfinishedUploads(videoId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('upload_sessions').select('id').where('video_id', '=', videoId).where('completed_at', 'is', null).execute();
+    return rows.map((r) => r.id);
+  }
+
   async delete(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('renditions').where('video_id', '=', id).execute();

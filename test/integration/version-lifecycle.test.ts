@@ -123,6 +123,28 @@ t.test('a video deleted mid-transcode leaves nothing behind', async (t) => {
   t.equal((await admin.json('GET', `/v1/videos/${id}`)).status, 404);
 });
 
+t.test('deleting a video removes the bytes of its upload still in progress', async (t) => {
+  const created = await admin.json('POST', '/v1/videos', { title: 'half uploaded' });
+  const id = created.body.id as string;
+  const clip = await makeClip(dir, { width: 320, height: 180, seconds: 4, name: 'half.mp4' });
+  const half = await tusUpload(server.url, clip, {
+    token: server.adminToken,
+    metadata: { filename: 'half.mp4', video_id: id },
+    chunkSize: 32 * 1024,
+    onProgress: (sent) => sent >= 32 * 1024,
+  });
+  t.ok(half.aborted && half.uploadUrl, 'the upload stopped part-way');
+  const uploadId = half.uploadUrl!.split('/').pop()!;
+  const tusFiles = () => readdir(join(server.dataDir, 'objects', 'tus')).then((names) => names.filter((n) => n.startsWith(uploadId)));
+  t.ok((await tusFiles()).length > 0, 'its bytes are stored');
+  t.equal((await admin.json('DELETE', `/v1/videos/${id}`)).status, 204);
+  t.same(
+    (await tusFiles()).filter((n) => !n.endsWith('.json')),
+    [],
+    'the partial upload is gone',
+  );
+});
+
 t.test('a file claiming 1 s with 20 s of frames fails fast with E_TOO_LONG', async (t) => {
   const file = await lyingDurationFlv(dir);
   const { videoId } = await tusUpload(server.url, file, { token: server.adminToken, metadata: { filename: 'lying.flv', title: 'lying' } });
