@@ -12,16 +12,14 @@
  * offers (one entry per EXT-X-MEDIA TYPE=AUDIO; no menu for fewer than two).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
 import { FFMPEG, makeClip, makeTextFile } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 const run = promisify(execFile);
 
@@ -46,15 +44,7 @@ const DESKTOP = { width: 1024, height: 720 };
 /** Every control of the player, by id; hidden ones (e.g. the volume slider at 320 px) are skipped. */
 const CONTROL_IDS = ['seek', 'play', 'mute', 'volume', 'time', 'settings-button', 'fullscreen', 'speed', 'quality', 'audio-track'];
 
-const server = await startServer();
-const dir = await mkdtemp(join(tmpdir(), 'framecast-player-controls-'));
-const shots = process.env.FRAMECAST_SCREENSHOT_DIR ?? dir;
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser, shots } = await startPageFixture(t, 'player-controls');
 const anonymous = api(server.url, null);
 
 /** A source with two sine tracks tagged English and French. */
@@ -169,8 +159,14 @@ async function stubFixtures(page: Page, videos: Record<string, Record<string, un
 
 // ------------------------------------------------------------------ page helpers
 
-async function openWatch(t: Test, id: string, viewport: { width: number; height: number }, fixtures?: Record<string, Record<string, unknown>>) {
-  const context = await browser.newContext({ viewport });
+async function openWatch(
+  t: Test,
+  id: string,
+  viewport: { width: number; height: number },
+  fixtures?: Record<string, Record<string, unknown>>,
+  hasTouch = false,
+) {
+  const context = await browser.newContext({ viewport, hasTouch });
   t.teardown(() => context.close());
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
@@ -216,12 +212,15 @@ function assertControlsInside(t: Test, player: Box, controls: Record<string, Box
   t.ok(controls.time!.height <= controls.play!.height, `the time stays on one line (${controls.time!.height.toFixed(1)} px high)`);
 }
 
-/** Hovers the seek bar at `fraction` until the storyboard tile shows; returns the preview's box. */
-async function previewBox(page: Page, fraction: number): Promise<Box> {
+/** Hovers the seek bar at its start and its end: the storyboard preview must stay inside the player. */
+async function assertPreviewInside(t: Test, page: Page, player: Box, where: string): Promise<void> {
   const seek = (await page.locator('#seek').boundingBox())!;
-  await page.mouse.move(seek.x + Math.max(1, Math.min(seek.width - 1, seek.width * fraction)), seek.y + seek.height / 2);
-  await page.waitForFunction(() => document.getElementById('preview-tile')!.style.backgroundImage.includes('sprite-'));
-  return (await page.locator('#preview').boundingBox())!;
+  for (const [end, x] of [['start', seek.x + 1], ['end', seek.x + seek.width - 1]] as const) {
+    await page.mouse.move(x, seek.y + seek.height / 2);
+    await page.waitForFunction(() => document.getElementById('preview-tile')!.style.backgroundImage.includes('sprite-'));
+    const preview = (await page.locator('#preview').boundingBox())!;
+    t.ok(inside(preview, player), `${where}: the preview at the ${end} is inside the player`, { preview, player });
+  }
 }
 
 const BASIC = ['seek', 'play', 'mute', 'time', 'settings-button', 'fullscreen', 'speed', 'quality'];
@@ -240,10 +239,7 @@ t.test('on phones the controls fit inside the player and the preview stays insid
     assertControlsInside(t, player, controls, viewport === PHONE ? [...BASIC, 'volume'] : BASIC);
     await page.screenshot({ path: join(shots, `player-controls-${viewport.width}.png`) });
     await page.click('#settings-button');
-    for (const fraction of [0, 1]) {
-      const preview = await previewBox(page, fraction);
-      t.ok(inside(preview, player), `at ${viewport.width} px the preview at the ${fraction ? 'end' : 'start'} is inside the player`, { preview, player });
-    }
+    await assertPreviewInside(t, page, player, `landscape at ${viewport.width} px`);
     await page.screenshot({ path: join(shots, `player-preview-${viewport.width}.png`) });
     t.same(pageErrors, [], 'no uncaught errors in the page');
   }
@@ -262,10 +258,7 @@ t.test('a portrait video fills a portrait player on a portrait screen', async (t
     assertControlsInside(t, player, controls, BASIC);
     await page.screenshot({ path: join(shots, `player-portrait-${viewport.width}.png`) });
     await page.click('#settings-button');
-    for (const fraction of [0, 1]) {
-      const preview = await previewBox(page, fraction);
-      t.ok(inside(preview, player), `the portrait preview at the ${fraction ? 'end' : 'start'} is inside the player`, { preview, player });
-    }
+    await assertPreviewInside(t, page, player, `portrait at ${viewport.width} px`);
     t.same(pageErrors, [], 'no uncaught errors in the page');
   }
 });
@@ -329,6 +322,24 @@ t.test('keyboard shortcuts control the player, but not while typing', async (t) 
   const after = await player();
   t.equal(await page.inputValue('#search'), 'km f', 'typing in the search box types');
   t.same([after.paused, after.muted], [before.paused, before.muted], 'and does not play, pause or mute');
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
+
+t.test('on a touch screen a tap brings up hidden controls before they act', async (t) => {
+  const { page, pageErrors } = await openWatch(t, landscape.id, PHONE, undefined, true);
+  await waitPlaying(page);
+  const opacity = () => page.evaluate(() => getComputedStyle(document.getElementById('controls')!).opacity);
+  await page.waitForFunction(() => getComputedStyle(document.getElementById('controls')!).opacity === '0');
+  t.pass('while playing untouched, the controls are hidden');
+  const play = (await page.locator('#play').boundingBox())!;
+  await page.touchscreen.tap(play.x + play.width / 2, play.y + play.height / 2);
+  await page.waitForFunction(() => getComputedStyle(document.getElementById('controls')!).opacity === '1');
+  t.pass('a tap where the hidden pause button is shows the controls');
+  t.equal(await page.evaluate(() => (window as FramecastWindow).framecast!.video.paused), false, 'and does not pause');
+  await page.touchscreen.tap(play.x + play.width / 2, play.y + play.height / 2);
+  await page.waitForFunction(() => (window as FramecastWindow).framecast!.video.paused);
+  t.pass('a second tap on the now visible button pauses');
+  t.equal(await opacity(), '1', 'paused, the controls stay up');
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
 
