@@ -54,6 +54,8 @@ export const configSchema = z.object({
     segment_s: z.coerce.number().int().min(1).max(10),
     ladder: z.array(rung).min(1),
     audio_kbps: z.coerce.number().int().positive(),
+    /** Highest output frame rate: faster sources keep every 2nd (3rd…) frame, e.g. 120 → 60. */
+    max_fps: z.coerce.number().int().min(10).max(240),
     storyboard: z.object({
       interval_s: z.coerce.number().positive(),
       tile_width: z.coerce.number().int().min(16).max(640),
