@@ -25,7 +25,7 @@ import {
   declaredFieldOrder,
   detectFieldOrder,
   dynamicRangeOf,
-  nominalFrameRate,
+  measureFrameRate,
   packetTimestamps,
   sampleAspect,
   type FfprobeVideoFields,
@@ -110,10 +110,10 @@ export function readRotation(stream: Pick<FfprobeStream, 'side_data_list' | 'tag
 async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream): Promise<{ fps: number; vfr: boolean }> {
   const avg = parseRational(stream.avg_frame_rate);
   const real = parseRational(stream.r_frame_rate);
-  const scanned = nominalFrameRate(await packetTimestamps(ffprobePath, file, stream.index), real);
-  const raw = Math.max(scanned ?? 0, avg ?? real ?? 30);
-  const fps = Math.max(1, Math.round(raw * 1000) / 1000);
-  return { fps, vfr: avg !== null && Math.abs(avg - fps) / fps > 0.005 };
+  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index), real);
+  const fps = Math.max(1, Math.round((measured?.nominal ?? avg ?? real ?? 30) * 1000) / 1000);
+  const average = measured?.average ?? avg;
+  return { fps, vfr: average !== null && Math.abs(average - fps) / fps > 0.005 };
 }
 
 async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {

@@ -90,10 +90,12 @@ const SNAP_TOLERANCE = 0.03;
 const GLITCH_SHARE = 0.02;
 
 /**
- * The highest frame rate a stream really uses, from its presentation timestamps (seconds,
- * any order); null with too few frames to tell. `declared` (r_frame_rate) wins when it agrees.
+ * From a stream's presentation timestamps (seconds, any order): the highest frame rate it
+ * really uses (`declared`, r_frame_rate, wins when it agrees) and its average rate; null with
+ * too few frames to tell. The average is measured too because containers may declare one
+ * they do not keep (a Matroska 30+24 fps file says avg_frame_rate=30).
  */
-export function nominalFrameRate(pts: readonly number[], declared: number | null): number | null {
+export function measureFrameRate(pts: readonly number[], declared: number | null): { nominal: number; average: number } | null {
   const sorted = [...pts].sort((a, b) => a - b);
   const intervals = sorted
     .slice(1)
@@ -104,7 +106,12 @@ export function nominalFrameRate(pts: readonly number[], declared: number | null
   const anchor = intervals[Math.floor(intervals.length * GLITCH_SHARE)] ?? intervals[0]!;
   // 10% jitter plus 1.1 ms of rounding: 8/9 ms at 120 fps stay together, 60 and 50 fps do not.
   const cluster = intervals.filter((d) => d >= anchor && d <= anchor * 1.1 + 0.0011);
-  const measured = cluster.length / cluster.reduce((sum, d) => sum + d, 0);
+  const average = intervals.length / intervals.reduce((sum, d) => sum + d, 0);
+  return { nominal: nominalOf(cluster.length / cluster.reduce((sum, d) => sum + d, 0), declared), average };
+}
+
+/** A measured rate as the rate it stands for: the declared one when they agree, else a common one when close. */
+function nominalOf(measured: number, declared: number | null): number {
   if (declared !== null && Math.abs(declared - measured) / measured < 0.005) return declared;
   const nearest = COMMON_RATES.reduce((best, r) => (Math.abs(r - measured) < Math.abs(best - measured) ? r : best));
   if (Math.abs(nearest - measured) / measured < SNAP_TOLERANCE) return nearest;
