@@ -83,6 +83,11 @@ const transcodeRealtime = new Histogram({
   buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32],
   registers: [registry],
 });
+const droppedConnections = new Counter({
+  name: 'framecast_http_connections_dropped_total',
+  help: 'Connections closed on arrival because the HTTP process had http.max_connections open',
+  registers: [registry],
+});
 const liveStreams = new Gauge({ name: 'framecast_live_streams', help: 'Lives on air in this node (publisher connected or within its reconnect window)', registers: [registry] });
 const liveSpeed = new Gauge({
   name: 'framecast_live_speed',
@@ -153,6 +158,11 @@ export function observeRawRequest(req: IncomingMessage, res: ServerResponse, rou
       if (length > 0) uploadBytes.inc(length);
     }
   });
+}
+
+/** Counts a connection refused over `http.max_connections`. */
+export function countDroppedConnection(): void {
+  droppedConnections.inc();
 }
 
 /** Koa middleware (first in the chain): counts requests by the router's matched pattern. */
