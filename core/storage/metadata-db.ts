@@ -100,8 +100,47 @@ export interface UploadSessionsTable {
   size: number | null;
   filename: string | null;
   created_at: number;
+  /** Creation + expire_after_s at creation (informative: expiry follows `last_activity_at`). */
   expires_at: number;
   completed_at: number | null;
+  /**
+   * When bytes last arrived (null: none since creation, `created_at` counts): an upload idle
+   * `uploads.expire_after_s` expires.
+   */
+  last_activity_at: number | null;
+}
+
+/** The lease of the one request writing an upload (core/uploads/db-locker.ts). */
+export interface UploadLocksTable {
+  upload_id: string;
+  /** Unique per lock attempt (the request holding it). */
+  owner: string;
+  expires_at: number;
+}
+
+/** One upload started by an API token: the per-token hourly limit counts these. */
+export interface UploadStartsTable {
+  id: Generated<number>;
+  /** The token id. */
+  owner: string;
+  created_at: number;
+}
+
+/** Raw events of one video and one UTC day, rolled up once older than `telemetry.retention_days`. */
+export interface PlaybackDailyTable {
+  video_id: string;
+  /** Start of the UTC day, epoch ms. */
+  day: number;
+  /** Sessions with a view_start that day. */
+  views: number;
+  /** Distinct sessions with any event that day. */
+  sessions: number;
+  watch_time_ms: number;
+  /** Sessions that day whose view_end reached COMPLETION_PERCENT. */
+  completed: number;
+  rebuffer_ms: number;
+  rebuffer_count: number;
+  errors: number;
 }
 
 export interface ApiTokensTable {
@@ -203,6 +242,9 @@ export interface Database {
   playback_events: PlaybackEventsTable;
   lives: LivesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  upload_locks: UploadLocksTable;
+  upload_starts: UploadStartsTable;
+  playback_daily: PlaybackDailyTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;
@@ -265,6 +307,23 @@ export interface MetadataDb {
    * continues exactly on the next.
    */
   searchVideos?(q: VideoSearchQuery): Promise<VideoSearchPage>;
+
+  /**
+   * Takes the lease on an upload for `owner` until `now + ttlMs`, or renews it: true when
+   * `owner` holds it now (it was free, expired, or already `owner`'s). One statement, so
+   * two processes or nodes never both hold it.
+   */
+  acquireUploadLock(uploadId: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+
+  /** Gives the lease back (only `owner`'s: an expired lease taken over by another stays). */
+  releaseUploadLock(uploadId: string, owner: string): Promise<void>;
+
+  /**
+   * Deletes, in one guarded statement, the upload sessions not completed, idle since before
+   * `idleBefore` (`last_activity_at`) and not leased at `now` (no request is writing them),
+   * and returns them. A session completed or written to concurrently is never deleted.
+   */
+  expireIdleUploadSessions(idleBefore: number, now: number): Promise<UploadSessionRow[]>;
 
   /** True when the database answers (used by /readyz). */
   ping(): Promise<boolean>;
