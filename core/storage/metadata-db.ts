@@ -110,10 +110,13 @@ export interface UploadSessionsTable {
   last_activity_at: number | null;
 }
 
-/** The lease of the one request writing an upload (core/uploads/db-locker.ts). */
-export interface UploadLocksTable {
-  upload_id: string;
-  /** Unique per lock attempt (the request holding it). */
+/**
+ * A named lease held by one owner until it expires: `upload:ID` for the request writing an
+ * upload (core/uploads/db-locker.ts), `telemetry:rollup` for the roll-up.
+ */
+export interface LeasesTable {
+  name: string;
+  /** Unique per holder (a request, a process). */
   owner: string;
   expires_at: number;
 }
@@ -242,9 +245,14 @@ export interface Database {
   playback_events: PlaybackEventsTable;
   lives: LivesTable;
   webhook_deliveries: WebhookDeliveriesTable;
-  upload_locks: UploadLocksTable;
+  leases: LeasesTable;
   upload_starts: UploadStartsTable;
   playback_daily: PlaybackDailyTable;
+}
+
+/** The lease the request writing upload `uploadId` holds. */
+export function uploadLeaseName(uploadId: string): string {
+  return `upload:${uploadId}`;
 }
 
 export type VideoRow = Selectable<VideosTable>;
@@ -309,19 +317,20 @@ export interface MetadataDb {
   searchVideos?(q: VideoSearchQuery): Promise<VideoSearchPage>;
 
   /**
-   * Takes the lease on an upload for `owner` until `now + ttlMs`, or renews it: true when
-   * `owner` holds it now (it was free, expired, or already `owner`'s). One statement, so
-   * two processes or nodes never both hold it.
+   * Takes the lease `name` for `owner` until `now + ttlMs`, or renews it: true when `owner`
+   * holds it now (it was free, expired, or already `owner`'s). One statement, so two
+   * processes or nodes never both hold it.
    */
-  acquireUploadLock(uploadId: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+  acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
 
   /** Gives the lease back (only `owner`'s: an expired lease taken over by another stays). */
-  releaseUploadLock(uploadId: string, owner: string): Promise<void>;
+  releaseLease(name: string, owner: string): Promise<void>;
 
   /**
    * Deletes, in one guarded statement, the upload sessions not completed, idle since before
-   * `idleBefore` (`last_activity_at`) and not leased at `now` (no request is writing them),
-   * and returns them. A session completed or written to concurrently is never deleted.
+   * `idleBefore` (`last_activity_at`) and whose lease `uploadLeaseName(id)` is not held at
+   * `now` (no request is writing them), and returns them. A session completed or written
+   * to concurrently is never deleted.
    */
   expireIdleUploadSessions(idleBefore: number, now: number): Promise<UploadSessionRow[]>;
 

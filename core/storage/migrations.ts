@@ -316,7 +316,8 @@ async function createVideosFts(db: Kysely<any>, prefixes: string): Promise<void>
 /**
  * Issue 13 (telemetry under abuse, upload holes):
  * - `upload_sessions.last_activity_at`: uploads expire after inactivity, not age;
- * - `upload_locks`: the tus locker's lease rows (one writer per upload across processes and nodes);
+ * - `leases`: named leases with an expiry, held by one owner across processes and nodes (the
+ *   tus locker's `upload:ID`, one telemetry roll-up at a time);
  * - `upload_starts`: the per-token hourly upload count, kept apart from videos so deleting
  *   videos does not give uploads back;
  * - `playback_daily`: raw events older than `telemetry.retention_days`, rolled up per video
@@ -329,8 +330,8 @@ const uploadHolesAndTelemetryRetention: Migration = {
     await db.schema.createIndex('upload_sessions_open_activity_idx').on('upload_sessions').columns(['completed_at', 'last_activity_at']).execute();
 
     await db.schema
-      .createTable('upload_locks')
-      .addColumn('upload_id', 'text', (col) => col.primaryKey())
+      .createTable('leases')
+      .addColumn('name', 'text', (col) => col.primaryKey())
       .addColumn('owner', 'text', (col) => col.notNull())
       .addColumn('expires_at', 'bigint', (col) => col.notNull())
       .execute();
@@ -363,7 +364,7 @@ const uploadHolesAndTelemetryRetention: Migration = {
   async down(db: Kysely<any>): Promise<void> {
     await db.schema.dropTable('playback_daily').ifExists().execute();
     await db.schema.dropTable('upload_starts').ifExists().execute();
-    await db.schema.dropTable('upload_locks').ifExists().execute();
+    await db.schema.dropTable('leases').ifExists().execute();
     await db.schema.dropIndex('upload_sessions_open_activity_idx').ifExists().execute();
     await db.schema.alterTable('upload_sessions').dropColumn('last_activity_at').execute();
   },

@@ -1,6 +1,6 @@
 /**
  * The tus locker over the metadata database: a lease row per upload (MetadataDb
- * `acquireUploadLock`), so PATCHes of one upload through different HTTP processes or nodes
+ * `acquireLease` on `upload:ID`), so PATCHes of one upload through different HTTP processes or nodes
  * are serialised wherever they land. @tus/server's MemoryLocker only sees its own process.
  *
  * A request waits for the lease (polling) up to `acquireTimeoutMs`, then gets 409
@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import { AppError } from '../errors.js';
-import type { MetadataDb } from '../storage/metadata-db.js';
+import { uploadLeaseName, type MetadataDb } from '../storage/metadata-db.js';
 
 export interface DbLockerOptions {
   /** A lease not renewed for this long is free again (its holder died). Default 30 s. */
@@ -64,17 +64,20 @@ export class DbLocker implements Locker {
 class DbLock implements Lock {
   private readonly owner = randomUUID();
   private renewal: NodeJS.Timeout | undefined;
+  private readonly lease: string;
 
   constructor(
     private readonly locker: DbLocker,
     private readonly id: string,
-  ) {}
+  ) {
+    this.lease = uploadLeaseName(id);
+  }
 
   async lock(signal: AbortSignal, _cancelReq: RequestRelease): Promise<void> {
     // Another process's holder cannot be asked to let go: the newcomer waits its turn.
     const { db, ttlMs, acquireTimeoutMs, pollMs, now } = this.locker;
     const deadline = now() + acquireTimeoutMs;
-    while (!(await db.acquireUploadLock(this.id, this.owner, ttlMs, now()))) {
+    while (!(await db.acquireLease(this.lease, this.owner, ttlMs, now()))) {
       if (signal.aborted) throw new AppError('E_CONFLICT', 'the request was cancelled while waiting for the upload');
       if (now() >= deadline) {
         throw new AppError('E_CONFLICT', 'another request is writing this upload; ask HEAD for the offset and resume');
@@ -84,7 +87,7 @@ class DbLock implements Lock {
     await this.locker.touch(this.id);
     this.renewal = setInterval(() => {
       void db
-        .acquireUploadLock(this.id, this.owner, ttlMs, now())
+        .acquireLease(this.lease, this.owner, ttlMs, now())
         .then(() => this.locker.touch(this.id))
         .catch(() => undefined);
     }, Math.max(50, Math.floor(ttlMs / 3)));
@@ -95,6 +98,6 @@ class DbLock implements Lock {
     clearInterval(this.renewal);
     this.renewal = undefined;
     await this.locker.touch(this.id).catch(() => undefined);
-    await this.locker.db.releaseUploadLock(this.id, this.owner);
+    await this.locker.db.releaseLease(this.lease, this.owner);
   }
 }

@@ -14,7 +14,7 @@ import type { Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, V
 import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
-import { acquireUploadLock, expireIdleUploadSessions, releaseUploadLock } from './upload-leases.js';
+import { acquireLease, expireIdleUploadSessions, releaseLease } from './leases.js';
 import { searchVideosFts } from './sqlite-search.js';
 import { withStatementCache } from './sqlite-statements.js';
 
@@ -91,12 +91,12 @@ class SqliteMetadataDb implements MetadataDb {
     return searchVideosFts(this.db, q);
   }
 
-  acquireUploadLock(uploadId: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
-    return acquireUploadLock(this.db, uploadId, owner, ttlMs, now);
+  acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return acquireLease(this.db, name, owner, ttlMs, now);
   }
 
-  releaseUploadLock(uploadId: string, owner: string): Promise<void> {
-    return releaseUploadLock(this.db, uploadId, owner);
+  releaseLease(name: string, owner: string): Promise<void> {
+    return releaseLease(this.db, name, owner);
   }
 
   expireIdleUploadSessions(idleBefore: number, now: number): Promise<UploadSessionRow[]> {

@@ -5,7 +5,7 @@
  * still receiving bytes, or one a request holds the lease of).
  */
 import type { Test } from 'tap';
-import type { MetadataDb } from '../../core/storage/metadata-db.js';
+import { uploadLeaseName, type MetadataDb } from '../../core/storage/metadata-db.js';
 import type { MetadataContractOptions, MetadataFixture } from './metadata-suite.js';
 
 /** Inserts a video with one uploading version and returns nothing; sessions hang off it. */
@@ -24,27 +24,27 @@ async function session(db: MetadataDb, id: string, fields: { created_at: number;
 }
 
 export function uploadContract(t: Test, opts: MetadataContractOptions, openFor: (t: Test, f: MetadataFixture) => Promise<MetadataDb>): void {
-  t.test('an upload lease has one holder at a time and is free again once it expires', async (t) => {
+  t.test('a lease has one holder at a time and is free again once it expires', async (t) => {
     const fixture = await opts.makeFixture(t);
     const a = await openFor(t, fixture);
     const b = await openFor(t, fixture);
-    t.equal(await a.acquireUploadLock('up1', 'req-a', 1000, 10_000), true, 'a free lease is taken');
-    t.equal(await b.acquireUploadLock('up1', 'req-b', 1000, 10_500), false, 'another connection waits while it is held');
-    t.equal(await a.acquireUploadLock('up1', 'req-a', 1000, 10_800), true, 'the holder renews it');
-    t.equal(await b.acquireUploadLock('up1', 'req-b', 1000, 11_500), false, 'renewed: still held at 11.5 s');
-    t.equal(await b.acquireUploadLock('up2', 'req-b', 1000, 11_500), true, 'other uploads are independent');
-    t.equal(await b.acquireUploadLock('up1', 'req-b', 1000, 11_800), true, 'an expired lease (holder died) is taken over');
-    await a.releaseUploadLock('up1', 'req-a');
-    t.equal(await a.acquireUploadLock('up1', 'req-a', 1000, 11_900), false, 'releasing someone else\'s lease frees nothing');
-    await b.releaseUploadLock('up1', 'req-b');
-    t.equal(await a.acquireUploadLock('up1', 'req-a', 1000, 11_900), true, 'a released lease is free');
+    t.equal(await a.acquireLease('up1', 'req-a', 1000, 10_000), true, 'a free lease is taken');
+    t.equal(await b.acquireLease('up1', 'req-b', 1000, 10_500), false, 'another connection waits while it is held');
+    t.equal(await a.acquireLease('up1', 'req-a', 1000, 10_800), true, 'the holder renews it');
+    t.equal(await b.acquireLease('up1', 'req-b', 1000, 11_500), false, 'renewed: still held at 11.5 s');
+    t.equal(await b.acquireLease('up2', 'req-b', 1000, 11_500), true, 'other uploads are independent');
+    t.equal(await b.acquireLease('up1', 'req-b', 1000, 11_800), true, 'an expired lease (holder died) is taken over');
+    await a.releaseLease('up1', 'req-a');
+    t.equal(await a.acquireLease('up1', 'req-a', 1000, 11_900), false, 'releasing someone else\'s lease frees nothing');
+    await b.releaseLease('up1', 'req-b');
+    t.equal(await a.acquireLease('up1', 'req-a', 1000, 11_900), true, 'a released lease is free');
   });
 
   t.test('concurrent takers of one lease: exactly one wins', async (t) => {
     const fixture = await opts.makeFixture(t);
     const conns: MetadataDb[] = [];
     for (let i = 0; i < 4; i++) conns.push(await openFor(t, fixture));
-    const won = await Promise.all(conns.map((c, i) => c.acquireUploadLock('race', `req-${i}`, 5000, 1000)));
+    const won = await Promise.all(conns.map((c, i) => c.acquireLease('race', `req-${i}`, 5000, 1000)));
     t.equal(won.filter(Boolean).length, 1);
   });
 
@@ -59,8 +59,8 @@ export function uploadContract(t: Test, opts: MetadataContractOptions, openFor: 
     await session(db, 'completed', { created_at: 1000, last_activity_at: 2000, completed_at: 3000 });
     await session(db, 'being-written', { created_at: 1000, last_activity_at: 2000 });
     await session(db, 'lease-expired', { created_at: 1000, last_activity_at: 2000 });
-    t.equal(await db.acquireUploadLock('being-written', 'writer', 10_000, 1000), true);
-    t.equal(await db.acquireUploadLock('lease-expired', 'dead-writer', 1000, 1000), true);
+    t.equal(await db.acquireLease(uploadLeaseName('being-written'), 'writer', 10_000, 1000), true);
+    t.equal(await db.acquireLease(uploadLeaseName('lease-expired'), 'dead-writer', 1000, 1000), true);
 
     const expired = await db.expireIdleUploadSessions(5000, 9000);
     t.same(expired.map((s) => s.id).sort(), ['idle', 'lease-expired', 'never-written'], 'returns what it deleted');
