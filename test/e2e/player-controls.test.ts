@@ -182,7 +182,7 @@ async function waitPlaying(page: Page, past = 0.3): Promise<void> {
 }
 
 /** The player's box and those of the rendered controls (settings panel open). */
-async function controlBoxes(page: Page): Promise<{ player: Box; controls: Record<string, Box> }> {
+async function controlBoxes(page: Page): Promise<{ player: Box; controls: Record<string, Box>; timeCut: boolean }> {
   if (await page.locator('#settings').isHidden()) await page.click('#settings-button');
   await page.locator('#settings').waitFor({ state: 'visible' });
   return page.evaluate((ids) => {
@@ -195,7 +195,8 @@ async function controlBoxes(page: Page): Promise<{ player: Box; controls: Record
       const el = document.getElementById(id);
       if (el && el.getClientRects().length > 0) controls[id] = box(el);
     }
-    return { player: box(document.getElementById('player')!), controls };
+    const time = document.getElementById('time')!;
+    return { player: box(document.getElementById('player')!), controls, timeCut: time.scrollWidth > time.clientWidth };
   }, CONTROL_IDS);
 }
 
@@ -204,12 +205,13 @@ function inside(inner: Box, outer: Box, slack = 0.5): boolean {
     inner.x + inner.width <= outer.x + outer.width + slack && inner.y + inner.height <= outer.y + outer.height + slack;
 }
 
-function assertControlsInside(t: Test, player: Box, controls: Record<string, Box>, expected: string[]): void {
+function assertControlsInside(t: Test, { player, controls, timeCut }: Awaited<ReturnType<typeof controlBoxes>>, expected: string[]): void {
   for (const id of expected) t.ok(controls[id], `#${id} is shown`);
   const outside = Object.entries(controls).filter(([, b]) => !inside(b, player)).map(([id, b]) => ({ id, ...b }));
   t.same(outside, [], `every control lies inside the ${player.width.toFixed(0)}x${player.height.toFixed(0)} player`);
   // The time on one line: no taller than a button.
   t.ok(controls.time!.height <= controls.play!.height, `the time stays on one line (${controls.time!.height.toFixed(1)} px high)`);
+  t.notOk(timeCut, 'and is not cut off');
 }
 
 /** Hovers the seek bar at its start and its end: the storyboard preview must stay inside the player. */
@@ -234,9 +236,10 @@ t.test('on phones the controls fit inside the player and the preview stays insid
   for (const viewport of [PHONE, SMALL_PHONE]) {
     const { page, pageErrors } = await openWatch(t, landscape.id, viewport);
     await waitPlaying(page);
-    const { player, controls } = await controlBoxes(page);
+    const boxes = await controlBoxes(page);
+    const { player } = boxes;
     t.ok(Math.abs(player.width / player.height - 16 / 9) < 0.02, `a 16:9 player at ${viewport.width} px`);
-    assertControlsInside(t, player, controls, viewport === PHONE ? [...BASIC, 'volume'] : BASIC);
+    assertControlsInside(t, boxes, viewport === PHONE ? [...BASIC, 'volume'] : BASIC);
     await page.screenshot({ path: join(shots, `player-controls-${viewport.width}.png`) });
     await page.click('#settings-button');
     await assertPreviewInside(t, page, player, `landscape at ${viewport.width} px`);
@@ -250,12 +253,13 @@ t.test('a portrait video fills a portrait player on a portrait screen', async (t
   for (const viewport of [PHONE, SMALL_PHONE]) {
     const { page, pageErrors } = await openWatch(t, portrait.id, viewport);
     await waitPlaying(page);
-    const { player, controls } = await controlBoxes(page);
+    const boxes = await controlBoxes(page);
+    const { player } = boxes;
     t.ok(player.height > player.width, `the player is portrait at ${viewport.width} px (${player.width.toFixed(0)}x${player.height.toFixed(0)})`);
     t.ok(Math.abs(player.width / player.height - 360 / 640) < 0.02, 'with the video\'s aspect ratio');
     t.ok(player.y + player.height <= viewport.height, 'and fits the screen\'s height');
     t.ok(player.height >= viewport.height * 0.6, 'and uses most of it');
-    assertControlsInside(t, player, controls, BASIC);
+    assertControlsInside(t, boxes, BASIC);
     await page.screenshot({ path: join(shots, `player-portrait-${viewport.width}.png`) });
     await page.click('#settings-button');
     await assertPreviewInside(t, page, player, `portrait at ${viewport.width} px`);
@@ -375,9 +379,9 @@ t.test('a master with two audio renditions gets an audio-track menu that switche
   const video = fixtureVideo('two-audio', { width: 320, height: 180 });
   const { page, pageErrors } = await openWatch(t, 'fixture-two-audio', SMALL_PHONE, { 'fixture-two-audio': video });
   await waitPlaying(page);
-  const { player, controls } = await controlBoxes(page);
+  const boxes = await controlBoxes(page);
   t.same(await page.locator('#audio-track option').allTextContents(), ['English', 'Français'], 'both tracks are offered, by name');
-  assertControlsInside(t, player, controls, [...BASIC, 'audio-track']);
+  assertControlsInside(t, boxes, [...BASIC, 'audio-track']);
   await page.screenshot({ path: join(shots, 'player-audio-menu-320.png') });
   await page.selectOption('#audio-track', { label: 'Français' });
   await page.waitForFunction(() => (window as FramecastWindow).framecast!.hls!.audioTrack === 1);

@@ -71,7 +71,8 @@ const ui = {
   speed: /** @type {HTMLSelectElement} */ (byId('speed')),
   audioLabel: byId('audio-label'),
   audioTrack: /** @type {HTMLSelectElement} */ (byId('audio-track')),
-  time: byId('time'),
+  timeCurrent: byId('time-current'),
+  timeTotal: byId('time-total'),
   qualityLabel: byId('quality-label'),
   quality: /** @type {HTMLSelectElement} */ (byId('quality')),
   fullscreen: byId('fullscreen'),
@@ -533,9 +534,11 @@ function updateTime() {
   const total = duration();
   if (!state.dragging) setPlayedBar(total > 0 ? Math.min(video.currentTime / total, 1) : 0);
   ui.seekBuffered.style.width = `${total > 0 ? Math.min(bufferedEnd() / total, 1) * 100 : 0}%`;
-  ui.time.textContent = `${formatClock(video.currentTime)} / ${formatClock(total)}`;
+  ui.timeCurrent.textContent = formatClock(video.currentTime);
+  ui.timeTotal.textContent = ` / ${formatClock(total)}`;
   ui.seek.setAttribute('aria-valuemax', String(Math.round(total)));
   ui.seek.setAttribute('aria-valuenow', String(Math.round(video.currentTime)));
+  ui.seek.setAttribute('aria-valuetext', `${formatClock(video.currentTime)} of ${formatClock(total)}`);
 }
 
 function bufferedEnd() {
