@@ -9,7 +9,9 @@
  * (Playwright `page.route`, same origin as the node): a master with two audio renditions
  * (the audio-track menu) and an audio-only master with a poster (it plays, poster shown).
  * A real upload with two audio tracks checks the menu against what the node's own master
- * offers (one entry per EXT-X-MEDIA TYPE=AUDIO; no menu for fewer than two).
+ * offers (one entry per EXT-X-MEDIA TYPE=AUDIO; no menu for fewer than two), and a real
+ * m4a upload either plays over its poster (once the pipeline makes audio-only videos) or
+ * shows its final refusal without a Retry.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -18,7 +20,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { FFMPEG, makeClip, makeTextFile } from '../helpers/media-fixtures.js';
+import { FFMPEG, makeAudioOnly, makeClip, makeTextFile } from '../helpers/media-fixtures.js';
 import { startPageFixture } from '../helpers/page-fixture.js';
 
 const run = promisify(execFile);
@@ -67,17 +69,19 @@ async function upload(file: string, title: string): Promise<any> {
 }
 
 // The node transcodes while the fixtures below are made.
-const [landscapeClip, portraitClip, textFile, twoTrackClip] = await Promise.all([
+const [landscapeClip, portraitClip, textFile, twoTrackClip, audioFile] = await Promise.all([
   makeClip(dir, { width: 640, height: 360, seconds: 8, name: 'landscape.mp4' }),
   makeClip(dir, { width: 360, height: 640, seconds: 4, name: 'portrait.mp4' }),
   makeTextFile(dir),
   makeTwoTrackClip(),
+  makeAudioOnly(dir, 3),
 ]);
 const uploads = Promise.all([
   upload(landscapeClip, 'Landscape'),
   upload(portraitClip, 'Portrait'),
   upload(textFile, 'Not media'),
   upload(twoTrackClip, 'Two tracks'),
+  upload(audioFile, 'Audio only'),
 ]);
 
 // ------------------------------------------------------------------ stub-served HLS fixtures
@@ -227,7 +231,7 @@ async function assertPreviewInside(t: Test, page: Page, player: Box, where: stri
 
 const BASIC = ['seek', 'play', 'mute', 'time', 'settings-button', 'fullscreen', 'speed', 'quality'];
 
-const [landscape, portrait, notMedia, twoTracks] = await uploads;
+const [landscape, portrait, notMedia, twoTracks, audioOnly] = await uploads;
 
 // ------------------------------------------------------------------ tests
 
@@ -428,5 +432,23 @@ t.test('an audio-only video shows its poster and plays', async (t) => {
   t.equal(state.error, null, 'no media error');
   t.ok(await page.locator('#error').isHidden(), 'no error shown');
   await page.screenshot({ path: join(shots, 'player-audio-only.png') });
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
+
+t.test('an uploaded m4a plays on its watch page, or says why not without a useless Retry', async (t) => {
+  const { page, pageErrors } = await openWatch(t, audioOnly.id, PHONE);
+  if (audioOnly.status === 'ready') {
+    // Audio-only processing (the media pipeline's work) has landed: it plays over its poster.
+    await waitPlaying(page, 1);
+    t.equal(await page.locator('#video').getAttribute('poster'), audioOnly.playback.poster_url, 'its poster is shown');
+    t.ok(await page.locator('#error').isHidden(), 'no error');
+  } else {
+    // Before it has: the refusal is final, and the page does not pretend otherwise.
+    t.equal(audioOnly.status, 'failed', 'the node refused the audio-only file');
+    t.equal(audioOnly.error.retryable, false, 'for good');
+    await page.locator('#error').waitFor({ state: 'visible' });
+    t.equal(await page.locator('#error-code').textContent(), audioOnly.error.code, 'the page says why');
+    t.ok(await page.locator('#retry').isHidden(), 'without a Retry');
+  }
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
