@@ -152,7 +152,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       const stepS = config.jobs.step_timeout_s;
       if (copiesSource) await withStepTimeout(signal, stepS, 'downloading the source', (stepSignal) => store.download(sourceKey, sourcePath, { signal: stepSignal }));
       const probe = await withStepTimeout(signal, stepS, 'probing the source (ffprobe)', (stepSignal) =>
-        probeSource(media.ffprobePath, sourcePath, config.limits, { signal: stepSignal }),
+        probeSource(media.ffprobePath, sourcePath, config.limits, { ffmpegPath: media.ffmpegPath, signal: stepSignal }),
       );
       log.info({ probe }, 'source accepted');
       await catalog.updateVersion(videoId, version, {
@@ -215,6 +215,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
             audioKbps: config.transcode.audio_kbps,
             encoder: media.encoder,
             storyboard: config.transcode.storyboard,
+            maxFps: config.transcode.max_fps,
             progressPort: channel.port2,
           },
           { signal },
