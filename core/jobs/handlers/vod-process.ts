@@ -47,6 +47,8 @@ const SYNC_INTERVAL_MS = 500;
 /** How often a running job checks that its video still exists (a delete stops the encode). */
 const DELETED_CHECK_MS = 1000;
 const PROGRESS_WRITE_MS = 1000;
+/** The slowest source download still taken for progress (4 MiB/s) beyond jobs.step_timeout_s. */
+const DOWNLOAD_FLOOR_BYTES_PER_S = 4 * 1024 * 1024;
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -150,7 +152,9 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       await ensureScratch(workRoot, copiesSource ? (sourceInfo?.size ?? 0) : 0, maxScratch);
       const sourcePath = copiesSource ? join(workDir, 'source') : localSource;
       const stepS = config.jobs.step_timeout_s;
-      if (copiesSource) await withStepTimeout(signal, stepS, 'downloading the source', (stepSignal) => store.download(sourceKey, sourcePath, { signal: stepSignal }));
+      // A large source gets longer: one more second per DOWNLOAD_FLOOR_BYTES_PER_S of it.
+      const downloadS = stepS + Math.ceil((sourceInfo?.size ?? 0) / DOWNLOAD_FLOOR_BYTES_PER_S);
+      if (copiesSource) await withStepTimeout(signal, downloadS, 'downloading the source', (stepSignal) => store.download(sourceKey, sourcePath, { signal: stepSignal }));
       const probe = await withStepTimeout(signal, stepS, 'probing the source (ffprobe)', (stepSignal) =>
         probeSource(media.ffprobePath, sourcePath, config.limits, { ffmpegPath: media.ffmpegPath, signal: stepSignal }),
       );
