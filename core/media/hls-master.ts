@@ -12,10 +12,7 @@
  * largest peak in its audio group, which is the default rendition's when the group has one
  * track; AVERAGE-BANDWIDTH the same with whole-file averages.
  */
-import type { AudioRenditionInfo } from './types.js';
-
-/** HLS VIDEO-RANGE: SDR (BT.709), PQ (HDR10) or HLG. */
-export type VideoRange = 'SDR' | 'PQ' | 'HLG';
+import type { AudioRenditionInfo, DynamicRange } from './types.js';
 
 /** Measured bit rates of one rendition's media segments, bits per second. */
 export interface MeasuredBitrate {
@@ -31,7 +28,8 @@ export interface MasterVideo extends MeasuredBitrate {
   height: number;
   /** Output frames per second (29.97 for NTSC). */
   frameRate: number;
-  videoRange: VideoRange;
+  /** HLS VIDEO-RANGE. */
+  videoRange: DynamicRange;
   /** RFC 6381 codecs of the video alone ("avc1.64001f"). */
   codecs: string;
 }

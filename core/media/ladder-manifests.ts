@@ -7,17 +7,19 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDashManifest, numberTemplate, type DashRepresentation } from './dash-manifest.js';
 import { readInitTimescale, readInitVideoCodec, readSegmentTiming } from './fmp4.js';
-import { audioGroups, buildHlsMaster, groupDefault, variantBandwidth, type MasterAudio, type MasterVideo, type VideoRange } from './hls-master.js';
+import { audioGroups, buildHlsMaster, groupDefault, variantBandwidth, type MasterAudio, type MasterVideo } from './hls-master.js';
 import { parseMediaPlaylist } from './playlists.js';
 import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST, fpsRational } from './transcode-command.js';
 import type { AudioRenditionInfo, RenditionInfo, Rung, TranscodeTask } from './types.js';
+import { outputFrameRate } from './video-filters.js';
 
 /** What a version's ladder consists of: the inputs of both manifests besides the files. */
 export interface LadderLayout {
   video: Pick<Rung, 'name' | 'width' | 'height'>[];
-  /** Output frames per second. */
+  /** Output frames per second (outputFrameRate: 29.97 for NTSC). */
   frameRate: number;
-  videoRange: VideoRange;
+  /** Every rung is BT.709 SDR (HDR sources are tone-mapped). */
+  videoRange: NonNullable<RenditionInfo['video_range']>;
   audio: AudioRenditionInfo[];
   segmentSeconds: number;
 }
@@ -27,16 +29,16 @@ const FALLBACK_VIDEO_CODEC = 'avc1.640028';
 export const MPD_FILE = 'master.mpd';
 
 /**
- * The layout of today's one-pass ladder: every rung, at the probe's frame rate, SDR, and the
+ * The layout of today's one-pass ladder: every rung, at the output frame rate, SDR, and the
  * source's first audio track as one stereo AAC rendition.
  */
-export function ladderLayout(task: Pick<TranscodeTask, 'ladder' | 'probe' | 'audioKbps' | 'segmentSeconds'>): LadderLayout {
+export function ladderLayout(task: Pick<TranscodeTask, 'ladder' | 'probe' | 'audioKbps' | 'segmentSeconds' | 'maxFps'>): LadderLayout {
   const audio: AudioRenditionInfo[] = task.probe.has_audio
     ? [{ name: AUDIO_RENDITION, track: 0, language: 'und', label: 'Audio', channels: 2, default: true, codecs: 'mp4a.40.2', bitrate_kbps: task.audioKbps }]
     : [];
   return {
     video: task.ladder.map(({ name, width, height }) => ({ name, width, height })),
-    frameRate: task.probe.fps,
+    frameRate: outputFrameRate(task.probe, task.maxFps),
     videoRange: 'SDR',
     audio,
     segmentSeconds: task.segmentSeconds,
@@ -186,6 +188,8 @@ export async function writeLadderManifests(outDir: string, layout: LadderLayout)
       height: rung.height,
       bitrate_kbps: Math.round(variantBandwidth(video, mainGroup).peakBps / 1000),
       codecs: [video.codecs, ...(mainGroup ? [groupDefault(mainGroup).info.codecs] : [])].join(','),
+      frame_rate: fpsRational(layout.frameRate),
+      video_range: layout.videoRange,
     };
   });
   const audio = input.audio.map((a) => ({ ...a.info, bitrate_kbps: Math.round(a.peakBps / 1000) }));

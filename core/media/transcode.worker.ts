@@ -22,6 +22,7 @@ import type {
   TranscodeTask,
   VideoEncoder,
 } from './types.js';
+import { outputFrameRate } from './video-filters.js';
 
 const SEGMENT_POLL_MS = 500;
 
@@ -61,7 +62,8 @@ async function runLadder(
     task.progressPort?.postMessage({ out_time_ms, percent } satisfies TranscodeProgress);
   };
   // `frame` counts the first rung (out_time also counts the storyboard's timestamps).
-  const onProgress = (p: FfmpegProgress): void => report((p.frame / task.probe.fps) * 1000);
+  const fps = outputFrameRate(task.probe, task.maxFps);
+  const onProgress = (p: FfmpegProgress): void => report((p.frame / fps) * 1000);
   // ffmpeg 5.1 prints no -progress while the storyboard output waits for its first full
   // sheet (up to columns×rows×interval seconds of video), so finished segments count too.
   const firstRung = task.ladder[0]?.name;
@@ -127,6 +129,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       duration_ms,
       width: top.width,
       height: top.height,
+      picture: task.probe,
       signal: abort.signal,
     });
 

@@ -97,7 +97,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       await ensureScratch(workRoot, copiesSource ? (sourceInfo?.size ?? 0) : 0, maxScratch);
       const sourcePath = copiesSource ? join(workDir, 'source') : localSource;
       if (copiesSource) await store.download(sourceKey, sourcePath);
-      const probe = await probeSource(media.ffprobePath, sourcePath, config.limits);
+      const probe = await probeSource(media.ffprobePath, sourcePath, config.limits, { ffmpegPath: media.ffmpegPath });
       log.info({ probe }, 'source accepted');
       await catalog.updateVersion(videoId, version, {
         duration_ms: probe.duration_ms,
@@ -117,7 +117,13 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       const cpuBefore = childCpuSeconds();
       const outDir = join(workDir, 'out');
       await catalog.setProgress(videoId, version, 'transcode', 0);
-      const layout = ladderLayout({ ladder, probe, audioKbps: config.transcode.audio_kbps, segmentSeconds: config.transcode.segment_s });
+      const layout = ladderLayout({
+        ladder,
+        probe,
+        audioKbps: config.transcode.audio_kbps,
+        segmentSeconds: config.transcode.segment_s,
+        maxFps: config.transcode.max_fps,
+      });
       const sync = new StagingSync(store, outDir, staging, layout);
       let playable = false;
       let percent = 0;
@@ -160,6 +166,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
             audioKbps: config.transcode.audio_kbps,
             encoder: media.encoder,
             storyboard: config.transcode.storyboard,
+            maxFps: config.transcode.max_fps,
             progressPort: channel.port2,
           },
           { signal: ctx.signal },
