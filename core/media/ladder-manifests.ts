@@ -3,7 +3,7 @@
  * writes master.m3u8 and master.mpd from it. The worker calls writeLadderManifests() once the
  * pass is done; the instant-publish sync calls hlsMasterFromFiles() while the ladder grows.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDashManifest, numberTemplate, type DashRepresentation } from './dash-manifest.js';
 import { readInitTimescale, readInitVideoCodec, readSegmentTiming } from './fmp4.js';
@@ -71,6 +71,20 @@ export interface MeasuredRendition {
   averageBps: number;
 }
 
+/** The moof comes before the media data: this much of a segment holds it (else EXTINF is used). */
+const SEGMENT_HEAD_BYTES = 64 * 1024;
+
+async function segmentHead(file: string): Promise<{ bytes: number; head: Uint8Array }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(Math.min(size, SEGMENT_HEAD_BYTES)), 0, Math.min(size, SEGMENT_HEAD_BYTES), 0);
+    return { bytes: size, head: buffer.subarray(0, bytesRead) };
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads a rendition's playlist, init and segments; null while it has no segment yet. */
 export async function measureRendition(outDir: string, name: string): Promise<MeasuredRendition | null> {
   const text = await readFile(path.join(outDir, name, MEDIA_PLAYLIST), 'utf8').catch(() => null);
@@ -81,9 +95,8 @@ export async function measureRendition(outDir: string, name: string): Promise<Me
   const segments: MeasuredSegment[] = [];
   let expected = 0;
   for (const seg of playlist.segments) {
-    const file = path.join(outDir, name, seg.uri);
-    const [bytes, data] = await Promise.all([stat(file).then((s) => s.size), readFile(file)]);
-    const timing = readSegmentTiming(data);
+    const { bytes, head } = await segmentHead(path.join(outDir, name, seg.uri));
+    const timing = readSegmentTiming(head);
     // The tfdt and samples are exact; EXTINF is rounded (and the fallback if a box is odd).
     const start = timing?.start ?? expected;
     const ticks = timing?.duration || Math.round(seg.duration * timescale);
