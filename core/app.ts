@@ -19,6 +19,7 @@ import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
 import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
+import { liveArchiveHandler } from './jobs/handlers/live-archive.js';
 import type { Logger } from './logger.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
 import { detectEncoders } from './media/hwaccel.js';
@@ -155,7 +156,10 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     transcode: (task, opts) => pool.run(s.config.roles.includes('live') ? { ...task, niceness: s.config.live.vod_niceness } : task, opts),
   };
   const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }) : undefined;
-  const handlers: JobHandlers = { 'vod.process': vodProcessHandler(s, media) };
+  const handlers: JobHandlers = {
+    'vod.process': vodProcessHandler(s, media),
+    'live.archive': liveArchiveHandler(s, media),
+  };
   // A job whose last attempt died with its process is dead-lettered by the queue itself.
   const queue = new JobQueue(s.db, {
     ...s.config.jobs,
