@@ -14,7 +14,7 @@ import { VideoCatalog } from './catalog/videos.js';
 import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
-import { JobQueue, type JobType } from './jobs/queue.js';
+import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
 import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
@@ -184,6 +184,8 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       pollIntervalMs: s.config.jobs.poll_interval_ms,
       leaseMs: s.config.jobs.lease_s * 1000,
       timeoutMs: s.config.jobs.timeout_s * 1000,
+      // The recording of a live is on the disk of the node that ran it (a live role).
+      types: s.config.roles.includes('live') ? JOB_TYPES : JOB_TYPES.filter((type) => type !== 'live.archive'),
     },
     s.logger,
   );

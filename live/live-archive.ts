@@ -16,7 +16,7 @@
  * (publishPrefix), and the version is marked ready: the video then serves under /media/
  * like any upload. On the fs store putFile hard-links, so no segment is copied either.
  */
-import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { mediaBase, type VideoCatalog } from '../core/catalog/videos.js';
@@ -201,8 +201,10 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
   const { videoId, version } = target;
   const staging = objectKeys.staging(videoId, version);
   await deps.store.deletePrefix(staging);
-  await mkdir(join(deps.config.data_dir, 'work'), { recursive: true });
-  const work = await mkdtemp(join(deps.config.data_dir, 'work', `archive-${live.id}-`));
+  // One dir per live: an attempt cut short by a crash left its files here (its ffmpeg is reaped at start).
+  const work = join(deps.config.data_dir, 'work', `archive-${live.id}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
   try {
     await deps.catalog.setProgress(videoId, version, 'publish', 0);
     const rendered = [...variants.map((v) => v.name), ...(audio?.length ? [AUDIO_RENDITION] : [])];
