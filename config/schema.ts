@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileTrust } from '../core/http/client-ip.js';
 
 /** Parses "8192x4320" or a plain pixel count. */
 const pixelCount = z.union([
@@ -21,7 +22,29 @@ export const configSchema = z.object({
   http: z.object({
     port: z.coerce.number().int().min(0).max(65535),
     host: z.string().min(1),
-    trust_proxy: z.boolean(),
+    /** false, true (loopback proxies), a hop count, or addresses/CIDRs (core/http/client-ip.ts). */
+    trust_proxy: z
+      .union([
+        z.boolean(),
+        z.number().int().min(0).max(64),
+        z.array(z.string().min(1)).min(1),
+        z.string().min(1).transform((list) => list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')),
+      ])
+      .superRefine((trust, ctx) => {
+        try {
+          compileTrust(trust);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+    /** Node's headersTimeout: the request line and headers must arrive within this (408). */
+    headers_timeout_ms: z.coerce.number().int().min(100),
+    /** The body of a non-upload request must arrive within this of its headers (408); 0 = no limit. */
+    body_timeout_ms: z.coerce.number().int().min(0),
+    /** A tus request moving no byte for this long is cut (the client resumes); 0 = no limit. */
+    upload_idle_timeout_ms: z.coerce.number().int().min(0),
+    /** Open connections per HTTP process; more are closed on arrival. 0 = no cap. */
+    max_connections: z.coerce.number().int().min(0),
   }),
   public_url: z.string(),
   data_dir: z.string().min(1),
@@ -54,6 +77,8 @@ export const configSchema = z.object({
     segment_s: z.coerce.number().int().min(1).max(10),
     ladder: z.array(rung).min(1),
     audio_kbps: z.coerce.number().int().positive(),
+    /** Highest output frame rate: faster sources keep every 2nd (3rd…) frame, e.g. 120 → 60. */
+    max_fps: z.coerce.number().int().min(10).max(240),
     storyboard: z.object({
       interval_s: z.coerce.number().positive(),
       tile_width: z.coerce.number().int().min(16).max(640),

@@ -11,6 +11,8 @@ import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, waitForVideo } from '../helpers/api.js';
 import { launchBrowser } from '../helpers/browser.js';
+import { SAFE_INPUT_FORMATS } from '../../core/media/ffmpeg.js';
+import { DEMUXER_EXTENSIONS } from '../../core/media/upload-formats.js';
 import { makeClip } from '../helpers/media-fixtures.js';
 import { startServer } from '../helpers/server.js';
 
@@ -39,6 +41,21 @@ async function openUpload(t: Test): Promise<{ page: Page; pageErrors: string[] }
   await page.goto(`${server.url}/upload`);
   return { page, pageErrors };
 }
+
+t.test('the file picker offers exactly the containers the server accepts', async (t) => {
+  const { page, pageErrors } = await openUpload(t);
+  const accept = (await page.getAttribute('#file', 'accept'))!.split(',');
+  const allowed = SAFE_INPUT_FORMATS.flatMap((format) => DEMUXER_EXTENSIONS[format] ?? []).map((extension) => `.${extension}`);
+  t.same([...accept].sort(), [...new Set(allowed)].sort(), 'accept lists the extensions of the probe\'s demuxers');
+  for (const audio of ['.m4a', '.mp3', '.flac', '.wav', '.ogg']) t.ok(accept.includes(audio), `${audio} can be picked`);
+  t.notOk(accept.some((entry) => entry.includes('*')), 'no video/* or audio/* wildcard offering files the server refuses');
+
+  // A drop (or "All files" in the dialog) skips the picker's filter: the page holds it to the same list.
+  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a video') });
+  t.ok(await page.locator('#start').isDisabled(), 'a .txt file is not taken');
+  t.match(await page.locator('#message').textContent(), /notes\.txt is not a video or audio file/, 'and the page says why');
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
 
 t.test('a chosen file uploads, shows its processing, then plays', async (t) => {
   const clip = await makeClip(dir, { width: 640, height: 360, seconds: 5, name: 'holiday.mp4' });

@@ -1,8 +1,8 @@
 /**
  * The watch page in a real headless Chromium against a real node: a clip uploaded with
  * tus-js-client becomes a video that really plays at /watch/:id, with one quality-menu
- * entry per rendition and storyboard previews on the seek bar; a failed video shows its
- * error code and a Retry button.
+ * entry per rendition (in the settings panel) and storyboard previews on the seek bar; a
+ * failed video shows its error code, without Retry when its error is not retryable.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,7 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   t.pass('Auto names the level it is playing');
 
   const lowest = byHeight.at(-1)!.name as string;
+  await page.click('#settings-button');
   await page.selectOption('#quality', { label: lowest });
   const chosen = await page.evaluate(() => {
     const hls = (window as FramecastWindow).framecast!.hls!;
@@ -120,7 +121,7 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
 
-t.test('a video that failed processing shows its error code and a Retry button', async (t) => {
+t.test('a video that failed processing shows its error code, and no Retry when retrying cannot help', async (t) => {
   const text = await makeTextFile(dir);
   const upload = await tusUpload(server.url, text, {
     token: server.adminToken,
@@ -132,7 +133,8 @@ t.test('a video that failed processing shows its error code and a Retry button',
   const { page, pageErrors } = await openPage(t, `/watch/${upload.videoId}`);
   await page.locator('#error').waitFor({ state: 'visible' });
   t.equal(await page.locator('#error-code').textContent(), video.error.code, 'the code is shown');
-  t.ok(await page.locator('#retry').isVisible(), 'Retry is offered');
+  t.equal(video.error.retryable, false, 'the API says E_NOT_MEDIA is not retryable');
+  t.ok(await page.locator('#retry').isHidden(), 'so Retry is not offered');
   t.ok(await page.locator('#controls').isHidden(), 'no player controls for a video that cannot play');
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
