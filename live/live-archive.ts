@@ -16,7 +16,7 @@
  * (publishPrefix), and the version is marked ready: the video then serves under /media/
  * like any upload. On the fs store putFile hard-links, so no segment is copied either.
  */
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { mediaBase, type VideoCatalog } from '../core/catalog/videos.js';
@@ -31,7 +31,7 @@ import type { JobQueue } from '../core/jobs/queue.js';
 import type { Kysely } from 'kysely';
 import type { Database, LiveRow } from '../core/storage/metadata-db.js';
 import { objectKeys, type ObjectStore } from '../core/storage/object-store.js';
-import { JOURNAL_FILE } from './live-journal.js';
+import { LiveJournal } from './live-journal.js';
 import { LivePackager, packagerOptions } from './live-packager.js';
 import type { LiveStore } from './live-store.js';
 import { masterPlaylist, targetDurationOf, vodMediaPlaylist, type TimelineSegment } from './live-playlists.js';
@@ -167,7 +167,9 @@ export async function requeueUnarchived(deps: ArchiveQueueDeps & { db: Kysely<Da
     .execute();
   const queued: string[] = [];
   for (const c of candidates) {
-    if (!(await stat(join(liveWorkDir(deps.config, c.id), JOURNAL_FILE)).then(() => true, () => false))) continue;
+    // Not this node's recording, or nothing was recorded (no segment was ever published).
+    const journal = new LiveJournal(liveWorkDir(deps.config, c.id), () => undefined);
+    if (!(await journal.read()).some((entry) => entry.t === 'segment')) continue;
     if (c.vod_video_id) {
       const active = await deps.db
         .selectFrom('jobs')
