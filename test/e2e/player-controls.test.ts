@@ -9,19 +9,19 @@
  * (Playwright `page.route`, same origin as the node): a master with two audio renditions
  * (the audio-track menu) and an audio-only master with a poster (it plays, poster shown).
  * A real upload with two audio tracks checks the menu against what the node's own master
- * offers (one entry per EXT-X-MEDIA TYPE=AUDIO; no menu for fewer than two).
+ * offers (one entry per EXT-X-MEDIA TYPE=AUDIO; no menu for fewer than two), and a real
+ * m4a upload either plays over its poster (once the pipeline makes audio-only videos) or
+ * shows its final refusal without a Retry.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
-import { FFMPEG, makeClip, makeTextFile } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { FFMPEG, makeAudioOnly, makeClip, makeTextFile } from '../helpers/media-fixtures.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 const run = promisify(execFile);
 
@@ -46,15 +46,7 @@ const DESKTOP = { width: 1024, height: 720 };
 /** Every control of the player, by id; hidden ones (e.g. the volume slider at 320 px) are skipped. */
 const CONTROL_IDS = ['seek', 'play', 'mute', 'volume', 'time', 'settings-button', 'fullscreen', 'speed', 'quality', 'audio-track'];
 
-const server = await startServer();
-const dir = await mkdtemp(join(tmpdir(), 'framecast-player-controls-'));
-const shots = process.env.FRAMECAST_SCREENSHOT_DIR ?? dir;
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser, shots } = await startPageFixture(t, 'player-controls');
 const anonymous = api(server.url, null);
 
 /** A source with two sine tracks tagged English and French. */
@@ -77,17 +69,19 @@ async function upload(file: string, title: string): Promise<any> {
 }
 
 // The node transcodes while the fixtures below are made.
-const [landscapeClip, portraitClip, textFile, twoTrackClip] = await Promise.all([
+const [landscapeClip, portraitClip, textFile, twoTrackClip, audioFile] = await Promise.all([
   makeClip(dir, { width: 640, height: 360, seconds: 8, name: 'landscape.mp4' }),
   makeClip(dir, { width: 360, height: 640, seconds: 4, name: 'portrait.mp4' }),
   makeTextFile(dir),
   makeTwoTrackClip(),
+  makeAudioOnly(dir, 3),
 ]);
 const uploads = Promise.all([
   upload(landscapeClip, 'Landscape'),
   upload(portraitClip, 'Portrait'),
   upload(textFile, 'Not media'),
   upload(twoTrackClip, 'Two tracks'),
+  upload(audioFile, 'Audio only'),
 ]);
 
 // ------------------------------------------------------------------ stub-served HLS fixtures
@@ -169,8 +163,14 @@ async function stubFixtures(page: Page, videos: Record<string, Record<string, un
 
 // ------------------------------------------------------------------ page helpers
 
-async function openWatch(t: Test, id: string, viewport: { width: number; height: number }, fixtures?: Record<string, Record<string, unknown>>) {
-  const context = await browser.newContext({ viewport });
+async function openWatch(
+  t: Test,
+  id: string,
+  viewport: { width: number; height: number },
+  fixtures?: Record<string, Record<string, unknown>>,
+  hasTouch = false,
+) {
+  const context = await browser.newContext({ viewport, hasTouch });
   t.teardown(() => context.close());
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
@@ -186,7 +186,7 @@ async function waitPlaying(page: Page, past = 0.3): Promise<void> {
 }
 
 /** The player's box and those of the rendered controls (settings panel open). */
-async function controlBoxes(page: Page): Promise<{ player: Box; controls: Record<string, Box> }> {
+async function controlBoxes(page: Page): Promise<{ player: Box; controls: Record<string, Box>; timeCut: boolean }> {
   if (await page.locator('#settings').isHidden()) await page.click('#settings-button');
   await page.locator('#settings').waitFor({ state: 'visible' });
   return page.evaluate((ids) => {
@@ -199,7 +199,8 @@ async function controlBoxes(page: Page): Promise<{ player: Box; controls: Record
       const el = document.getElementById(id);
       if (el && el.getClientRects().length > 0) controls[id] = box(el);
     }
-    return { player: box(document.getElementById('player')!), controls };
+    const time = document.getElementById('time')!;
+    return { player: box(document.getElementById('player')!), controls, timeCut: time.scrollWidth > time.clientWidth };
   }, CONTROL_IDS);
 }
 
@@ -208,25 +209,29 @@ function inside(inner: Box, outer: Box, slack = 0.5): boolean {
     inner.x + inner.width <= outer.x + outer.width + slack && inner.y + inner.height <= outer.y + outer.height + slack;
 }
 
-function assertControlsInside(t: Test, player: Box, controls: Record<string, Box>, expected: string[]): void {
+function assertControlsInside(t: Test, { player, controls, timeCut }: Awaited<ReturnType<typeof controlBoxes>>, expected: string[]): void {
   for (const id of expected) t.ok(controls[id], `#${id} is shown`);
   const outside = Object.entries(controls).filter(([, b]) => !inside(b, player)).map(([id, b]) => ({ id, ...b }));
   t.same(outside, [], `every control lies inside the ${player.width.toFixed(0)}x${player.height.toFixed(0)} player`);
   // The time on one line: no taller than a button.
   t.ok(controls.time!.height <= controls.play!.height, `the time stays on one line (${controls.time!.height.toFixed(1)} px high)`);
+  t.notOk(timeCut, 'and is not cut off');
 }
 
-/** Hovers the seek bar at `fraction` until the storyboard tile shows; returns the preview's box. */
-async function previewBox(page: Page, fraction: number): Promise<Box> {
+/** Hovers the seek bar at its start and its end: the storyboard preview must stay inside the player. */
+async function assertPreviewInside(t: Test, page: Page, player: Box, where: string): Promise<void> {
   const seek = (await page.locator('#seek').boundingBox())!;
-  await page.mouse.move(seek.x + Math.max(1, Math.min(seek.width - 1, seek.width * fraction)), seek.y + seek.height / 2);
-  await page.waitForFunction(() => document.getElementById('preview-tile')!.style.backgroundImage.includes('sprite-'));
-  return (await page.locator('#preview').boundingBox())!;
+  for (const [end, x] of [['start', seek.x + 1], ['end', seek.x + seek.width - 1]] as const) {
+    await page.mouse.move(x, seek.y + seek.height / 2);
+    await page.waitForFunction(() => document.getElementById('preview-tile')!.style.backgroundImage.includes('sprite-'));
+    const preview = (await page.locator('#preview').boundingBox())!;
+    t.ok(inside(preview, player), `${where}: the preview at the ${end} is inside the player`, { preview, player });
+  }
 }
 
 const BASIC = ['seek', 'play', 'mute', 'time', 'settings-button', 'fullscreen', 'speed', 'quality'];
 
-const [landscape, portrait, notMedia, twoTracks] = await uploads;
+const [landscape, portrait, notMedia, twoTracks, audioOnly] = await uploads;
 
 // ------------------------------------------------------------------ tests
 
@@ -235,15 +240,13 @@ t.test('on phones the controls fit inside the player and the preview stays insid
   for (const viewport of [PHONE, SMALL_PHONE]) {
     const { page, pageErrors } = await openWatch(t, landscape.id, viewport);
     await waitPlaying(page);
-    const { player, controls } = await controlBoxes(page);
+    const boxes = await controlBoxes(page);
+    const { player } = boxes;
     t.ok(Math.abs(player.width / player.height - 16 / 9) < 0.02, `a 16:9 player at ${viewport.width} px`);
-    assertControlsInside(t, player, controls, viewport === PHONE ? [...BASIC, 'volume'] : BASIC);
+    assertControlsInside(t, boxes, viewport === PHONE ? [...BASIC, 'volume'] : BASIC);
     await page.screenshot({ path: join(shots, `player-controls-${viewport.width}.png`) });
     await page.click('#settings-button');
-    for (const fraction of [0, 1]) {
-      const preview = await previewBox(page, fraction);
-      t.ok(inside(preview, player), `at ${viewport.width} px the preview at the ${fraction ? 'end' : 'start'} is inside the player`, { preview, player });
-    }
+    await assertPreviewInside(t, page, player, `landscape at ${viewport.width} px`);
     await page.screenshot({ path: join(shots, `player-preview-${viewport.width}.png`) });
     t.same(pageErrors, [], 'no uncaught errors in the page');
   }
@@ -254,18 +257,16 @@ t.test('a portrait video fills a portrait player on a portrait screen', async (t
   for (const viewport of [PHONE, SMALL_PHONE]) {
     const { page, pageErrors } = await openWatch(t, portrait.id, viewport);
     await waitPlaying(page);
-    const { player, controls } = await controlBoxes(page);
+    const boxes = await controlBoxes(page);
+    const { player } = boxes;
     t.ok(player.height > player.width, `the player is portrait at ${viewport.width} px (${player.width.toFixed(0)}x${player.height.toFixed(0)})`);
     t.ok(Math.abs(player.width / player.height - 360 / 640) < 0.02, 'with the video\'s aspect ratio');
     t.ok(player.y + player.height <= viewport.height, 'and fits the screen\'s height');
     t.ok(player.height >= viewport.height * 0.6, 'and uses most of it');
-    assertControlsInside(t, player, controls, BASIC);
+    assertControlsInside(t, boxes, BASIC);
     await page.screenshot({ path: join(shots, `player-portrait-${viewport.width}.png`) });
     await page.click('#settings-button');
-    for (const fraction of [0, 1]) {
-      const preview = await previewBox(page, fraction);
-      t.ok(inside(preview, player), `the portrait preview at the ${fraction ? 'end' : 'start'} is inside the player`, { preview, player });
-    }
+    await assertPreviewInside(t, page, player, `portrait at ${viewport.width} px`);
     t.same(pageErrors, [], 'no uncaught errors in the page');
   }
 });
@@ -332,6 +333,24 @@ t.test('keyboard shortcuts control the player, but not while typing', async (t) 
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
 
+t.test('on a touch screen a tap brings up hidden controls before they act', async (t) => {
+  const { page, pageErrors } = await openWatch(t, landscape.id, PHONE, undefined, true);
+  await waitPlaying(page);
+  const opacity = () => page.evaluate(() => getComputedStyle(document.getElementById('controls')!).opacity);
+  await page.waitForFunction(() => getComputedStyle(document.getElementById('controls')!).opacity === '0');
+  t.pass('while playing untouched, the controls are hidden');
+  const play = (await page.locator('#play').boundingBox())!;
+  await page.touchscreen.tap(play.x + play.width / 2, play.y + play.height / 2);
+  await page.waitForFunction(() => getComputedStyle(document.getElementById('controls')!).opacity === '1');
+  t.pass('a tap where the hidden pause button is shows the controls');
+  t.equal(await page.evaluate(() => (window as FramecastWindow).framecast!.video.paused), false, 'and does not pause');
+  await page.touchscreen.tap(play.x + play.width / 2, play.y + play.height / 2);
+  await page.waitForFunction(() => (window as FramecastWindow).framecast!.video.paused);
+  t.pass('a second tap on the now visible button pauses');
+  t.equal(await opacity(), '1', 'paused, the controls stay up');
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
+
 t.test('the buttons are icons with accessible names', async (t) => {
   const { page } = await openWatch(t, landscape.id, DESKTOP);
   await waitPlaying(page);
@@ -364,9 +383,9 @@ t.test('a master with two audio renditions gets an audio-track menu that switche
   const video = fixtureVideo('two-audio', { width: 320, height: 180 });
   const { page, pageErrors } = await openWatch(t, 'fixture-two-audio', SMALL_PHONE, { 'fixture-two-audio': video });
   await waitPlaying(page);
-  const { player, controls } = await controlBoxes(page);
+  const boxes = await controlBoxes(page);
   t.same(await page.locator('#audio-track option').allTextContents(), ['English', 'Français'], 'both tracks are offered, by name');
-  assertControlsInside(t, player, controls, [...BASIC, 'audio-track']);
+  assertControlsInside(t, boxes, [...BASIC, 'audio-track']);
   await page.screenshot({ path: join(shots, 'player-audio-menu-320.png') });
   await page.selectOption('#audio-track', { label: 'Français' });
   await page.waitForFunction(() => (window as FramecastWindow).framecast!.hls!.audioTrack === 1);
@@ -413,5 +432,23 @@ t.test('an audio-only video shows its poster and plays', async (t) => {
   t.equal(state.error, null, 'no media error');
   t.ok(await page.locator('#error').isHidden(), 'no error shown');
   await page.screenshot({ path: join(shots, 'player-audio-only.png') });
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
+
+t.test('an uploaded m4a plays on its watch page, or says why not without a useless Retry', async (t) => {
+  const { page, pageErrors } = await openWatch(t, audioOnly.id, PHONE);
+  if (audioOnly.status === 'ready') {
+    // Audio-only processing (the media pipeline's work) has landed: it plays over its poster.
+    await waitPlaying(page, 1);
+    t.equal(await page.locator('#video').getAttribute('poster'), audioOnly.playback.poster_url, 'its poster is shown');
+    t.ok(await page.locator('#error').isHidden(), 'no error');
+  } else {
+    // Before it has: the refusal is final, and the page does not pretend otherwise.
+    t.equal(audioOnly.status, 'failed', 'the node refused the audio-only file');
+    t.equal(audioOnly.error.retryable, false, 'for good');
+    await page.locator('#error').waitFor({ state: 'visible' });
+    t.equal(await page.locator('#error-code').textContent(), audioOnly.error.code, 'the page says why');
+    t.ok(await page.locator('#retry').isHidden(), 'without a Retry');
+  }
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });

@@ -4,15 +4,13 @@
  * entry per rendition (in the settings panel) and storyboard previews on the seek bar; a
  * failed video shows its error code, without Retry when its error is not retryable.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
 import { makeClip, makeTextFile } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 /** What the page exposes for tests (web/assets/watch.js). */
 interface FramecastWindow {
@@ -22,14 +20,7 @@ interface FramecastWindow {
   };
 }
 
-const server = await startServer();
-const dir = await mkdtemp(join(tmpdir(), 'framecast-watch-'));
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser } = await startPageFixture(t, 'watch');
 const anonymous = api(server.url, null);
 
 /** Opens a page; `pageErrors` collects the page's uncaught exceptions. */

@@ -17,6 +17,8 @@ const SEEK_STEP_S = 5;
 const VOLUME_STEP = 0.1;
 /** Gap kept between the storyboard preview and the player's edges, px. */
 const PREVIEW_MARGIN_PX = 6;
+/** How long the controls stay up after the last touch or pointer move while playing. */
+const CONTROLS_LINGER_MS = 3000;
 const PENDING = new Set(['awaiting_upload', 'uploading', 'processing']);
 const RESUME_KEY_PREFIX = 'framecast.resume.';
 /** Positions before this are not worth resuming. */
@@ -69,7 +71,8 @@ const ui = {
   speed: /** @type {HTMLSelectElement} */ (byId('speed')),
   audioLabel: byId('audio-label'),
   audioTrack: /** @type {HTMLSelectElement} */ (byId('audio-track')),
-  time: byId('time'),
+  timeCurrent: byId('time-current'),
+  timeTotal: byId('time-total'),
   qualityLabel: byId('quality-label'),
   quality: /** @type {HTMLSelectElement} */ (byId('quality')),
   fullscreen: byId('fullscreen'),
@@ -103,6 +106,7 @@ const state = {
   /** Positions are remembered only once the player plays where it was started. */
   tracking: false,
   resumeNoticeTimer: 0,
+  controlsTimer: 0,
   telemetryAttached: false,
 };
 
@@ -530,9 +534,11 @@ function updateTime() {
   const total = duration();
   if (!state.dragging) setPlayedBar(total > 0 ? Math.min(video.currentTime / total, 1) : 0);
   ui.seekBuffered.style.width = `${total > 0 ? Math.min(bufferedEnd() / total, 1) * 100 : 0}%`;
-  ui.time.textContent = `${formatClock(video.currentTime)} / ${formatClock(total)}`;
+  ui.timeCurrent.textContent = formatClock(video.currentTime);
+  ui.timeTotal.textContent = ` / ${formatClock(total)}`;
   ui.seek.setAttribute('aria-valuemax', String(Math.round(total)));
   ui.seek.setAttribute('aria-valuenow', String(Math.round(video.currentTime)));
+  ui.seek.setAttribute('aria-valuetext', `${formatClock(video.currentTime)} of ${formatClock(total)}`);
 }
 
 function bufferedEnd() {
@@ -568,6 +574,32 @@ ui.seek.addEventListener('pointerleave', () => {
   if (!state.dragging) ui.preview.hidden = true;
 });
 
+/** Shows the controls for a while (touch screens have no hover). */
+function revealControls() {
+  ui.player.classList.add('active');
+  clearTimeout(state.controlsTimer);
+  state.controlsTimer = setTimeout(() => ui.player.classList.remove('active'), CONTROLS_LINGER_MS);
+}
+
+/**
+ * A tap on a playing video whose controls are hidden brings them up and does nothing else:
+ * neither pausing nor pressing the invisible button under the finger.
+ */
+let tapRevealsOnly = false;
+ui.player.addEventListener('pointerdown', (event) => {
+  tapRevealsOnly = event.pointerType === 'touch' && !video.paused &&
+    !ui.player.classList.contains('active') && !ui.player.matches(':focus-within');
+  revealControls();
+}, { capture: true });
+ui.player.addEventListener('click', (event) => {
+  if (!tapRevealsOnly) return;
+  tapRevealsOnly = false;
+  event.stopPropagation();
+  event.preventDefault();
+}, { capture: true });
+ui.player.addEventListener('pointermove', (event) => {
+  if (event.pointerType !== 'touch') revealControls();
+});
 video.addEventListener('click', togglePlay);
 ui.play.addEventListener('click', togglePlay);
 ui.mute.addEventListener('click', toggleMute);
