@@ -10,6 +10,7 @@ import { mediaBase } from '../../catalog/videos.js';
 import { AppError, type VideoError } from '../../errors.js';
 import { decodeCapSeconds } from '../../media/transcode-command.js';
 import { buildLadder } from '../../media/ladder.js';
+import { ladderLayout } from '../../media/ladder-manifests.js';
 import { probeSource } from '../../media/probe.js';
 import type { TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
 import type { Services } from '../../services.js';
@@ -177,7 +178,14 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       const cpuBefore = childCpuSeconds();
       const outDir = join(workDir, 'out');
       await catalog.setProgress(videoId, version, 'transcode', 0);
-      const sync = new StagingSync(store, outDir, staging);
+      const layout = ladderLayout({
+        ladder,
+        probe,
+        audioKbps: config.transcode.audio_kbps,
+        segmentSeconds: config.transcode.segment_s,
+        maxFps: config.transcode.max_fps,
+      });
+      const sync = new StagingSync(store, outDir, staging, layout);
       let playable = false;
       let percent = 0;
       let lastWrite = 0;
