@@ -54,6 +54,7 @@ export const configSchema = z.object({
     segment_s: z.coerce.number().int().min(1).max(10),
     ladder: z.array(rung).min(1),
     audio_kbps: z.coerce.number().int().positive(),
+    max_audio_tracks: z.coerce.number().int().min(1).max(32),
     storyboard: z.object({
       interval_s: z.coerce.number().positive(),
       tile_width: z.coerce.number().int().min(16).max(640),

@@ -18,13 +18,24 @@ export interface DashRepresentation {
   height?: number;
 }
 
+/** One audio rendition: its Representation and what its AdaptationSet says about it. */
+export interface DashAudio extends DashRepresentation {
+  language: string;
+  label: string;
+  channels: number;
+  /** The default track's renditions get Role "main", the others "alternate". */
+  default: boolean;
+}
+
 export interface DashManifestInput {
   duration_ms: number;
   /** Frame rate as an MPD frameRate ("30", "30000/1001"). */
   frameRate: string;
   segmentSeconds: number;
+  /** Empty for an audio-only source (no video AdaptationSet). */
   video: DashRepresentation[];
-  audio: DashRepresentation | null;
+  /** One AdaptationSet each, in order. */
+  audio: DashAudio[];
 }
 
 /** The mdhd timescale of the first track in an fMP4 init segment; null if absent. */
@@ -77,6 +88,17 @@ function representation(rep: DashRepresentation, extra: string, inner = ''): str
     .join('\n');
 }
 
+function audioAdaptationSet(audio: DashAudio, id: number): string {
+  const channels = `        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${audio.channels}"/>`;
+  return [
+    `    <AdaptationSet id="${id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1" lang="${escapeXml(audio.language)}">`,
+    `      <Label>${escapeXml(audio.label)}</Label>`,
+    `      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="${audio.default ? 'main' : 'alternate'}"/>`,
+    representation(audio, ' audioSamplingRate="48000"', channels),
+    '    </AdaptationSet>',
+  ].join('\n');
+}
+
 /** The MPD text. */
 export function buildDashManifest(input: DashManifestInput): string {
   const video = input.video
@@ -87,19 +109,15 @@ export function buildDashManifest(input: DashManifestInput): string {
     '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011,urn:mpeg:dash:profile:isoff-live:2011"',
     `     type="static" mediaPresentationDuration="${isoDuration(input.duration_ms)}" minBufferTime="PT${input.segmentSeconds}S">`,
     `  <Period id="0" start="PT0S">`,
-    '    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">',
-    video,
-    '    </AdaptationSet>',
   ];
-  if (input.audio) {
-    const channels =
-      '        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>';
+  if (input.video.length > 0) {
     parts.push(
-      '    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1" lang="und">',
-      representation(input.audio, ' audioSamplingRate="48000"', channels),
+      '    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">',
+      video,
       '    </AdaptationSet>',
     );
   }
+  input.audio.forEach((audio, i) => parts.push(audioAdaptationSet(audio, i + 1)));
   parts.push('  </Period>', '</MPD>', '');
   return parts.join('\n');
 }

@@ -149,3 +149,60 @@ export function vodPlaylist(text: string): string {
   if (!/^#EXT-X-ENDLIST\s*$/m.test(out)) out = out.replace(/\s*$/, '\n#EXT-X-ENDLIST\n');
   return out;
 }
+
+/** What the master says about one audio rendition (a subset of AudioRenditionInfo). */
+export interface MasterAudio {
+  name: string;
+  language: string;
+  label: string;
+  channels: number;
+  default: boolean;
+}
+
+function quoted(value: string): string {
+  // Playlist attribute strings cannot hold a double quote or a line break.
+  return `"${value.replace(/["\r\n]/g, "'")}"`;
+}
+
+/**
+ * Replaces ffmpeg's audio EXT-X-MEDIA lines (NAME "audio_N", no CHANNELS) with one per
+ * rendition: NAME from the track's label, LANGUAGE, CHANNELS, AUTOSELECT, and DEFAULT=YES on
+ * the stereo rendition of the default track only (one DEFAULT per group). Without video, the
+ * master keeps one variant, the default rendition, carrying the whole audio group: hls.js
+ * then plays it and offers every language as an audio track.
+ */
+export function withAudioRenditions(text: string, audio: readonly MasterAudio[], mediaPlaylist: string): string {
+  if (audio.length === 0) return text;
+  const src = text.split('\n');
+  const firstMedia = src.findIndex((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'));
+  const group = parseAttributes(src[firstMedia]?.slice('#EXT-X-MEDIA:'.length) ?? '')['GROUP-ID'] ?? 'group_aud';
+  const uriOf = (a: MasterAudio): string => `${a.name}/${mediaPlaylist}`;
+  const media = audio.map((a) =>
+    [
+      '#EXT-X-MEDIA:TYPE=AUDIO',
+      `GROUP-ID=${quoted(group)}`,
+      `NAME=${quoted(a.label)}`,
+      `LANGUAGE=${quoted(a.language)}`,
+      `DEFAULT=${a.default && a.channels === 2 ? 'YES' : 'NO'}`,
+      'AUTOSELECT=YES',
+      `CHANNELS=${quoted(String(a.channels))}`,
+      `URI=${quoted(uriOf(a))}`,
+    ].join(','),
+  );
+  const audioOnly = !src.some((l) => l.startsWith('#EXT-X-STREAM-INF:') && l.includes('RESOLUTION='));
+  const main = audio.find((a) => a.default && a.channels === 2) ?? audio[0];
+  const out: string[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const line = src[i] ?? '';
+    if (line.startsWith('#EXT-X-MEDIA:TYPE=AUDIO')) {
+      if (i === firstMedia) out.push(...media);
+      continue;
+    }
+    if (audioOnly && line.startsWith('#EXT-X-STREAM-INF:') && main && src[i + 1] !== uriOf(main)) {
+      i++; // its URI line: only the default rendition stays a variant
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join('\n').replace(/\n{3,}/g, '\n\n');
+}

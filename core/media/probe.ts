@@ -12,13 +12,17 @@
  *   size at all; its "Picture size WxH is invalid" on stderr turns that into
  *   E_RESOLUTION_TOO_HIGH instead of a misleading E_NOT_MEDIA.
  * - Cover art (attached_pic) is not video: an m4a with artwork has no video stream.
+ * - A source with audio and no video (m4a, mp3, flac, wav, ogg) is accepted: it becomes an
+ *   audio-only version (width/height/fps 0, video_codec null). E_NO_VIDEO_STREAM is left for
+ *   a container whose streams are neither audio nor video (subtitles, data, attachments).
  * - fps is the average frame rate (r_frame_rate if unknown), rounded to 3 decimals so 29.97
  *   and 23.976 survive as such (transcode-command maps them back to N*1000/1001), capped at
  *   60. The source is VFR when its average and real base rates differ by more than 0.5%.
  */
 import { AppError } from '../errors.js';
 import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
-import type { ProbeResult } from './types.js';
+import { normaliseLanguage } from './audio-renditions.js';
+import type { AudioTrack, ProbeResult } from './types.js';
 
 /** Limits a source must respect (config `limits`). */
 export interface ProbeLimits {
@@ -65,7 +69,8 @@ interface FfprobeStream {
   avg_frame_rate?: string;
   r_frame_rate?: string;
   duration?: string;
-  disposition?: { attached_pic?: number };
+  channels?: number;
+  disposition?: { attached_pic?: number; default?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
 }
@@ -132,52 +137,76 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
   }
 }
 
+function audioTrack(stream: FfprobeStream, track: number): AudioTrack {
+  return {
+    track,
+    codec: stream.codec_name ?? 'unknown',
+    channels: stream.channels ?? 2,
+    language: normaliseLanguage(stream.tags?.language),
+    title: stream.tags?.title?.trim() || null,
+    default: stream.disposition?.default === 1,
+  };
+}
+
 /** Probes an uploaded file and checks it against the limits; throws AppError when refused. */
 export async function probeSource(ffprobePath: string, file: string, limits: ProbeLimits): Promise<ProbeResult> {
   const out = await runFfprobe(ffprobePath, file);
   const streams = out.streams ?? [];
-  const known = streams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio');
-  if (!out.format || known.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
+  if (!out.format || streams.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
 
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
-  const audio = streams.find((s) => s.codec_type === 'audio');
-  if (!video) throw new AppError('E_NO_VIDEO_STREAM');
-  const codec = video.codec_name ?? 'unknown';
-  if (!VIDEO_CODECS.has(codec)) {
-    throw new AppError('E_CODEC_UNSUPPORTED', `the video codec "${codec}" is not supported`);
+  const audioStreams = streams.filter((s) => s.codec_type === 'audio');
+  if (!video && audioStreams.length === 0) {
+    throw new AppError('E_NO_VIDEO_STREAM', 'the file has neither audio nor video');
   }
-  // libavutil refuses pictures over ~268 Mpx before the size reaches the stream: say why.
-  if ((!video.width || !video.height) && out.refusedSize) {
-    const { width, height } = out.refusedSize;
-    throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, too large to decode`);
+  const codec = video?.codec_name ?? 'unknown';
+  if (video) {
+    if (!VIDEO_CODECS.has(codec)) {
+      throw new AppError('E_CODEC_UNSUPPORTED', `the video codec "${codec}" is not supported`);
+    }
+    // libavutil refuses pictures over ~268 Mpx before the size reaches the stream: say why.
+    if ((!video.width || !video.height) && out.refusedSize) {
+      const { width, height } = out.refusedSize;
+      throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, too large to decode`);
+    }
+    if (!video.width || !video.height) throw new AppError('E_NOT_MEDIA', 'the video stream has no picture size');
   }
-  if (!video.width || !video.height) throw new AppError('E_NOT_MEDIA', 'the video stream has no picture size');
-
-  const duration_s = Number(out.format.duration ?? video.duration);
+  const duration_s = Number(out.format.duration ?? video?.duration ?? audioStreams[0]?.duration);
   if (!Number.isFinite(duration_s) || duration_s <= 0) throw new AppError('E_NOT_MEDIA', 'the file has no duration');
   if (duration_s > limits.max_duration_s) {
     throw new AppError('E_TOO_LONG', `the video lasts ${Math.round(duration_s)} s, the limit is ${limits.max_duration_s} s`);
   }
-  if (video.width * video.height > limits.max_pixels) {
-    throw new AppError(
-      'E_RESOLUTION_TOO_HIGH',
-      `the video is ${video.width}x${video.height}, the limit is ${limits.max_pixels} pixels`,
-    );
+  const bitRate = Number(out.format.bit_rate);
+  const common = {
+    format_name: out.format.format_name ?? 'unknown',
+    duration_ms: Math.round(duration_s * 1000),
+    audio_codec: audioStreams[0]?.codec_name ?? null,
+    has_audio: audioStreams.length > 0,
+    audio_tracks: audioStreams.map(audioTrack),
+    cover_art: streams.some((s) => s.codec_type === 'video' && Boolean(s.disposition?.attached_pic)),
+    bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+  };
+  if (!video) {
+    return { ...common, width: 0, height: 0, rotation: 0, fps: 0, vfr: false, video_codec: null, has_video: false, video_duration_ms: null };
+  }
+
+  const width = video.width ?? 0;
+  const height = video.height ?? 0;
+  if (width * height > limits.max_pixels) {
+    throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, the limit is ${limits.max_pixels} pixels`);
   }
 
   const rotation = readRotation(video);
   const swap = rotation === 90 || rotation === 270;
-  const bitRate = Number(out.format.bit_rate);
+  const videoDuration = Number(video.duration);
   return {
-    format_name: out.format.format_name ?? 'unknown',
-    duration_ms: Math.round(duration_s * 1000),
-    width: swap ? video.height : video.width,
-    height: swap ? video.width : video.height,
+    ...common,
+    width: swap ? height : width,
+    height: swap ? width : height,
     rotation,
     ...frameRate(video),
     video_codec: codec,
-    audio_codec: audio?.codec_name ?? null,
-    has_audio: Boolean(audio),
-    bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+    has_video: true,
+    video_duration_ms: Number.isFinite(videoDuration) && videoDuration > 0 ? Math.round(videoDuration * 1000) : null,
   };
 }

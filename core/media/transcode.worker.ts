@@ -1,20 +1,25 @@
 /*
  * The piscina worker: one source → a whole version directory (see OUTPUT LAYOUT in types.ts).
  *
- * 1. One ffmpeg pass (transcode-command.ts): every rung, the audio once, the storyboard sheets
- *    and the integrated loudness. A failing hardware encoder is retried once with libx264.
- * 2. Cheap finishing steps: VOD playlists, master without the audio-only variant, poster,
- *    storyboard.vtt and master.mpd over the same segments.
+ * 1. One ffmpeg pass (transcode-command.ts): every rung, every audio rendition, the storyboard
+ *    sheets and the integrated loudness. A failing hardware encoder is retried once with libx264.
+ * 2. Cheap finishing steps: VOD playlists (an audio tail under 0.1 s joins the segment before
+ *    it), master without the audio-only variant and with the audio renditions' names and
+ *    languages, poster, storyboard.vtt and master.mpd over the same segments.
+ * An audio-only source gets the audio renditions only, a poster from its cover art or its
+ * waveform, and a storyboard.vtt without cues (there is nothing to preview).
  * Progress goes to task.progressPort; `{type:'abort'}` on task.controlPort kills ffmpeg.
  */
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { makeAudioPoster } from './audio-poster.js';
 import { buildDashManifest, readInitTimescale, type DashRepresentation } from './dash-manifest.js';
 import { FfmpegError, runFfmpeg, type FfmpegProgress } from './ffmpeg.js';
 import {
   parseMasterPlaylist,
   parseMediaPlaylist,
   vodPlaylist,
+  withAudioRenditions,
   withoutAudioOnlyVariants,
   type MasterPlaylist,
   type MediaPlaylist,
@@ -22,14 +27,15 @@ import {
 import { makePoster } from './poster.js';
 import { storyboardVtt } from './storyboard.js';
 import {
-  AUDIO_RENDITION,
   MASTER_PLAYLIST,
   MEDIA_PLAYLIST,
+  audioRenditionsFor,
   buildTranscodeArgs,
   fpsRational,
   storyboardTileSize,
 } from './transcode-command.js';
 import type {
+  AudioRenditionInfo,
   RenditionInfo,
   TranscodeControlMessage,
   TranscodeProgress,
@@ -39,6 +45,8 @@ import type {
 } from './types.js';
 
 const SEGMENT_POLL_MS = 500;
+/** A last audio segment shorter than this joins the one before it. */
+export const MIN_TAIL_SECONDS = 0.1;
 
 /** Reads "I: -23.0 LUFS" of the LAST ebur128 summary (an early graph reconfiguration prints one too). */
 function loudnessReader(): { onLine(line: string): void; value(): number | null } {
@@ -75,11 +83,13 @@ async function runLadder(
     const percent = Math.min(99, Math.round((out_time_ms / Math.max(1, task.probe.duration_ms)) * 1000) / 10);
     task.progressPort?.postMessage({ out_time_ms, percent } satisfies TranscodeProgress);
   };
-  // `frame` counts the first rung (out_time also counts the storyboard's timestamps).
-  const onProgress = (p: FfmpegProgress): void => report((p.frame / task.probe.fps) * 1000);
+  // `frame` counts the first rung (out_time also counts the storyboard's timestamps); an
+  // audio-only pass has no frames and no storyboard, so its out_time is right.
+  const onProgress = (p: FfmpegProgress): void =>
+    report(task.probe.has_video ? (p.frame / task.probe.fps) * 1000 : p.out_time_ms);
   // ffmpeg 5.1 prints no -progress while the storyboard output waits for its first full
   // sheet (up to columns×rows×interval seconds of video), so finished segments count too.
-  const firstRung = task.ladder[0]?.name;
+  const firstRung = task.probe.has_video ? task.ladder[0]?.name : audioRenditionsFor(task)[0]?.name;
   const watcher = setInterval(() => {
     if (!firstRung) return;
     readFile(path.join(task.outDir, firstRung, MEDIA_PLAYLIST), 'utf8').then(
@@ -97,7 +107,7 @@ async function runLadder(
   } finally {
     clearInterval(watcher);
   }
-  return { loudness: task.probe.has_audio ? loudness.value() : null };
+  return { loudness: audioRenditionsFor(task).length > 0 ? loudness.value() : null };
 }
 
 interface RenditionFiles {
@@ -106,16 +116,42 @@ interface RenditionFiles {
   timescale: number;
 }
 
-async function finishRendition(outDir: string, name: string): Promise<RenditionFiles> {
+/**
+ * Joins a last segment under MIN_TAIL_SECONDS to the one before it (an fMP4 segment may hold
+ * several moof+mdat fragments), so no player fetches a 0.02 s audio crumb at the end.
+ */
+async function absorbShortTail(dir: string, text: string): Promise<string> {
+  const { segments } = parseMediaPlaylist(text);
+  const last = segments[segments.length - 1];
+  const previous = segments[segments.length - 2];
+  if (!last || !previous || last.duration >= MIN_TAIL_SECONDS) return text;
+  await appendFile(path.join(dir, previous.uri), await readFile(path.join(dir, last.uri)));
+  await rm(path.join(dir, last.uri));
+  const joined = (previous.duration + last.duration).toFixed(6);
+  const lines = text.split('\n');
+  const lastAt = lines.lastIndexOf(last.uri);
+  const previousAt = lines.lastIndexOf(previous.uri);
+  // Drop the tail's EXTINF and URI; the previous segment's EXTINF gets both durations.
+  lines.splice(lastAt - 1, 2);
+  lines[previousAt - 1] = `#EXTINF:${joined},`;
+  return lines.join('\n');
+}
+
+async function finishRendition(outDir: string, name: string, joinShortTail = false): Promise<RenditionFiles> {
   const file = path.join(outDir, name, MEDIA_PLAYLIST);
-  const text = vodPlaylist(await readFile(file, 'utf8'));
+  const raw = await readFile(file, 'utf8');
+  const text = vodPlaylist(joinShortTail ? await absorbShortTail(path.join(outDir, name), raw) : raw);
   await writeFile(file, text);
   const playlist = parseMediaPlaylist(text);
   const init = playlist.initUri ? await readFile(path.join(outDir, name, playlist.initUri)) : null;
   return { name, playlist, timescale: (init && readInitTimescale(init)) || 90_000 };
 }
 
-function renditionInfos(task: TranscodeTask, master: MasterPlaylist): RenditionInfo[] {
+function renditionInfos(task: TranscodeTask, master: MasterPlaylist, audio: readonly AudioRenditionInfo[]): RenditionInfo[] {
+  // An audio-only version lists its audio renditions, without a picture size.
+  if (!task.probe.has_video) {
+    return audio.map((a) => ({ name: a.name, width: 0, height: 0, bitrate_kbps: a.bitrate_kbps, codecs: a.codecs }));
+  }
   return task.ladder.map((rung) => {
     const variant = master.variants.find((v) => v.uri === `${rung.name}/${MEDIA_PLAYLIST}`);
     return {
@@ -158,30 +194,38 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       ({ loudness } = await runLadder(task, encoder, abort.signal));
     }
 
+    const hasVideo = task.probe.has_video;
+    const audioInfos = audioRenditionsFor(task);
     const masterFile = path.join(task.outDir, MASTER_PLAYLIST);
-    const masterText = withoutAudioOnlyVariants(await readFile(masterFile, 'utf8'));
+    const masterText = withAudioRenditions(withoutAudioOnlyVariants(await readFile(masterFile, 'utf8')), audioInfos, MEDIA_PLAYLIST);
     await writeFile(masterFile, masterText);
     const master = parseMasterPlaylist(masterText);
-    const renditions = renditionInfos(task, master);
+    const renditions = renditionInfos(task, master, audioInfos);
 
-    const video = await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name)));
-    const audio = task.probe.has_audio ? await finishRendition(task.outDir, AUDIO_RENDITION) : null;
-    const first = video[0];
+    const video = hasVideo ? await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name))) : [];
+    const audio = await Promise.all(audioInfos.map((a) => finishRendition(task.outDir, a.name, true)));
+    const first = video[0] ?? audio[0];
     const duration_ms = first
       ? Math.round(first.playlist.segments.reduce((sum, s) => sum + s.duration, 0) * 1000)
       : task.probe.duration_ms;
 
-    const top = task.ladder[task.ladder.length - 1] ?? { width: task.probe.width, height: task.probe.height };
-    await makePoster(task.ffmpegPath, task.sourcePath, path.join(task.outDir, 'poster.jpg'), {
-      duration_ms,
-      width: top.width,
-      height: top.height,
-      signal: abort.signal,
-    });
+    const posterFile = path.join(task.outDir, 'poster.jpg');
+    if (hasVideo) {
+      const top = task.ladder[task.ladder.length - 1] ?? { width: task.probe.width, height: task.probe.height };
+      await makePoster(task.ffmpegPath, task.sourcePath, posterFile, {
+        duration_ms,
+        width: top.width,
+        height: top.height,
+        signal: abort.signal,
+      });
+    } else {
+      const track = (audioInfos.find((a) => a.default) ?? audioInfos[0])?.track ?? 0;
+      await makeAudioPoster(task.ffmpegPath, task.sourcePath, posterFile, { coverArt: task.probe.cover_art, track, signal: abort.signal });
+    }
 
-    const tile = storyboardTileSize(task.probe, task.storyboard);
+    const tile = hasVideo ? storyboardTileSize(task.probe, task.storyboard) : { width: 0, height: 0 };
     const storyboard = { ...task.storyboard, tile_width: tile.width, tile_height: tile.height, sheets: await sheetsWritten(task.outDir) };
-    await writeFile(path.join(task.outDir, 'storyboard.vtt'), storyboardVtt(duration_ms, storyboard));
+    await writeFile(path.join(task.outDir, 'storyboard.vtt'), hasVideo ? storyboardVtt(duration_ms, storyboard) : 'WEBVTT\n');
 
     const mpd = buildDashManifest({
       duration_ms,
@@ -192,7 +236,10 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
         const codecs = renditions[i]?.codecs.split(',').find((c) => !c.startsWith('mp4a')) ?? 'avc1.640028';
         return dashRepresentation(files, (rung?.video_kbps ?? 0) * 1000, codecs, rung && { width: rung.width, height: rung.height });
       }),
-      audio: audio && dashRepresentation(audio, task.audioKbps * 1000, 'mp4a.40.2'),
+      audio: audio.map((files, i) => {
+        const info = audioInfos[i]!;
+        return { ...dashRepresentation(files, info.bitrate_kbps * 1000, info.codecs), ...info, id: info.name };
+      }),
     });
     await writeFile(path.join(task.outDir, 'master.mpd'), mpd);
 
@@ -200,16 +247,21 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
     return {
       encoder,
       renditions,
+      audio: audioInfos,
       loudness,
       duration_ms,
       ...(encoder_fallback ? { encoder_fallback } : {}),
-      storyboard: {
-        sheets: storyboard.sheets,
-        tile_width: tile.width,
-        tile_height: tile.height,
-        columns: task.storyboard.columns,
-        rows: task.storyboard.rows,
-      },
+      ...(hasVideo
+        ? {
+            storyboard: {
+              sheets: storyboard.sheets,
+              tile_width: tile.width,
+              tile_height: tile.height,
+              columns: task.storyboard.columns,
+              rows: task.storyboard.rows,
+            },
+          }
+        : {}),
       elapsed_ms: Date.now() - started,
     };
   } finally {

@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { mediaBase } from '../../catalog/videos.js';
 import type { VideoError } from '../../errors.js';
+import { planAudioRenditions } from '../../media/audio-renditions.js';
 import { buildLadder } from '../../media/ladder.js';
 import { probeSource } from '../../media/probe.js';
 import type { TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
@@ -37,6 +38,9 @@ export interface MediaManifest {
   thumbnail_vtt_url: string;
   duration_ms: number;
   ladder: TranscodeResult['renditions'];
+  /** Every audio rendition (language, label, channels, default), in master order; absent on archived lives. */
+  audio?: TranscodeResult['audio'];
+  /** Integrated LUFS of the default audio track; null without audio. */
   loudness: number | null;
   encoder: VideoEncoder;
 }
@@ -109,8 +113,11 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       ctx.signal.throwIfAborted();
 
       // transcode, publishing the first segments as soon as every rendition has one
-      const ladder = await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder));
-      const totalKbps = ladder.reduce((sum, r) => sum + r.video_kbps, probe.has_audio ? config.transcode.audio_kbps : 0);
+      // An audio-only source has no picture to ladder: its renditions are the audio ones.
+      const ladder = probe.has_video ? await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder)) : [];
+      const audioKbps = planAudioRenditions(probe.audio_tracks, config.transcode.audio_kbps, config.transcode.max_audio_tracks)
+        .reduce((sum, a) => sum + a.bitrate_kbps, 0);
+      const totalKbps = ladder.reduce((sum, r) => sum + r.video_kbps, audioKbps);
       await ensureScratch(workRoot, scratchEstimate({ sourceBytes: 0, copiesSource: false, durationMs: probe.duration_ms, totalKbps }), maxScratch);
       stageStart = Date.now();
       const cpuBefore = childCpuSeconds();
@@ -156,6 +163,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
             segmentSeconds: config.transcode.segment_s,
             preset: config.transcode.preset,
             audioKbps: config.transcode.audio_kbps,
+            maxAudioTracks: config.transcode.max_audio_tracks,
             encoder: media.encoder,
             storyboard: config.transcode.storyboard,
             progressPort: channel.port2,
@@ -167,7 +175,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         channel.port1.close();
         await syncing;
       }
-      log.info({ encoder: result.encoder, renditions: result.renditions.length, loudness: result.loudness }, 'ladder encoded');
+      log.info({ encoder: result.encoder, renditions: result.renditions.length, audio: result.audio.length, loudness: result.loudness }, 'ladder encoded');
       const cpuAfter = childCpuSeconds();
       jobMetrics.transcode({ wallMs: Date.now() - stageStart, mediaMs: result.duration_ms, cpuSeconds: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined });
       jobMetrics.stage('transcode', (Date.now() - stageStart) / 1000);
@@ -184,6 +192,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         thumbnail_vtt_url: `${base}storyboard.vtt`,
         duration_ms: result.duration_ms,
         ladder: result.renditions,
+        audio: result.audio,
         loudness: result.loudness,
         encoder: result.encoder,
       };
