@@ -137,6 +137,12 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
   }
 }
 
+/** Seconds of a Matroska DURATION tag ("HH:MM:SS.nnnnnnnnn"); undefined when absent or malformed. */
+export function parseTagDuration(tag: string | undefined): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(tag?.trim() ?? '');
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+}
+
 function audioTrack(stream: FfprobeStream, track: number): AudioTrack {
   return {
     track,
@@ -198,7 +204,8 @@ export async function probeSource(ffprobePath: string, file: string, limits: Pro
 
   const rotation = readRotation(video);
   const swap = rotation === 90 || rotation === 270;
-  const videoDuration = Number(video.duration);
+  // Matroska/WebM keep per-stream durations only as a DURATION tag ("00:00:04.021000000").
+  const videoDuration = Number(video.duration ?? parseTagDuration(video.tags?.DURATION) ?? duration_s);
   return {
     ...common,
     width: swap ? height : width,

@@ -135,12 +135,14 @@ export function audioRenditionsFor(input: Pick<TranscodeCommandInput, 'probe' | 
 
 /**
  * Where the audio must stop so it ends with the video: the last whole AAC frame before the
- * video's end, less the encoder's priming frame. Without it the audio ran ~32 ms past the
- * video and left a 0.02 s trailing audio segment. Null for audio-only sources.
+ * video's end, less the encoder's priming frame. The video's end is where the fps filter
+ * stops (it rounds the stream's end to the nearest frame). Without it the audio ran ~32 ms
+ * past the video and left a 0.02 s trailing audio segment. Null for audio-only sources.
  */
-export function audioEndSample(probe: Pick<ProbeResult, 'has_video' | 'video_duration_ms'>): number | null {
-  if (!probe.has_video || !probe.video_duration_ms) return null;
-  const samples = Math.floor((probe.video_duration_ms / 1000) * AUDIO_SAMPLE_RATE) - AAC_FRAME;
+export function audioEndSample(probe: Pick<ProbeResult, 'has_video' | 'video_duration_ms' | 'fps'>): number | null {
+  if (!probe.has_video || !probe.video_duration_ms || !probe.fps) return null;
+  const videoEnd = Math.round((probe.video_duration_ms / 1000) * probe.fps) / probe.fps;
+  const samples = Math.floor(videoEnd * AUDIO_SAMPLE_RATE) - AAC_FRAME;
   return Math.max(AAC_FRAME, Math.floor(samples / AAC_FRAME) * AAC_FRAME);
 }
 

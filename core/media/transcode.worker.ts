@@ -3,7 +3,7 @@
  *
  * 1. One ffmpeg pass (transcode-command.ts): every rung, every audio rendition, the storyboard
  *    sheets and the integrated loudness. A failing hardware encoder is retried once with libx264.
- * 2. Cheap finishing steps: VOD playlists (an audio tail under 0.1 s joins the segment before
+ * 2. Cheap finishing steps: VOD playlists (a last segment under 0.1 s joins the one before
  *    it), master without the audio-only variant and with the audio renditions' names and
  *    languages, poster, storyboard.vtt and master.mpd over the same segments.
  * An audio-only source gets the audio renditions only, a poster from its cover art or its
@@ -45,7 +45,7 @@ import type {
 } from './types.js';
 
 const SEGMENT_POLL_MS = 500;
-/** A last audio segment shorter than this joins the one before it. */
+/** A last segment shorter than this joins the one before it. */
 export const MIN_TAIL_SECONDS = 0.1;
 
 /** Reads "I: -23.0 LUFS" of the LAST ebur128 summary (an early graph reconfiguration prints one too). */
@@ -118,13 +118,14 @@ interface RenditionFiles {
 
 /**
  * Joins a last segment under MIN_TAIL_SECONDS to the one before it (an fMP4 segment may hold
- * several moof+mdat fragments), so no player fetches a 0.02 s audio crumb at the end.
+ * several moof+mdat fragments), so no player fetches a 0.02 s crumb at the end (a source
+ * whose length is just over a segment boundary). Says which segment file grew.
  */
-async function absorbShortTail(dir: string, text: string): Promise<string> {
+async function absorbShortTail(dir: string, text: string): Promise<{ text: string; grown?: string }> {
   const { segments } = parseMediaPlaylist(text);
   const last = segments[segments.length - 1];
   const previous = segments[segments.length - 2];
-  if (!last || !previous || last.duration >= MIN_TAIL_SECONDS) return text;
+  if (!last || !previous || last.duration >= MIN_TAIL_SECONDS) return { text };
   await appendFile(path.join(dir, previous.uri), await readFile(path.join(dir, last.uri)));
   await rm(path.join(dir, last.uri));
   const joined = (previous.duration + last.duration).toFixed(6);
@@ -134,13 +135,14 @@ async function absorbShortTail(dir: string, text: string): Promise<string> {
   // Drop the tail's EXTINF and URI; the previous segment's EXTINF gets both durations.
   lines.splice(lastAt - 1, 2);
   lines[previousAt - 1] = `#EXTINF:${joined},`;
-  return lines.join('\n');
+  return { text: lines.join('\n'), grown: previous.uri };
 }
 
-async function finishRendition(outDir: string, name: string, joinShortTail = false): Promise<RenditionFiles> {
+async function finishRendition(outDir: string, name: string, rewritten: string[]): Promise<RenditionFiles> {
   const file = path.join(outDir, name, MEDIA_PLAYLIST);
-  const raw = await readFile(file, 'utf8');
-  const text = vodPlaylist(joinShortTail ? await absorbShortTail(path.join(outDir, name), raw) : raw);
+  const joined = await absorbShortTail(path.join(outDir, name), await readFile(file, 'utf8'));
+  if (joined.grown) rewritten.push(path.posix.join(name, joined.grown));
+  const text = vodPlaylist(joined.text);
   await writeFile(file, text);
   const playlist = parseMediaPlaylist(text);
   const init = playlist.initUri ? await readFile(path.join(outDir, name, playlist.initUri)) : null;
@@ -202,8 +204,9 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
     const master = parseMasterPlaylist(masterText);
     const renditions = renditionInfos(task, master, audioInfos);
 
-    const video = hasVideo ? await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name))) : [];
-    const audio = await Promise.all(audioInfos.map((a) => finishRendition(task.outDir, a.name, true)));
+    const rewritten: string[] = [];
+    const video = hasVideo ? await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name, rewritten))) : [];
+    const audio = await Promise.all(audioInfos.map((a) => finishRendition(task.outDir, a.name, rewritten)));
     const first = video[0] ?? audio[0];
     const duration_ms = first
       ? Math.round(first.playlist.segments.reduce((sum, s) => sum + s.duration, 0) * 1000)
@@ -248,6 +251,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       encoder,
       renditions,
       audio: audioInfos,
+      rewritten,
       loudness,
       duration_ms,
       ...(encoder_fallback ? { encoder_fallback } : {}),

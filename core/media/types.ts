@@ -38,7 +38,7 @@ export interface ProbeResult {
   vfr: boolean;
   video_codec: string | null;
   has_video: boolean;
-  /** Duration of the video stream alone (the audio is trimmed to it); null without video. */
+  /** Duration of the video stream alone (the audio is trimmed to the frames it makes); null without video. */
   video_duration_ms: number | null;
   audio_codec: string | null;
   has_audio: boolean;
@@ -157,6 +157,11 @@ export interface TranscodeResult {
   storyboard?: { sheets: number; tile_width: number; tile_height: number; columns: number; rows: number };
   /** Wall time of the whole task, ms. */
   elapsed_ms?: number;
+  /**
+   * Files (relative to outDir) changed after ffmpeg finished them (a short last segment
+   * joined to the one before): instant publish may hold an older copy, so publish them again.
+   */
+  rewritten?: string[];
 }
 
 /*

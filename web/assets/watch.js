@@ -129,9 +129,11 @@ function showStatus(meta) {
   ui.status.classList.toggle('badge', state.hlsUrl !== null);
 }
 
-function showError(code, message) {
+function showError(code, message, retryable = true) {
   clearTimeout(state.pollTimer);
   ui.status.hidden = true;
+  // Retrying cannot help a file the server refused for good (E_NO_VIDEO_STREAM, E_NOT_MEDIA…).
+  ui.retry.hidden = !retryable;
   ui.errorCode.textContent = code;
   ui.errorMessage.textContent = message;
   ui.error.hidden = false;
@@ -169,7 +171,7 @@ function render(meta) {
 
   if (meta.status === 'failed') {
     stopPlayer();
-    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.');
+    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.', meta.error?.retryable !== false);
     return;
   }
   if (playback.hls_url && playback.hls_url !== state.hlsUrl) {
@@ -275,7 +277,8 @@ function buildQualityMenu(hls) {
     ...levels.map(({ level, index }) => new Option(levelLabel(level), String(index))),
   );
   ui.quality.value = '-1';
-  ui.qualityLabel.hidden = levels.length === 0;
+  // An audio-only version has one level and no picture: nothing to choose.
+  ui.qualityLabel.hidden = !levels.some(({ level }) => level.height);
 }
 
 function updateAutoLabel(hls) {

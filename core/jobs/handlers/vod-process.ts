@@ -197,9 +197,11 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         encoder: result.encoder,
       };
       await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+      const rewritten = new Set(result.rewritten ?? []);
       for (const rel of await listFiles(outDir)) {
-        // Segments already in staging are identical; playlists are final (VOD) now.
-        if (sync.copied.has(rel)) continue;
+        // Segments already in staging are identical (unless a short tail was joined to one);
+        // playlists are final (VOD) now.
+        if (sync.copied.has(rel) && !rewritten.has(rel)) continue;
         await store.putFile(staging + rel, join(outDir, rel));
       }
       if (!(await catalog.find(videoId))) {
