@@ -129,11 +129,9 @@ function showStatus(meta) {
   ui.status.classList.toggle('badge', state.hlsUrl !== null);
 }
 
-function showError(code, message, retryable = true) {
+function showError(code, message) {
   clearTimeout(state.pollTimer);
   ui.status.hidden = true;
-  // Retrying cannot help a file the server refused for good (E_NO_VIDEO_STREAM, E_NOT_MEDIA…).
-  ui.retry.hidden = !retryable;
   ui.errorCode.textContent = code;
   ui.errorMessage.textContent = message;
   ui.error.hidden = false;
@@ -171,7 +169,7 @@ function render(meta) {
 
   if (meta.status === 'failed') {
     stopPlayer();
-    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.', meta.error?.retryable !== false);
+    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.');
     return;
   }
   if (playback.hls_url && playback.hls_url !== state.hlsUrl) {
