@@ -196,9 +196,9 @@ export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
     ...out.names.map((name, i) => `v:${i}${group},name:${name}`),
     // LANGUAGE and DEFAULT already in ffmpeg's master, which instant publish serves while encoding.
     ...audio.map((a, i) => {
+      if (!out.audio) return `a:${i}${group},name:${a.name}`;
       const isDefault = a.default && a.channels === 2 ? ',default:yes' : '';
-      const language = out.audio ? `,language:${a.language}` : '';
-      return `a:${i}${group},name:${a.name}${language}${isDefault}`;
+      return `a:${i}${group},name:${a.name},language:${a.language}${isDefault}`;
     }),
   ].join(' ');
   return [

@@ -1,0 +1,129 @@
+import t from 'tap';
+import { normaliseLanguage, planAudioRenditions } from '../../core/media/audio-renditions.js';
+import { parseTagDuration } from '../../core/media/probe.js';
+import { parseAttributes, parseMasterPlaylist, withAudioRenditions } from '../../core/media/playlists.js';
+import { audioEndSample, hlsLadderOutputArgs } from '../../core/media/transcode-command.js';
+import type { AudioTrack } from '../../core/media/types.js';
+
+const track = (n: number, extra: Partial<AudioTrack> = {}): AudioTrack => ({
+  track: n,
+  codec: 'aac',
+  channels: 2,
+  language: 'und',
+  title: null,
+  default: false,
+  ...extra,
+});
+
+t.test('labels come from titles, then language names, then "Audio N", and stay unique', async (t) => {
+  const plan = planAudioRenditions(
+    [track(0, { language: 'eng' }), track(1, { language: 'eng' }), track(2, { title: 'Director' }), track(3)],
+    128,
+    8,
+  );
+  t.same(plan.map((a) => a.label), ['English', 'English (2)', 'Director', 'Audio 4']);
+  t.same(plan.map((a) => a.default), [true, false, false, false], 'no flag: the first track is the default');
+});
+
+t.test('the first flagged track is the default, its surround companion too; the cap drops later tracks', async (t) => {
+  const plan = planAudioRenditions(
+    [track(0, { default: false }), track(1, { default: true, channels: 6, language: 'fra' }), track(2, { default: true }), track(3)],
+    100,
+    3,
+  );
+  t.same(
+    plan.map((a) => [a.name, a.channels, a.default, a.bitrate_kbps, a.label]),
+    [
+      ['audio-0', 2, false, 100, 'Audio 1'],
+      ['audio-1', 2, true, 100, 'French'],
+      ['audio-1-surround', 6, true, 300, 'French 5.1'],
+      ['audio-2', 2, false, 100, 'Audio 3'],
+    ],
+  );
+  t.same(planAudioRenditions([track(0, { channels: 8 })], 128, 8).map((a) => a.channels), [2, 8], '7.1 keeps 8 channels');
+  t.same(planAudioRenditions([track(0, { channels: 4 })], 128, 8).map((a) => a.channels), [2], 'quad is only downmixed');
+});
+
+t.test('language tags are kept when well formed, "und" otherwise', async (t) => {
+  t.same(['eng', 'pt-BR', 'FRA', '', 'x', 'en glish', 'a"b'].map((l) => normaliseLanguage(l)), ['eng', 'pt-br', 'fra', 'und', 'und', 'und', 'und']);
+});
+
+t.test('the audio is cut where the fps filter ends the video, a whole AAC frame before', async (t) => {
+  t.equal(audioEndSample({ has_video: false, video_duration_ms: null, fps: 0 }), null, 'audio-only: no cut');
+  const end = audioEndSample({ has_video: true, video_duration_ms: 4021, fps: 30 })!;
+  t.equal(end % 1024, 0, 'whole frames');
+  // 121 frames (4.0333 s) minus the priming frame, floored to a frame.
+  t.ok(end + 1024 <= (121 / 30) * 48000 && end + 2048 > (121 / 30) * 48000, `ends at ${end}`);
+  t.equal(parseTagDuration('00:00:04.021000000'), 4.021);
+  t.equal(parseTagDuration('01:02:03.5'), 3723.5);
+  t.equal(parseTagDuration('garbage'), undefined);
+});
+
+t.test('var_stream_map carries each audio rendition with language and one default', async (t) => {
+  const args = hlsLadderOutputArgs({
+    names: ['240p'],
+    hasAudio: true,
+    audio: [
+      { name: 'audio-0', language: 'eng', default: false, channels: 2 },
+      { name: 'audio-1', language: 'fra', default: true, channels: 2 },
+      { name: 'audio-1-surround', language: 'fra', default: true, channels: 6 },
+    ],
+    segmentSeconds: 2,
+    outDir: '/out',
+    listSize: 0,
+  });
+  t.equal(
+    args[args.indexOf('-var_stream_map') + 1],
+    'v:0,agroup:aud,name:240p a:0,agroup:aud,name:audio-0,language:eng a:1,agroup:aud,name:audio-1,language:fra,default:yes ' +
+      'a:2,agroup:aud,name:audio-1-surround,language:fra',
+  );
+  const live = hlsLadderOutputArgs({ names: ['240p'], hasAudio: true, segmentSeconds: 2, outDir: '/out', listSize: 0 });
+  t.equal(live[live.indexOf('-var_stream_map') + 1], 'v:0,agroup:aud,name:240p a:0,agroup:aud,name:audio', 'live keeps its one audio rendition');
+});
+
+const FFMPEG_MASTER = [
+  '#EXTM3U',
+  '#EXT-X-VERSION:7',
+  '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud",NAME="audio_0",DEFAULT=NO,LANGUAGE="eng",URI="audio-0/index.m3u8"',
+  '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud",NAME="audio_1",DEFAULT=YES,LANGUAGE="fra",URI="audio-1/index.m3u8"',
+];
+const AUDIO = [
+  { name: 'audio-0', language: 'eng', label: 'English', channels: 2, default: false },
+  { name: 'audio-1', language: 'fra', label: 'Le "film"', channels: 2, default: true },
+];
+
+t.test('the master names the audio renditions with LANGUAGE, CHANNELS and one DEFAULT', async (t) => {
+  const text = withAudioRenditions(
+    [...FFMPEG_MASTER, '#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x240,CODECS="avc1.64000d,mp4a.40.2",AUDIO="group_aud"', '240p/index.m3u8', ''].join('\n'),
+    AUDIO,
+    'index.m3u8',
+  );
+  const media = text.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:')).map((l) => parseAttributes(l.slice(13)));
+  t.same(
+    media.map((m) => [m['GROUP-ID'], m.NAME, m.LANGUAGE, m.DEFAULT, m.AUTOSELECT, m.CHANNELS, m.URI]),
+    [
+      ['group_aud', 'English', 'eng', 'NO', 'YES', '2', 'audio-0/index.m3u8'],
+      ['group_aud', "Le 'film'", 'fra', 'YES', 'YES', '2', 'audio-1/index.m3u8'],
+    ],
+  );
+  t.same(parseMasterPlaylist(text).variants.map((v) => v.uri), ['240p/index.m3u8'], 'the video variant stays');
+});
+
+t.test('an audio-only master keeps one variant: the default rendition', async (t) => {
+  const text = withAudioRenditions(
+    [
+      ...FFMPEG_MASTER,
+      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
+      'audio-0/index.m3u8',
+      '',
+      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
+      'audio-1/index.m3u8',
+      '',
+    ].join('\n'),
+    AUDIO,
+    'index.m3u8',
+  );
+  const master = parseMasterPlaylist(text);
+  t.same(master.variants.map((v) => [v.uri, v.audioGroup]), [['audio-1/index.m3u8', 'group_aud']]);
+  t.equal(master.media.length, 2, 'both languages stay selectable');
+});
