@@ -134,16 +134,19 @@ export function audioRenditionsFor(input: Pick<TranscodeCommandInput, 'probe' | 
 }
 
 /**
- * Where the audio must stop so it ends with the video: the last whole AAC frame before the
- * video's end, less the encoder's priming frame. The video's end is where the fps filter
- * stops (it rounds the stream's end to the nearest frame). Without it the audio ran ~32 ms
- * past the video and left a 0.02 s trailing audio segment. Null for audio-only sources.
+ * Where the audio must stop so it ends with the video: the first AAC frame boundary at or
+ * after the video's end, counting the encoder's priming frame. The video's end is where the
+ * fps filter stops (it rounds the stream's end to the nearest frame). Without it the audio ran
+ * ~32 ms past the video and left a 0.02 s trailing audio segment; ending the audio before the
+ * video instead would make players report a duration under the video's (3.999 s for 4 s).
+ * Null for audio-only sources.
  */
 export function audioEndSample(probe: Pick<ProbeResult, 'has_video' | 'video_duration_ms' | 'fps'>): number | null {
   if (!probe.has_video || !probe.video_duration_ms || !probe.fps) return null;
   const videoEnd = Math.round((probe.video_duration_ms / 1000) * probe.fps) / probe.fps;
-  const samples = Math.floor(videoEnd * AUDIO_SAMPLE_RATE) - AAC_FRAME;
-  return Math.max(AAC_FRAME, Math.floor(samples / AAC_FRAME) * AAC_FRAME);
+  // Encoded frames, the priming one included; the epsilon keeps 187.0000001 from becoming 188.
+  const frames = Math.ceil((videoEnd * AUDIO_SAMPLE_RATE) / AAC_FRAME - 1e-6);
+  return Math.max(1, frames - 1) * AAC_FRAME;
 }
 
 /** The filter chain turning a video stream into storyboard sheets (one tile per interval). */

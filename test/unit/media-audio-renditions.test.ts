@@ -48,12 +48,15 @@ t.test('language tags are kept when well formed, "und" otherwise', async (t) => 
   t.same(['eng', 'pt-BR', 'FRA', '', 'x', 'en glish', 'a"b'].map((l) => normaliseLanguage(l)), ['eng', 'pt-br', 'fra', 'und', 'und', 'und', 'und']);
 });
 
-t.test('the audio is cut where the fps filter ends the video, a whole AAC frame before', async (t) => {
+t.test('the audio is cut at the first AAC frame at or after the end of the video the fps filter makes', async (t) => {
   t.equal(audioEndSample({ has_video: false, video_duration_ms: null, fps: 0 }), null, 'audio-only: no cut');
-  const end = audioEndSample({ has_video: true, video_duration_ms: 4021, fps: 30 })!;
-  t.equal(end % 1024, 0, 'whole frames');
-  // 121 frames (4.0333 s) minus the priming frame, floored to a frame.
-  t.ok(end + 1024 <= (121 / 30) * 48000 && end + 2048 > (121 / 30) * 48000, `ends at ${end}`);
+  for (const [ms, fps, frames] of [[4021, 30, 121], [4000, 30, 120], [4000, 25, 100], [2002, 29.97, 60]] as const) {
+    const end = audioEndSample({ has_video: true, video_duration_ms: ms, fps })!;
+    t.equal(end % 1024, 0, 'whole frames');
+    // Encoded, the priming frame comes first: the audio lasts end + 1024 samples.
+    const videoEnd = (frames / fps) * 48000;
+    t.ok(end + 1024 >= videoEnd - 1e-6 && end < videoEnd, `${ms} ms at ${fps} fps: audio ends at ${(end + 1024) / 48} ms, video at ${videoEnd / 48} ms`);
+  }
   t.equal(parseTagDuration('00:00:04.021000000'), 4.021);
   t.equal(parseTagDuration('01:02:03.5'), 3723.5);
   t.equal(parseTagDuration('garbage'), undefined);
