@@ -15,14 +15,25 @@
  * - A source with audio and no video (m4a, mp3, flac, wav, ogg) is accepted: it becomes an
  *   audio-only version (width/height/fps 0, video_codec null). E_NO_VIDEO_STREAM is left for
  *   a container whose streams are neither audio nor video (subtitles, data, attachments).
- * - fps is the average frame rate (r_frame_rate if unknown), rounded to 3 decimals so 29.97
- *   and 23.976 survive as such (transcode-command maps them back to N*1000/1001), capped at
- *   60. The source is VFR when its average and real base rates differ by more than 0.5%.
+ * - fps is the nominal rate (video-probe.ts: the highest rate the packets really use; the
+ *   average when too few), rounded to 3 decimals so 29.97 and 23.976 survive as such
+ *   (transcode-command maps them back to N*1000/1001). The source is VFR when its average and
+ *   nominal rates differ by more than 0.5%. The cap (transcode.max_fps) is the transcode's.
+ * - Dynamic range, field order and pixel aspect: see video-probe.ts.
  */
 import { AppError } from '../errors.js';
-import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
 import { normaliseLanguage } from './audio-renditions.js';
+import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
 import type { AudioTrack, ProbeResult } from './types.js';
+import {
+  declaredFieldOrder,
+  detectFieldOrder,
+  dynamicRangeOf,
+  measureFrameRate,
+  packetTimestamps,
+  sampleAspect,
+  type FfprobeVideoFields,
+} from './video-probe.js';
 
 /** Limits a source must respect (config `limits`). */
 export interface ProbeLimits {
@@ -58,9 +69,7 @@ export const VIDEO_CODECS: ReadonlySet<string> = new Set([
   'cfhd',
 ]);
 
-export const MAX_FPS = 60;
-
-interface FfprobeStream {
+interface FfprobeStream extends FfprobeVideoFields {
   index: number;
   codec_type?: string;
   codec_name?: string;
@@ -72,7 +81,7 @@ interface FfprobeStream {
   channels?: number;
   disposition?: { attached_pic?: number; default?: number };
   tags?: Record<string, string>;
-  side_data_list?: { side_data_type?: string; rotation?: number }[];
+  side_data_list?: { side_data_type?: string; rotation?: number; dv_profile?: number; dv_bl_signal_compatibility_id?: number }[];
 }
 
 interface FfprobeOutput {
@@ -102,13 +111,14 @@ export function readRotation(stream: Pick<FfprobeStream, 'side_data_list' | 'tag
   return ((quarter % 360) + 360) % 360;
 }
 
-function frameRate(stream: FfprobeStream): { fps: number; vfr: boolean } {
+/** The nominal rate (see video-probe.ts) and whether the source's rate varies. */
+async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream): Promise<{ fps: number; vfr: boolean }> {
   const avg = parseRational(stream.avg_frame_rate);
   const real = parseRational(stream.r_frame_rate);
-  const raw = avg ?? real ?? 30;
-  const vfr = avg !== null && real !== null && Math.abs(avg - real) / real > 0.005;
-  const fps = Math.min(MAX_FPS, Math.round(raw * 1000) / 1000);
-  return { fps: Math.max(1, fps), vfr };
+  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index), real);
+  const fps = Math.max(1, Math.round((measured?.nominal ?? avg ?? real ?? 30) * 1000) / 1000);
+  const average = measured?.average ?? avg;
+  return { fps, vfr: average !== null && Math.abs(average - fps) / fps > 0.005 };
 }
 
 async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {
@@ -155,7 +165,13 @@ function audioTrack(stream: FfprobeStream, track: number): AudioTrack {
 }
 
 /** Probes an uploaded file and checks it against the limits; throws AppError when refused. */
-export async function probeSource(ffprobePath: string, file: string, limits: ProbeLimits): Promise<ProbeResult> {
+export async function probeSource(
+  ffprobePath: string,
+  file: string,
+  limits: ProbeLimits,
+  /** With ffmpegPath, a source that does not declare its field order gets an idet pass. */
+  opts: { ffmpegPath?: string } = {},
+): Promise<ProbeResult> {
   const out = await runFfprobe(ffprobePath, file);
   const streams = out.streams ?? [];
   if (!out.format || streams.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
@@ -193,7 +209,11 @@ export async function probeSource(ffprobePath: string, file: string, limits: Pro
     bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
   };
   if (!video) {
-    return { ...common, width: 0, height: 0, rotation: 0, fps: 0, vfr: false, video_codec: null, has_video: false, video_duration_ms: null };
+    return {
+      ...common,
+      ...{ width: 0, height: 0, rotation: 0, fps: 0, vfr: false, video_codec: null, has_video: false, video_duration_ms: null },
+      ...{ dynamic_range: 'SDR', field_order: 'progressive' },
+    };
   }
 
   const width = video.width ?? 0;
@@ -206,14 +226,20 @@ export async function probeSource(ffprobePath: string, file: string, limits: Pro
   const swap = rotation === 90 || rotation === 270;
   // Matroska/WebM keep per-stream durations only as a DURATION tag ("00:00:04.021000000").
   const videoDuration = Number(video.duration ?? parseTagDuration(video.tags?.DURATION) ?? duration_s);
+  // Anamorphic pixels are shown wider (or narrower) than coded: the ladder works in square pixels.
+  const displayWidth = Math.max(2, Math.round((width * sampleAspect(video)) / 2) * 2);
+  const field_order =
+    declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file) : 'progressive');
   return {
     ...common,
-    width: swap ? height : width,
-    height: swap ? width : height,
+    width: swap ? height : displayWidth,
+    height: swap ? displayWidth : height,
     rotation,
-    ...frameRate(video),
+    ...(await frameRate(ffprobePath, file, video)),
     video_codec: codec,
     has_video: true,
     video_duration_ms: Number.isFinite(videoDuration) && videoDuration > 0 ? Math.round(videoDuration * 1000) : null,
+    dynamic_range: dynamicRangeOf(video),
+    field_order,
   };
 }

@@ -2,9 +2,9 @@
  * The ffmpeg arguments of the one-pass ladder.
  *
  * One process decodes the source once:
- *   [0:v] → fps (CFR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
- *                              ├→ … one branch per rung
- *                              └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
+ *   [0:v] → (bwdif) → fps (CFR) → (HDR→SDR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
+ *                                                   ├→ … one branch per rung
+ *                                                   └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
  *   [0:a:N] → 48 kHz → (trim to the video) → asplit ─┬→ stereo AAC        one per audio track,
  *                                                   ├→ 5.1/7.1 AAC       (multichannel tracks)
  *                                                   └→ ebur128           (the default track only)
@@ -13,12 +13,14 @@
  * Every rung gets a keyframe exactly on each segment boundary (-force_key_frames) plus a
  * fixed GOP of segment_s×fps frames and no scene-cut keyframes, so segments line up across
  * rungs and a player can switch at any boundary. The encoder-specific part comes from
- * `encoderBuilders`, which hwaccel.ts also uses for its test encodes.
+ * `encoderBuilders`, which hwaccel.ts also uses for its test encodes. What happens before the
+ * split (deinterlacing, the output rate, the tone-map) is video-filters.ts.
  */
 import path from 'node:path';
 import { safeInputArgs } from './ffmpeg.js';
 import { channelLayout, planAudioRenditions } from './audio-renditions.js';
 import type { AudioRenditionInfo, ProbeResult, Rung, StoryboardSpec, TranscodeTask, VideoEncoder } from './types.js';
+import { outputFrameRate, SDR_TAGS, sourcePictureFilters } from './video-filters.js';
 
 /** How the GOP must look: `keyint` frames, a forced keyframe every `segmentSeconds`. */
 export interface GopSpec {
@@ -125,7 +127,17 @@ export function initSegmentName(rendition: string): string {
 /** Options of the one-pass command (a TranscodeTask without its ports). */
 export type TranscodeCommandInput = Pick<
   TranscodeTask,
-  'sourcePath' | 'outDir' | 'probe' | 'ladder' | 'segmentSeconds' | 'preset' | 'audioKbps' | 'maxAudioTracks' | 'encoder' | 'storyboard'
+  | 'sourcePath'
+  | 'outDir'
+  | 'probe'
+  | 'ladder'
+  | 'segmentSeconds'
+  | 'preset'
+  | 'audioKbps'
+  | 'maxAudioTracks'
+  | 'encoder'
+  | 'storyboard'
+  | 'maxFps'
 >;
 
 /** The audio renditions a task produces, in output (and master) order. */
@@ -136,14 +148,15 @@ export function audioRenditionsFor(input: Pick<TranscodeCommandInput, 'probe' | 
 /**
  * Where the audio must stop so it ends with the video: the first AAC frame boundary at or
  * after the video's end, counting the encoder's priming frame. The video's end is where the
- * fps filter stops (it rounds the stream's end to the nearest frame). Without it the audio ran
+ * fps filter stops at the output rate `fps` (it rounds the stream's end to the nearest
+ * frame). Without it the audio ran
  * ~32 ms past the video and left a 0.02 s trailing audio segment; ending the audio before the
  * video instead would make players report a duration under the video's (3.999 s for 4 s).
  * Null for audio-only sources.
  */
-export function audioEndSample(probe: Pick<ProbeResult, 'has_video' | 'video_duration_ms' | 'fps'>): number | null {
-  if (!probe.has_video || !probe.video_duration_ms || !probe.fps) return null;
-  const videoEnd = Math.round((probe.video_duration_ms / 1000) * probe.fps) / probe.fps;
+export function audioEndSample(probe: Pick<ProbeResult, 'has_video' | 'video_duration_ms'>, fps: number): number | null {
+  if (!probe.has_video || !probe.video_duration_ms || !fps) return null;
+  const videoEnd = Math.round((probe.video_duration_ms / 1000) * fps) / fps;
   // Encoded frames, the priming one included; the epsilon keeps 187.0000001 from becoming 188.
   const frames = Math.ceil((videoEnd * AUDIO_SAMPLE_RATE) / AAC_FRAME - 1e-6);
   return Math.max(1, frames - 1) * AAC_FRAME;
@@ -221,8 +234,7 @@ export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
 }
 
 /** The audio chains: per kept track, one branch per rendition plus ebur128 on the default track. */
-function audioChains(probe: ProbeResult, audio: readonly AudioRenditionInfo[]): string[] {
-  const endSample = audioEndSample(probe);
+function audioChains(audio: readonly AudioRenditionInfo[], endSample: number | null): string[] {
   const trim = endSample === null ? '' : `,atrim=end_sample=${endSample}`;
   const chains: string[] = [];
   const tracks = [...new Set(audio.map((a) => a.track))];
@@ -246,8 +258,10 @@ function videoChains(input: TranscodeCommandInput, builder: EncoderBuilder): str
   const { probe, ladder, storyboard } = input;
   const tile = storyboardTileSize(probe, storyboard);
   const splits = ladder.map((_, i) => `[s${i}]`).join('');
+  // An HDR source is tone-mapped once, at the largest rung's size (the ladder is smallest first).
+  const picture = sourcePictureFilters(probe, { rate: fpsRational(outputFrameRate(probe, input.maxFps)), size: ladder[ladder.length - 1] });
   return [
-    `[0:v:0]fps=${fpsRational(probe.fps)},split=${ladder.length + 1}${splits}[ssb]`,
+    `[0:v:0]${picture.join(',')},split=${ladder.length + 1}${splits}[ssb]`,
     ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),
     `[ssb]${storyboardChain(tile, storyboard)}[sb]`,
   ];
@@ -259,9 +273,10 @@ export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   const video = probe.has_video;
   const audio = audioRenditionsFor(input);
   const builder = encoderBuilders[input.encoder];
+  const fps = video ? outputFrameRate(probe, input.maxFps) : 0;
   const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...(video ? builder.inputArgs : [])];
   args.push(...safeInputArgs(input.sourcePath));
-  const chains = [...(video ? videoChains(input, builder) : []), ...audioChains(probe, audio)];
+  const chains = [...(video ? videoChains(input, builder) : []), ...audioChains(audio, audioEndSample(probe, fps))];
   args.push('-filter_complex', chains.join(';'));
 
   // The HLS output: every rung, then every audio rendition.
@@ -271,8 +286,9 @@ export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   }
   audio.forEach((_, i) => args.push('-map', `[a${i}]`));
   if (video) {
-    const gop: GopSpec = { keyint: keyintFor(probe.fps, segmentSeconds), segmentSeconds };
+    const gop: GopSpec = { keyint: keyintFor(fps, segmentSeconds), segmentSeconds };
     args.push(...builder.videoArgs(gop, input.preset));
+    if (probe.dynamic_range !== 'SDR') args.push(...SDR_TAGS);
     args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
     args.push(...rungBitrateArgs(ladder));
   }

@@ -43,6 +43,7 @@ import type {
   TranscodeTask,
   VideoEncoder,
 } from './types.js';
+import { outputFrameRate } from './video-filters.js';
 
 const SEGMENT_POLL_MS = 500;
 /** A last segment shorter than this joins the one before it. */
@@ -85,8 +86,8 @@ async function runLadder(
   };
   // `frame` counts the first rung (out_time also counts the storyboard's timestamps); an
   // audio-only pass has no frames and no storyboard, so its out_time is right.
-  const onProgress = (p: FfmpegProgress): void =>
-    report(task.probe.has_video ? (p.frame / task.probe.fps) * 1000 : p.out_time_ms);
+  const fps = outputFrameRate(task.probe, task.maxFps);
+  const onProgress = (p: FfmpegProgress): void => report(task.probe.has_video ? (p.frame / fps) * 1000 : p.out_time_ms);
   // ffmpeg 5.1 prints no -progress while the storyboard output waits for its first full
   // sheet (up to columns×rows×interval seconds of video), so finished segments count too.
   const firstRung = task.probe.has_video ? task.ladder[0]?.name : audioRenditionsFor(task)[0]?.name;
@@ -149,7 +150,12 @@ async function finishRendition(outDir: string, name: string, rewritten: string[]
   return { name, playlist, timescale: (init && readInitTimescale(init)) || 90_000 };
 }
 
-function renditionInfos(task: TranscodeTask, master: MasterPlaylist, audio: readonly AudioRenditionInfo[]): RenditionInfo[] {
+function renditionInfos(
+  task: TranscodeTask,
+  master: MasterPlaylist,
+  frame_rate: string,
+  audio: readonly AudioRenditionInfo[],
+): RenditionInfo[] {
   // An audio-only version lists its audio renditions, without a picture size.
   if (!task.probe.has_video) {
     return audio.map((a) => ({ name: a.name, width: 0, height: 0, bitrate_kbps: a.bitrate_kbps, codecs: a.codecs }));
@@ -162,6 +168,8 @@ function renditionInfos(task: TranscodeTask, master: MasterPlaylist, audio: read
       height: rung.height,
       bitrate_kbps: variant ? Math.round(variant.bandwidth / 1000) : rung.video_kbps + (task.probe.has_audio ? task.audioKbps : 0),
       codecs: variant?.codecs ?? (task.probe.has_audio ? 'avc1.640028,mp4a.40.2' : 'avc1.640028'),
+      frame_rate,
+      video_range: 'SDR',
     };
   });
 }
@@ -202,7 +210,8 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
     const masterText = withAudioRenditions(withoutAudioOnlyVariants(await readFile(masterFile, 'utf8')), audioInfos, MEDIA_PLAYLIST);
     await writeFile(masterFile, masterText);
     const master = parseMasterPlaylist(masterText);
-    const renditions = renditionInfos(task, master, audioInfos);
+    const frameRate = fpsRational(outputFrameRate(task.probe, task.maxFps));
+    const renditions = renditionInfos(task, master, frameRate, audioInfos);
 
     const rewritten: string[] = [];
     const video = hasVideo ? await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name, rewritten))) : [];
@@ -219,6 +228,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
         duration_ms,
         width: top.width,
         height: top.height,
+        picture: task.probe,
         signal: abort.signal,
       });
     } else {
@@ -232,7 +242,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
 
     const mpd = buildDashManifest({
       duration_ms,
-      frameRate: fpsRational(task.probe.fps),
+      frameRate,
       segmentSeconds: task.segmentSeconds,
       video: video.map((files, i) => {
         const rung = task.ladder[i];

@@ -49,9 +49,9 @@ t.test('language tags are kept when well formed, "und" otherwise', async (t) => 
 });
 
 t.test('the audio is cut at the first AAC frame at or after the end of the video the fps filter makes', async (t) => {
-  t.equal(audioEndSample({ has_video: false, video_duration_ms: null, fps: 0 }), null, 'audio-only: no cut');
+  t.equal(audioEndSample({ has_video: false, video_duration_ms: null }, 0), null, 'audio-only: no cut');
   for (const [ms, fps, frames] of [[4021, 30, 121], [4000, 30, 120], [4000, 25, 100], [2002, 29.97, 60]] as const) {
-    const end = audioEndSample({ has_video: true, video_duration_ms: ms, fps })!;
+    const end = audioEndSample({ has_video: true, video_duration_ms: ms }, fps)!;
     t.equal(end % 1024, 0, 'whole frames');
     // Encoded, the priming frame comes first: the audio lasts end + 1024 samples.
     const videoEnd = (frames / fps) * 48000;
