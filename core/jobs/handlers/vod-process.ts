@@ -199,12 +199,16 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       };
       await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
       const rewritten = new Set(result.rewritten ?? []);
-      for (const rel of await listFiles(outDir)) {
+      const finalFiles = await listFiles(outDir);
+      for (const rel of finalFiles) {
         // Segments already in staging are identical (unless a short tail was joined to one);
         // playlists are final (VOD) now.
         if (sync.copied.has(rel) && !rewritten.has(rel)) continue;
         await store.putFile(staging + rel, join(outDir, rel));
       }
+      // A joined short tail is gone from the outputs, but instant publish may have copied it.
+      const kept = new Set(finalFiles);
+      for (const rel of sync.copied) if (!kept.has(rel)) await store.delete(staging + rel);
       if (!(await catalog.find(videoId))) {
         log.info('video deleted while processing; discarding the outputs');
         await store.deletePrefix(staging);
