@@ -107,15 +107,21 @@ export function masterUris(master: MasterPlaylist): string[] {
 
 /**
  * Drops the audio-only EXT-X-STREAM-INF that ffmpeg's hls muxer adds for an audio group
- * (a player could pick it and show no picture) when video variants exist.
+ * (a player could pick it and show no picture) when video variants exist. Without video
+ * (an audio-only source) ffmpeg writes one variant per audio rendition: only the default
+ * one stays, so a player does not switch languages as if they were bitrates.
  */
 export function withoutAudioOnlyVariants(text: string): string {
   const out: string[] = [];
   const src = text.split('\n');
   const hasVideo = src.some((l) => l.startsWith('#EXT-X-STREAM-INF:') && l.includes('RESOLUTION='));
+  const defaultAudio = src
+    .filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO') && l.includes('DEFAULT=YES'))
+    .map((l) => parseAttributes(l.slice('#EXT-X-MEDIA:'.length)).URI)[0];
+  const keepsAudioOnly = (uri: string | undefined): boolean => !hasVideo && (!defaultAudio || uri === defaultAudio);
   for (let i = 0; i < src.length; i++) {
     const line = src[i] ?? '';
-    if (hasVideo && line.startsWith('#EXT-X-STREAM-INF:') && !line.includes('RESOLUTION=')) {
+    if (line.startsWith('#EXT-X-STREAM-INF:') && !line.includes('RESOLUTION=') && !keepsAudioOnly(src[i + 1])) {
       i++; // its URI line
       continue;
     }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { normaliseLanguage, planAudioRenditions } from '../../core/media/audio-renditions.js';
 import { parseTagDuration } from '../../core/media/probe.js';
-import { parseAttributes, parseMasterPlaylist, withAudioRenditions } from '../../core/media/playlists.js';
+import { parseAttributes, parseMasterPlaylist, withAudioRenditions, withoutAudioOnlyVariants } from '../../core/media/playlists.js';
 import { audioEndSample, hlsLadderOutputArgs } from '../../core/media/transcode-command.js';
 import type { AudioTrack } from '../../core/media/types.js';
 
@@ -129,4 +129,18 @@ t.test('an audio-only master keeps one variant: the default rendition', async (t
   const master = parseMasterPlaylist(text);
   t.same(master.variants.map((v) => [v.uri, v.audioGroup]), [['audio-1/index.m3u8', 'group_aud']]);
   t.equal(master.media.length, 2, 'both languages stay selectable');
+});
+
+t.test('while an audio-only source is still encoding, its master already has one variant: the default audio', async (t) => {
+  const text = withoutAudioOnlyVariants(
+    [
+      ...FFMPEG_MASTER,
+      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
+      'audio-0/index.m3u8',
+      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
+      'audio-1/index.m3u8',
+      '',
+    ].join('\n'),
+  );
+  t.same(parseMasterPlaylist(text).variants.map((v) => v.uri), ['audio-1/index.m3u8']);
 });
