@@ -2,6 +2,7 @@
  * Pure helpers over the HLS playlists ffmpeg writes. ffmpeg writes EVENT playlists while it
  * encodes (so a video plays seconds after upload); the job handler serves them with
  * growingPlaylist() meanwhile and stores vodPlaylist() versions once the pass is done.
+ * The master playlist is not ffmpeg's: hls-master.ts writes it.
  */
 
 /** One media segment of a media playlist. */
@@ -100,36 +101,6 @@ export function parseMasterPlaylist(text: string): MasterPlaylist {
   return result;
 }
 
-/** Every URI a master playlist references (variants, then alternative media). */
-export function masterUris(master: MasterPlaylist): string[] {
-  return [...master.variants.map((v) => v.uri), ...master.media.flatMap((m) => (m.uri ? [m.uri] : []))];
-}
-
-/**
- * Drops the audio-only EXT-X-STREAM-INF that ffmpeg's hls muxer adds for an audio group
- * (a player could pick it and show no picture) when video variants exist. Without video
- * (an audio-only source) ffmpeg writes one variant per audio rendition: only the default
- * one stays, so a player does not switch languages as if they were bitrates.
- */
-export function withoutAudioOnlyVariants(text: string): string {
-  const out: string[] = [];
-  const src = text.split('\n');
-  const hasVideo = src.some((l) => l.startsWith('#EXT-X-STREAM-INF:') && l.includes('RESOLUTION='));
-  const defaultAudio = src
-    .filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO') && l.includes('DEFAULT=YES'))
-    .map((l) => parseAttributes(l.slice('#EXT-X-MEDIA:'.length)).URI)[0];
-  const keepsAudioOnly = (uri: string | undefined): boolean => !hasVideo && (!defaultAudio || uri === defaultAudio);
-  for (let i = 0; i < src.length; i++) {
-    const line = src[i] ?? '';
-    if (line.startsWith('#EXT-X-STREAM-INF:') && !line.includes('RESOLUTION=') && !keepsAudioOnly(src[i + 1])) {
-      i++; // its URI line
-      continue;
-    }
-    out.push(line);
-  }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n');
-}
-
 function withTag(text: string, tag: string, after: RegExp): string {
   const src = text.split('\n');
   const at = src.findIndex((l) => after.test(l.trim()));
@@ -154,61 +125,4 @@ export function vodPlaylist(text: string): string {
     : withTag(out, '#EXT-X-PLAYLIST-TYPE:VOD', /^#EXT-X-TARGETDURATION:/);
   if (!/^#EXT-X-ENDLIST\s*$/m.test(out)) out = out.replace(/\s*$/, '\n#EXT-X-ENDLIST\n');
   return out;
-}
-
-/** What the master says about one audio rendition (a subset of AudioRenditionInfo). */
-export interface MasterAudio {
-  name: string;
-  language: string;
-  label: string;
-  channels: number;
-  default: boolean;
-}
-
-function quoted(value: string): string {
-  // Playlist attribute strings cannot hold a double quote or a line break.
-  return `"${value.replace(/["\r\n]/g, "'")}"`;
-}
-
-/**
- * Replaces ffmpeg's audio EXT-X-MEDIA lines (NAME "audio_N", no CHANNELS) with one per
- * rendition: NAME from the track's label, LANGUAGE, CHANNELS, AUTOSELECT, and DEFAULT=YES on
- * the stereo rendition of the default track only (one DEFAULT per group). Without video, the
- * master keeps one variant, the default rendition, carrying the whole audio group: hls.js
- * then plays it and offers every language as an audio track.
- */
-export function withAudioRenditions(text: string, audio: readonly MasterAudio[], mediaPlaylist: string): string {
-  if (audio.length === 0) return text;
-  const src = text.split('\n');
-  const firstMedia = src.findIndex((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'));
-  const group = parseAttributes(src[firstMedia]?.slice('#EXT-X-MEDIA:'.length) ?? '')['GROUP-ID'] ?? 'group_aud';
-  const uriOf = (a: MasterAudio): string => `${a.name}/${mediaPlaylist}`;
-  const media = audio.map((a) =>
-    [
-      '#EXT-X-MEDIA:TYPE=AUDIO',
-      `GROUP-ID=${quoted(group)}`,
-      `NAME=${quoted(a.label)}`,
-      `LANGUAGE=${quoted(a.language)}`,
-      `DEFAULT=${a.default && a.channels === 2 ? 'YES' : 'NO'}`,
-      'AUTOSELECT=YES',
-      `CHANNELS=${quoted(String(a.channels))}`,
-      `URI=${quoted(uriOf(a))}`,
-    ].join(','),
-  );
-  const audioOnly = !src.some((l) => l.startsWith('#EXT-X-STREAM-INF:') && l.includes('RESOLUTION='));
-  const main = audio.find((a) => a.default && a.channels === 2) ?? audio[0];
-  const out: string[] = [];
-  for (let i = 0; i < src.length; i++) {
-    const line = src[i] ?? '';
-    if (line.startsWith('#EXT-X-MEDIA:TYPE=AUDIO')) {
-      if (i === firstMedia) out.push(...media);
-      continue;
-    }
-    if (audioOnly && line.startsWith('#EXT-X-STREAM-INF:') && main && src[i + 1] !== uriOf(main)) {
-      i++; // its URI line: only the default rendition stays a variant
-      continue;
-    }
-    out.push(line);
-  }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n');
 }

@@ -4,8 +4,8 @@
  * 1. One ffmpeg pass (transcode-command.ts): every rung, every audio rendition, the storyboard
  *    sheets and the integrated loudness. A failing hardware encoder is retried once with libx264.
  * 2. Cheap finishing steps: VOD playlists (a last segment under 0.1 s joins the one before
- *    it), master without the audio-only variant and with the audio renditions' names and
- *    languages, poster, storyboard.vtt and master.mpd over the same segments.
+ *    it), our own master.m3u8 and master.mpd from the measured files (ladder-manifests.ts),
+ *    poster, storyboard.vtt.
  * An audio-only source gets the audio renditions only, a poster from its cover art or its
  * waveform, and a storyboard.vtt without cues (there is nothing to preview).
  * Progress goes to task.progressPort; `{type:'abort'}` on task.controlPort kills ffmpeg.
@@ -13,30 +13,13 @@
 import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeAudioPoster } from './audio-poster.js';
-import { buildDashManifest, readInitTimescale, type DashRepresentation } from './dash-manifest.js';
 import { FfmpegError, runFfmpeg, type FfmpegProgress } from './ffmpeg.js';
-import {
-  parseMasterPlaylist,
-  parseMediaPlaylist,
-  vodPlaylist,
-  withAudioRenditions,
-  withoutAudioOnlyVariants,
-  type MasterPlaylist,
-  type MediaPlaylist,
-} from './playlists.js';
+import { ladderLayout, writeLadderManifests } from './ladder-manifests.js';
+import { parseMediaPlaylist, vodPlaylist } from './playlists.js';
 import { makePoster } from './poster.js';
 import { storyboardVtt } from './storyboard.js';
-import {
-  MASTER_PLAYLIST,
-  MEDIA_PLAYLIST,
-  audioRenditionsFor,
-  buildTranscodeArgs,
-  fpsRational,
-  storyboardTileSize,
-} from './transcode-command.js';
+import { MEDIA_PLAYLIST, audioRenditionsFor, buildTranscodeArgs, storyboardTileSize } from './transcode-command.js';
 import type {
-  AudioRenditionInfo,
-  RenditionInfo,
   TranscodeControlMessage,
   TranscodeProgress,
   TranscodeResult,
@@ -108,13 +91,7 @@ async function runLadder(
   } finally {
     clearInterval(watcher);
   }
-  return { loudness: audioRenditionsFor(task).length > 0 ? loudness.value() : null };
-}
-
-interface RenditionFiles {
-  name: string;
-  playlist: MediaPlaylist;
-  timescale: number;
+  return { loudness: task.probe.has_audio ? loudness.value() : null };
 }
 
 /**
@@ -139,43 +116,12 @@ async function absorbShortTail(dir: string, text: string): Promise<{ text: strin
   return { text: lines.join('\n'), grown: previous.uri };
 }
 
-async function finishRendition(outDir: string, name: string, rewritten: string[]): Promise<RenditionFiles> {
+/** Rewrites a rendition's EVENT playlist as the final VOD one; notes a segment it rewrote. */
+async function finishPlaylist(outDir: string, name: string, rewritten: string[]): Promise<void> {
   const file = path.join(outDir, name, MEDIA_PLAYLIST);
   const joined = await absorbShortTail(path.join(outDir, name), await readFile(file, 'utf8'));
   if (joined.grown) rewritten.push(path.posix.join(name, joined.grown));
-  const text = vodPlaylist(joined.text);
-  await writeFile(file, text);
-  const playlist = parseMediaPlaylist(text);
-  const init = playlist.initUri ? await readFile(path.join(outDir, name, playlist.initUri)) : null;
-  return { name, playlist, timescale: (init && readInitTimescale(init)) || 90_000 };
-}
-
-function renditionInfos(
-  task: TranscodeTask,
-  master: MasterPlaylist,
-  frame_rate: string,
-  audio: readonly AudioRenditionInfo[],
-): RenditionInfo[] {
-  // An audio-only version lists its audio renditions, without a picture size.
-  if (!task.probe.has_video) {
-    return audio.map((a) => ({ name: a.name, width: 0, height: 0, bitrate_kbps: a.bitrate_kbps, codecs: a.codecs }));
-  }
-  return task.ladder.map((rung) => {
-    const variant = master.variants.find((v) => v.uri === `${rung.name}/${MEDIA_PLAYLIST}`);
-    return {
-      name: rung.name,
-      width: rung.width,
-      height: rung.height,
-      bitrate_kbps: variant ? Math.round(variant.bandwidth / 1000) : rung.video_kbps + (task.probe.has_audio ? task.audioKbps : 0),
-      codecs: variant?.codecs ?? (task.probe.has_audio ? 'avc1.640028,mp4a.40.2' : 'avc1.640028'),
-      frame_rate,
-      video_range: 'SDR',
-    };
-  });
-}
-
-function dashRepresentation(files: RenditionFiles, bandwidth: number, codecs: string, size?: { width: number; height: number }): DashRepresentation {
-  return { id: files.name, dir: files.name, playlist: files.playlist, timescale: files.timescale, bandwidth, codecs, ...size };
+  await writeFile(file, vodPlaylist(joined.text));
 }
 
 async function sheetsWritten(outDir: string): Promise<number> {
@@ -204,22 +150,17 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       ({ loudness } = await runLadder(task, encoder, abort.signal));
     }
 
+    // Our master and MPD replace ffmpeg's master, written from the measured files.
     const hasVideo = task.probe.has_video;
-    const audioInfos = audioRenditionsFor(task);
-    const masterFile = path.join(task.outDir, MASTER_PLAYLIST);
-    const masterText = withAudioRenditions(withoutAudioOnlyVariants(await readFile(masterFile, 'utf8')), audioInfos, MEDIA_PLAYLIST);
-    await writeFile(masterFile, masterText);
-    const master = parseMasterPlaylist(masterText);
-    const frameRate = fpsRational(outputFrameRate(task.probe, task.maxFps));
-    const renditions = renditionInfos(task, master, frameRate, audioInfos);
-
+    const layout = ladderLayout(task);
     const rewritten: string[] = [];
-    const video = hasVideo ? await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name, rewritten))) : [];
-    const audio = await Promise.all(audioInfos.map((a) => finishRendition(task.outDir, a.name, rewritten)));
-    const first = video[0] ?? audio[0];
-    const duration_ms = first
-      ? Math.round(first.playlist.segments.reduce((sum, s) => sum + s.duration, 0) * 1000)
-      : task.probe.duration_ms;
+    await Promise.all([...layout.video, ...layout.audio].map((r) => finishPlaylist(task.outDir, r.name, rewritten)));
+    const measured = await writeLadderManifests(task.outDir, layout);
+    const { duration_ms, audio } = measured;
+    // An audio-only version lists its audio renditions, without a picture size.
+    const renditions = hasVideo
+      ? measured.renditions
+      : audio.map((a) => ({ name: a.name, width: 0, height: 0, bitrate_kbps: a.bitrate_kbps, codecs: a.codecs }));
 
     const posterFile = path.join(task.outDir, 'poster.jpg');
     if (hasVideo) {
@@ -232,7 +173,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
         signal: abort.signal,
       });
     } else {
-      const track = (audioInfos.find((a) => a.default) ?? audioInfos[0])?.track ?? 0;
+      const track = (audio.find((a) => a.default) ?? audio[0])?.track ?? 0;
       await makeAudioPoster(task.ffmpegPath, task.sourcePath, posterFile, { coverArt: task.probe.cover_art, track, signal: abort.signal });
     }
 
@@ -240,27 +181,11 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
     const storyboard = { ...task.storyboard, tile_width: tile.width, tile_height: tile.height, sheets: await sheetsWritten(task.outDir) };
     await writeFile(path.join(task.outDir, 'storyboard.vtt'), hasVideo ? storyboardVtt(duration_ms, storyboard) : 'WEBVTT\n');
 
-    const mpd = buildDashManifest({
-      duration_ms,
-      frameRate,
-      segmentSeconds: task.segmentSeconds,
-      video: video.map((files, i) => {
-        const rung = task.ladder[i];
-        const codecs = renditions[i]?.codecs.split(',').find((c) => !c.startsWith('mp4a')) ?? 'avc1.640028';
-        return dashRepresentation(files, (rung?.video_kbps ?? 0) * 1000, codecs, rung && { width: rung.width, height: rung.height });
-      }),
-      audio: audio.map((files, i) => {
-        const info = audioInfos[i]!;
-        return { ...dashRepresentation(files, info.bitrate_kbps * 1000, info.codecs), ...info, id: info.name };
-      }),
-    });
-    await writeFile(path.join(task.outDir, 'master.mpd'), mpd);
-
     task.progressPort?.postMessage({ out_time_ms: duration_ms, percent: 100 } satisfies TranscodeProgress);
     return {
       encoder,
       renditions,
-      audio: audioInfos,
+      audio,
       rewritten,
       loudness,
       duration_ms,

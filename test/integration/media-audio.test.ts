@@ -56,15 +56,14 @@ async function audioMedia(outDir: string): Promise<Record<string, string>[]> {
     .map((l) => parseAttributes(l.slice('#EXT-X-MEDIA:'.length)));
 }
 
-/** lang, Role and Representation id of every audio AdaptationSet of master.mpd. */
-async function mpdAudioSets(outDir: string): Promise<{ lang: string; role: string; id: string; channels: string }[]> {
+/** lang, Role and Representations ("id/channels") of every audio AdaptationSet of master.mpd. */
+async function mpdAudioSets(outDir: string): Promise<{ lang: string; role: string; reps: string[] }[]> {
   const mpd = await readFile(path.join(outDir, 'master.mpd'), 'utf8');
   const sets = mpd.split('<AdaptationSet').slice(1).filter((s) => s.includes('contentType="audio"'));
   return sets.map((s) => ({
     lang: /lang="([^"]*)"/.exec(s)?.[1] ?? '',
     role: /Role [^>]*value="([^"]*)"/.exec(s)?.[1] ?? '',
-    id: /Representation id="([^"]*)"/.exec(s)?.[1] ?? '',
-    channels: /AudioChannelConfiguration [^>]*value="([^"]*)"/.exec(s)?.[1] ?? '',
+    reps: [...s.matchAll(/Representation id="([^"]*)"[^]*?AudioChannelConfiguration [^>]*value="([^"]*)"/g)].map((m) => `${m[1]}/${m[2]}`),
   }));
 }
 
@@ -99,9 +98,9 @@ t.test('three tagged tracks, default on the second: three renditions with names,
   t.same(
     (await audioMedia(task.outDir)).map((m) => [m.NAME, m.LANGUAGE, m.DEFAULT, m.CHANNELS, m.URI]),
     [
-      ['English', 'eng', 'NO', '2', 'audio-0/index.m3u8'],
-      ['French', 'fra', 'YES', '2', 'audio-1/index.m3u8'],
-      ['Kommentar', 'deu', 'NO', '2', 'audio-2/index.m3u8'],
+      ['English', 'en', 'NO', '2', 'audio-0/index.m3u8'],
+      ['French', 'fr', 'YES', '2', 'audio-1/index.m3u8'],
+      ['Kommentar', 'de', 'NO', '2', 'audio-2/index.m3u8'],
     ],
     'the master names each track, with its language, and the source default is the default',
   );
@@ -109,11 +108,11 @@ t.test('three tagged tracks, default on the second: three renditions with names,
   const rung = task.ladder[0]!.name;
   t.same(master.variants.map((v) => v.uri), [`${rung}/index.m3u8`], 'no audio-only variant beside the video');
   t.same(
-    (await mpdAudioSets(task.outDir)).map((s) => [s.lang, s.role, s.id]),
+    (await mpdAudioSets(task.outDir)).map((s) => [s.lang, s.role, s.reps]),
     [
-      ['eng', 'alternate', 'audio-0'],
-      ['fra', 'main', 'audio-1'],
-      ['deu', 'alternate', 'audio-2'],
+      ['en', 'alternate', ['audio-0/2']],
+      ['fr', 'main', ['audio-1/2']],
+      ['de', 'alternate', ['audio-2/2']],
     ],
     'one DASH AdaptationSet per track with its lang',
   );
@@ -158,17 +157,29 @@ t.test('5.1 and 7.1 tracks keep a surround rendition beside the stereo one; max_
     ],
     'no track flagged default: the first is; the third track is over the cap',
   );
+  const media = await audioMedia(task.outDir);
   t.same(
-    (await audioMedia(task.outDir)).map((m) => [m.LANGUAGE, m.CHANNELS, m.DEFAULT]),
+    media.map((m) => [m.URI, m.LANGUAGE, m.CHANNELS]),
     [
-      ['eng', '2', 'YES'],
-      ['eng', '6', 'NO'],
-      ['fra', '2', 'NO'],
-      ['fra', '8', 'NO'],
+      ['audio-0/index.m3u8', 'en', '2'],
+      ['audio-1/index.m3u8', 'fr', '2'],
+      ['audio-0-surround/index.m3u8', 'en', '6'],
+      ['audio-1-surround/index.m3u8', 'fr', '8'],
     ],
-    'CHANNELS in the master; one DEFAULT in the group',
+    'every rendition in the master with its CHANNELS',
   );
-  t.same((await mpdAudioSets(task.outDir)).map((s) => [s.lang, s.channels]), [['eng', '2'], ['eng', '6'], ['fra', '2'], ['fra', '8']]);
+  for (const group of new Set(media.map((m) => m['GROUP-ID']))) {
+    t.equal(media.filter((m) => m['GROUP-ID'] === group && m.DEFAULT === 'YES').length, 1, `one DEFAULT in ${group}`);
+  }
+  t.equal(media.find((m) => m.URI === 'audio-0/index.m3u8')?.DEFAULT, 'YES', 'the stereo default is the first track');
+  t.same(
+    (await mpdAudioSets(task.outDir)).map((s) => [s.lang, s.role, s.reps]),
+    [
+      ['en', 'main', ['audio-0/2', 'audio-0-surround/6']],
+      ['fr', 'alternate', ['audio-1/2', 'audio-1-surround/8']],
+    ],
+    'DASH: stereo and surround of a track are alternatives in its language',
+  );
   for (const a of result.audio) {
     const file = await joinRendition(task.outDir, a.name, path.join(dir, `${a.name}.mp4`));
     t.equal(await audioChannels(file), a.channels, `${a.name} has ${a.channels} channels`);
@@ -182,12 +193,13 @@ t.test('an m4a with cover art becomes an audio-only version whose poster is the 
   const task = await taskFor(dir, source);
   t.match(task.probe, { has_video: false, has_audio: true, cover_art: true, width: 0, height: 0, video_codec: null });
   const result = await transcode(task);
-  t.same(result.renditions, [{ name: 'audio-0', width: 0, height: 0, bitrate_kbps: 96, codecs: 'mp4a.40.2' }], 'renditions list the audio');
+  t.match(result.renditions, [{ name: 'audio-0', width: 0, height: 0, bitrate_kbps: Number, codecs: 'mp4a.40.2' }], 'renditions list the audio');
+  t.equal(result.renditions.length, 1);
   t.equal(result.storyboard, undefined, 'no storyboard sheets for sound');
   t.ok(result.loudness !== null, 'loudness measured');
   const master = parseMasterPlaylist(await readFile(path.join(task.outDir, 'master.m3u8'), 'utf8'));
   t.same(master.variants.map((v) => [v.uri, v.codecs, v.audioGroup !== undefined]), [['audio-0/index.m3u8', 'mp4a.40.2', true]], 'one audio variant');
-  t.same((await mpdAudioSets(task.outDir)).map((s) => s.id), ['audio-0']);
+  t.same((await mpdAudioSets(task.outDir)).map((s) => s.reps), [['audio-0/2']]);
   t.notOk((await readFile(path.join(task.outDir, 'master.mpd'), 'utf8')).includes('contentType="video"'), 'no video AdaptationSet');
   const times = await playlistDurations(task.outDir, 'audio-0');
   t.ok(Math.abs(times.total - 4) < 0.1, `the audio lasts ${times.total} s`);

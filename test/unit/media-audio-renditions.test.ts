@@ -1,7 +1,6 @@
 import t from 'tap';
 import { normaliseLanguage, planAudioRenditions } from '../../core/media/audio-renditions.js';
 import { parseTagDuration } from '../../core/media/probe.js';
-import { parseAttributes, parseMasterPlaylist, withAudioRenditions, withoutAudioOnlyVariants } from '../../core/media/playlists.js';
 import { audioEndSample, hlsLadderOutputArgs } from '../../core/media/transcode-command.js';
 import type { AudioTrack } from '../../core/media/types.js';
 
@@ -82,65 +81,4 @@ t.test('var_stream_map carries each audio rendition with language and one defaul
   );
   const live = hlsLadderOutputArgs({ names: ['240p'], hasAudio: true, segmentSeconds: 2, outDir: '/out', listSize: 0 });
   t.equal(live[live.indexOf('-var_stream_map') + 1], 'v:0,agroup:aud,name:240p a:0,agroup:aud,name:audio', 'live keeps its one audio rendition');
-});
-
-const FFMPEG_MASTER = [
-  '#EXTM3U',
-  '#EXT-X-VERSION:7',
-  '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud",NAME="audio_0",DEFAULT=NO,LANGUAGE="eng",URI="audio-0/index.m3u8"',
-  '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud",NAME="audio_1",DEFAULT=YES,LANGUAGE="fra",URI="audio-1/index.m3u8"',
-];
-const AUDIO = [
-  { name: 'audio-0', language: 'eng', label: 'English', channels: 2, default: false },
-  { name: 'audio-1', language: 'fra', label: 'Le "film"', channels: 2, default: true },
-];
-
-t.test('the master names the audio renditions with LANGUAGE, CHANNELS and one DEFAULT', async (t) => {
-  const text = withAudioRenditions(
-    [...FFMPEG_MASTER, '#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x240,CODECS="avc1.64000d,mp4a.40.2",AUDIO="group_aud"', '240p/index.m3u8', ''].join('\n'),
-    AUDIO,
-    'index.m3u8',
-  );
-  const media = text.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:')).map((l) => parseAttributes(l.slice(13)));
-  t.same(
-    media.map((m) => [m['GROUP-ID'], m.NAME, m.LANGUAGE, m.DEFAULT, m.AUTOSELECT, m.CHANNELS, m.URI]),
-    [
-      ['group_aud', 'English', 'eng', 'NO', 'YES', '2', 'audio-0/index.m3u8'],
-      ['group_aud', "Le 'film'", 'fra', 'YES', 'YES', '2', 'audio-1/index.m3u8'],
-    ],
-  );
-  t.same(parseMasterPlaylist(text).variants.map((v) => v.uri), ['240p/index.m3u8'], 'the video variant stays');
-});
-
-t.test('an audio-only master keeps one variant: the default rendition', async (t) => {
-  const text = withAudioRenditions(
-    [
-      ...FFMPEG_MASTER,
-      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
-      'audio-0/index.m3u8',
-      '',
-      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
-      'audio-1/index.m3u8',
-      '',
-    ].join('\n'),
-    AUDIO,
-    'index.m3u8',
-  );
-  const master = parseMasterPlaylist(text);
-  t.same(master.variants.map((v) => [v.uri, v.audioGroup]), [['audio-1/index.m3u8', 'group_aud']]);
-  t.equal(master.media.length, 2, 'both languages stay selectable');
-});
-
-t.test('while an audio-only source is still encoding, its master already has one variant: the default audio', async (t) => {
-  const text = withoutAudioOnlyVariants(
-    [
-      ...FFMPEG_MASTER,
-      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
-      'audio-0/index.m3u8',
-      '#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS="mp4a.40.2",AUDIO="group_aud"',
-      'audio-1/index.m3u8',
-      '',
-    ].join('\n'),
-  );
-  t.same(parseMasterPlaylist(text).variants.map((v) => v.uri), ['audio-1/index.m3u8']);
 });
