@@ -21,6 +21,7 @@ import type { OriginRequest, OriginResponse } from '../../origin/origin.js';
 import { playbackSigner, type TokenCheck } from '../../origin/signing.js';
 import { rewritableFormat, rewriteChildUris } from '../../origin/token-rewrite.js';
 import type { Services } from '../../services.js';
+import { observeInstantAnswer, observeRawRequest } from '../../telemetry/metrics.js';
 import { objectKeys } from '../../storage/object-store.js';
 
 const FILE_RE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$/;
@@ -138,6 +139,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** The route pattern media requests are counted under in /metrics. */
+const MEDIA_ROUTE = '/media/{id}/{version}/{file}';
+
 /** Distinct media URLs whose whole answers one process keeps (core/origin/hot-answers.ts). */
 const HOT_URLS = 20_000;
 
@@ -197,7 +201,8 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
     const method = req.method;
     const headers = req.headers;
     if ((method === 'GET' || method === 'HEAD') && headers.range === undefined && headers['if-range'] === undefined) {
-      const prepared = hot.lookup(req.url!, headers['accept-encoding'], performance.now());
+      const now = performance.now();
+      const prepared = hot.lookup(req.url!, headers['accept-encoding'], now);
       if (prepared !== undefined) {
         metrics.hits++;
         const ifNoneMatch = headers['if-none-match'];
@@ -213,9 +218,11 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
             res.end(prepared.body);
           }
         }
+        observeInstantAnswer(method, MEDIA_ROUTE, res.statusCode, now);
         return;
       }
     }
+    observeRawRequest(req, res, MEDIA_ROUTE);
     void fullPath(req, res);
   };
 }
