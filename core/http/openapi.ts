@@ -211,7 +211,10 @@ const paths: Record<string, Record<string, Operation | string>> = {
     get: op('List lives, newest first', { parameters: [...pageParams, queryParam('status', 'idle, live or ended')], responses: { ...ok('a page', { type: 'object' }), ...errors(400) } }),
   },
   '/v1/live/{id}': {
-    get: op('One live', { parameters: [pathParam('id', 'live id')], responses: { ...ok('the live', ref('Live')), ...errors(404) } }),
+    get: op('One live (with the rtmp_url encoders publish to: live.public_rtmp_url when set)', {
+      parameters: [pathParam('id', 'live id')],
+      responses: { ...ok('the live', { allOf: [ref('Live'), { properties: { rtmp_url: { type: 'string' } } }] }), ...errors(404) },
+    }),
     delete: op('Revoke a live (its publisher is dropped)', { auth: 'required', parameters: [pathParam('id', 'live id')], responses: { ...ok('revoked', ref('Live')), ...errors(401, 403, 404) } }),
   },
   '/live/{id}/{path}': {
