@@ -6,10 +6,10 @@
  *
  *   node --import tsx bench/bare-origin-server.ts ROOT PROCESSES  → prints {"port":N}
  */
-import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, normalize } from 'node:path';
+import { serveInCluster } from './bare-process.js';
 
 const [root, processes = '2'] = process.argv.slice(2);
 if (!root) {
@@ -19,24 +19,7 @@ if (!root) {
 
 const TYPES: Record<string, string> = { m3u8: 'application/vnd.apple.mpegurl', m4s: 'video/iso.segment', mp4: 'video/mp4' };
 
-if (cluster.isPrimary) {
-  const probe = createServer();
-  // The primary only picks the port; the workers share it through cluster.
-  probe.listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number };
-    probe.close();
-    let listening = 0;
-    for (let i = 0; i < Number(processes); i++) {
-      cluster.fork({ BARE_PORT: String(port) }).on('listening', () => {
-        if (++listening === Number(processes)) process.stdout.write(`${JSON.stringify({ port })}\n`);
-      });
-    }
-  });
-  process.on('SIGTERM', () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  });
-} else {
+serveInCluster(Number(processes), (port) => {
   const files = new Map<string, { type: string; bytes: Buffer }>();
   createServer((req, res) => {
     const url = req.url ?? '/';
@@ -57,5 +40,5 @@ if (cluster.isPrimary) {
     }
     res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.bytes.length });
     res.end(file.bytes);
-  }).listen(Number(process.env.BARE_PORT), '127.0.0.1');
-}
+  }).listen(port, '127.0.0.1');
+});

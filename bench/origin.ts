@@ -29,7 +29,7 @@ import { api, tusUpload, waitForVideo } from '../test/helpers/api.js';
 import { makeClip } from '../test/helpers/media-fixtures.js';
 import { freePort, startServer, type TestServer } from '../test/helpers/server.js';
 import { startBareServer } from './bare-process.js';
-import { childrenOf, memory } from './proc-stats.js';
+import { childrenOf, cpuTimes, memory } from './proc-stats.js';
 import { fmt, markdownTable, verdict, writeResults } from './report.js';
 
 const MB = 1_000_000;
@@ -52,6 +52,8 @@ const WORKERS = Number(args.workers);
 /** One wrk run. */
 interface WrkResult {
   requests_per_s: number;
+  /** CPU (user + system) the server's processes spent per request, in µs: steadier than req/s on a busy machine. */
+  server_cpu_us_per_request?: number;
   transfer_mb_per_s: number;
   latency_p50_ms: number | null;
   latency_p99_ms: number | null;
@@ -103,7 +105,7 @@ async function wrk(url: string, connections: number, seconds: number): Promise<W
   return parseWrk(out);
 }
 
-async function startNginx(root: string, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startNginx(root: string, dir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
   await writeFile(
@@ -147,6 +149,7 @@ http {
   }
   return {
     url,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGQUIT');
@@ -181,8 +184,8 @@ async function httpRss(server: TestServer): Promise<number[]> {
 ensureTools();
 const work = await mkdtemp(join(tmpdir(), 'framecast-bench-origin-'));
 let server: TestServer | undefined;
-let nginx: { url: string; stop(): Promise<void> } | undefined;
-let bare: { url: string; stop(): void } | undefined;
+let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+let bare: Awaited<ReturnType<typeof startBareServer>> | undefined;
 try {
   server = await startServer({ config: { log_level: 'warn' }, env: { FRAMECAST_WORKERS: String(WORKERS) } });
   const admin = api(server.url, server.adminToken);
@@ -209,6 +212,17 @@ try {
   nginx = await startNginx(mediaRoot, work);
   bare = await startBareServer('bare-origin-server.ts', [mediaRoot, String(WORKERS)]);
   const targets: Record<ServerName, string> = { framecast: server.url, nginx: nginx.url, bare: bare.url };
+  // Each server's processes: Framecast's supervisor and HTTP processes (not the idle media process).
+  const media = await server.mediaPid();
+  const framecastPid = server.process.pid!;
+  const nginxPid = nginx.pid;
+  const barePid = bare.pid;
+  const serverPids: Record<ServerName, () => number[]> = {
+    framecast: () => [framecastPid, ...childrenOf(framecastPid).filter((pid) => pid !== media)],
+    nginx: () => [nginxPid, ...childrenOf(nginxPid)],
+    bare: () => [barePid, ...childrenOf(barePid)],
+  };
+  const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuTimes(pid).self, 0);
   // Same bytes from both, or the comparison means nothing.
   for (const pick of Object.values(picks)) {
     const [a, b] = await Promise.all(Object.values(targets).map(async (base) => Buffer.from(await (await fetch(`${base}/media/${pick.path}`)).arrayBuffer())));
@@ -224,7 +238,10 @@ try {
       const url = `${base}/media/${pick.path}`;
       await wrk(url, pick.connections, 2); // warm-up: caches, JIT, connections
       console.log(`${scenario}: ${name} …`);
+      const pids = serverPids[name]();
+      const cpuBefore = cpuOf(pids);
       row[name] = await wrk(url, pick.connections, SECONDS);
+      row[name].server_cpu_us_per_request = ((cpuOf(pids) - cpuBefore) * 1e6) / (row[name].requests_per_s * SECONDS);
     }
     results[scenario] = row;
   }
@@ -245,12 +262,13 @@ try {
       String(r.connections),
       ...SERVERS.map((name) => fmt(r[name].requests_per_s, 0)),
       ...REFERENCES.map(vs),
+      SERVERS.map((name) => fmt(r[name].server_cpu_us_per_request, 1)).join(' / '),
       SERVERS.map((name) => fmt(r[name].latency_p99_ms, 1)).join(' / '),
       String(SERVERS.reduce((sum, name) => sum + r[name].errors, 0)),
     ];
   });
   const table = markdownTable(
-    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node req/s', 'vs nginx', 'vs bare Node', 'p99 ms (FC / nginx / bare)', 'errors'],
+    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node req/s', 'vs nginx', 'vs bare Node', 'CPU µs/req (FC / nginx / bare)', 'p99 ms (FC / nginx / bare)', 'errors'],
     rows,
   );
   console.log(`\nOrigin, hot, ${SECONDS} s per run, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile) vs bare Node ${WORKERS} processes, wrk -t2:\n`);
