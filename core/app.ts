@@ -18,6 +18,7 @@ import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
 import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
+import { sweepIntervalMs, sweepReplacedVersions } from './catalog/version-sweep.js';
 import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
 import { liveArchiveHandler } from './jobs/handlers/live-archive.js';
 import type { Logger } from './logger.js';
@@ -194,9 +195,17 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
     Math.min(60_000, s.config.uploads.expire_after_s * 500),
   );
+  // Replaced versions: media deleted once their grace period ends (worker nodes do it).
+  const sweep = s.config.roles.includes('worker')
+    ? setInterval(
+        () => void sweepReplacedVersions(s).catch((err: unknown) => s.logger.error({ err }, 'sweep of replaced versions failed')),
+        sweepIntervalMs(s.config.versions.grace_s),
+      )
+    : undefined;
   return {
     async stop() {
       clearInterval(expiry);
+      clearInterval(sweep);
       await live?.stop();
       await runner.stop();
       await pool.close();
