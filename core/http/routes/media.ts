@@ -135,8 +135,11 @@ export function createMediaService(s: Services): MediaService {
     if (!res) throw new AppError('E_NOT_FOUND', 'no such media');
     // The same answer may go to anyone asking for this URL until the access checks above
     // would run again: public media only, immutable objects only (a growing playlist keeps
-    // its own short TTL in the origin), and no plugin deciding per viewer.
-    if (res.cached && !privateVideo && version.ready && !s.plugins.has('filter:playback.authorize')) res.shareableForMs = access.freshForMs(id, versionNo);
+    // its own short TTL in the origin), not a replaced version (its Cache-Control counts
+    // down its grace period, which ends to the millisecond), no plugin deciding per viewer.
+    if (res.cached && !privateVideo && version.ready && version.supersededAt === null && !s.plugins.has('filter:playback.authorize')) {
+      res.shareableForMs = access.freshForMs(id, versionNo);
+    }
     return res;
   };
 }
