@@ -30,6 +30,7 @@ import type { Services } from './services.js';
 import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
 import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
 import { expireUploads } from './uploads/tus.js';
+import { rollUpExpiredEvents } from './telemetry/retention.js';
 import { startLiveRole } from '../live/live-role.js';
 import { currentRole } from './cluster.js';
 import type { PluginRole } from './plugins/plugin-api.js';
@@ -188,8 +189,16 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
     Math.min(60_000, s.config.uploads.expire_after_s * 500),
   );
+  // Raw telemetry past its retention is rolled up per day and deleted (hourly; one node at a time).
+  const rollUp = () =>
+    void rollUpExpiredEvents(s.db, s.config.telemetry.retention_days)
+      .then((r) => r.days > 0 && s.logger.info({ days: r.days, events: r.events }, 'old playback events rolled up into daily figures'))
+      .catch((err: unknown) => s.logger.error({ err }, 'telemetry roll-up failed'));
+  const retention = setInterval(rollUp, 3_600_000);
+  rollUp();
   return {
     async stop() {
+      clearInterval(retention);
       clearInterval(expiry);
       await live?.stop();
       await runner.stop();
