@@ -12,13 +12,24 @@
  *   size at all; its "Picture size WxH is invalid" on stderr turns that into
  *   E_RESOLUTION_TOO_HIGH instead of a misleading E_NOT_MEDIA.
  * - Cover art (attached_pic) is not video: an m4a with artwork has no video stream.
- * - fps is the average frame rate (r_frame_rate if unknown), rounded to 3 decimals so 29.97
- *   and 23.976 survive as such (transcode-command maps them back to N*1000/1001), capped at
- *   60. The source is VFR when its average and real base rates differ by more than 0.5%.
+ * - fps is the nominal rate (video-probe.ts: the highest rate the packets really use; the
+ *   average when too few), rounded to 3 decimals so 29.97 and 23.976 survive as such
+ *   (transcode-command maps them back to N*1000/1001). The source is VFR when its average and
+ *   nominal rates differ by more than 0.5%. The cap (transcode.max_fps) is the transcode's.
+ * - Dynamic range, field order and pixel aspect: see video-probe.ts.
  */
 import { AppError } from '../errors.js';
 import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
 import type { ProbeResult } from './types.js';
+import {
+  declaredFieldOrder,
+  detectFieldOrder,
+  dynamicRangeOf,
+  measureFrameRate,
+  packetTimestamps,
+  sampleAspect,
+  type FfprobeVideoFields,
+} from './video-probe.js';
 
 /** Limits a source must respect (config `limits`). */
 export interface ProbeLimits {
@@ -54,9 +65,7 @@ export const VIDEO_CODECS: ReadonlySet<string> = new Set([
   'cfhd',
 ]);
 
-export const MAX_FPS = 60;
-
-interface FfprobeStream {
+interface FfprobeStream extends FfprobeVideoFields {
   index: number;
   codec_type?: string;
   codec_name?: string;
@@ -67,7 +76,7 @@ interface FfprobeStream {
   duration?: string;
   disposition?: { attached_pic?: number };
   tags?: Record<string, string>;
-  side_data_list?: { side_data_type?: string; rotation?: number }[];
+  side_data_list?: { side_data_type?: string; rotation?: number; dv_profile?: number; dv_bl_signal_compatibility_id?: number }[];
 }
 
 interface FfprobeOutput {
@@ -97,13 +106,14 @@ export function readRotation(stream: Pick<FfprobeStream, 'side_data_list' | 'tag
   return ((quarter % 360) + 360) % 360;
 }
 
-function frameRate(stream: FfprobeStream): { fps: number; vfr: boolean } {
+/** The nominal rate (see video-probe.ts) and whether the source's rate varies. */
+async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream): Promise<{ fps: number; vfr: boolean }> {
   const avg = parseRational(stream.avg_frame_rate);
   const real = parseRational(stream.r_frame_rate);
-  const raw = avg ?? real ?? 30;
-  const vfr = avg !== null && real !== null && Math.abs(avg - real) / real > 0.005;
-  const fps = Math.min(MAX_FPS, Math.round(raw * 1000) / 1000);
-  return { fps: Math.max(1, fps), vfr };
+  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index), real);
+  const fps = Math.max(1, Math.round((measured?.nominal ?? avg ?? real ?? 30) * 1000) / 1000);
+  const average = measured?.average ?? avg;
+  return { fps, vfr: average !== null && Math.abs(average - fps) / fps > 0.005 };
 }
 
 async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {
@@ -133,7 +143,13 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
 }
 
 /** Probes an uploaded file and checks it against the limits; throws AppError when refused. */
-export async function probeSource(ffprobePath: string, file: string, limits: ProbeLimits): Promise<ProbeResult> {
+export async function probeSource(
+  ffprobePath: string,
+  file: string,
+  limits: ProbeLimits,
+  /** With ffmpegPath, a source that does not declare its field order gets an idet pass. */
+  opts: { ffmpegPath?: string } = {},
+): Promise<ProbeResult> {
   const out = await runFfprobe(ffprobePath, file);
   const streams = out.streams ?? [];
   const known = streams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio');
@@ -168,16 +184,22 @@ export async function probeSource(ffprobePath: string, file: string, limits: Pro
   const rotation = readRotation(video);
   const swap = rotation === 90 || rotation === 270;
   const bitRate = Number(out.format.bit_rate);
+  // Anamorphic pixels are shown wider (or narrower) than coded: the ladder works in square pixels.
+  const displayWidth = Math.max(2, Math.round((video.width * sampleAspect(video)) / 2) * 2);
+  const field_order =
+    declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file) : 'progressive');
   return {
     format_name: out.format.format_name ?? 'unknown',
     duration_ms: Math.round(duration_s * 1000),
-    width: swap ? video.height : video.width,
-    height: swap ? video.width : video.height,
+    width: swap ? video.height : displayWidth,
+    height: swap ? displayWidth : video.height,
     rotation,
-    ...frameRate(video),
+    ...(await frameRate(ffprobePath, file, video)),
     video_codec: codec,
     audio_codec: audio?.codec_name ?? null,
     has_audio: Boolean(audio),
     bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+    dynamic_range: dynamicRangeOf(video),
+    field_order,
   };
 }

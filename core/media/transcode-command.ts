@@ -2,19 +2,21 @@
  * The ffmpeg arguments of the one-pass ladder.
  *
  * One process decodes the source once:
- *   [0:v] → fps (CFR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
- *                              ├→ … one branch per rung
- *                              └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
+ *   [0:v] → (bwdif) → fps (CFR) → (HDR→SDR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
+ *                                                   ├→ … one branch per rung
+ *                                                   └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
  *   [0:a] → 48 kHz → asplit ─┬→ AAC (encoded once, its own HLS audio group)
  *                            └→ ebur128 (integrated loudness, read from stderr)
  * Every rung gets a keyframe exactly on each segment boundary (-force_key_frames) plus a
  * fixed GOP of segment_s×fps frames and no scene-cut keyframes, so segments line up across
  * rungs and a player can switch at any boundary. The encoder-specific part comes from
- * `encoderBuilders`, which hwaccel.ts also uses for its test encodes.
+ * `encoderBuilders`, which hwaccel.ts also uses for its test encodes. What happens before the
+ * split (deinterlacing, the output rate, the tone-map) is video-filters.ts.
  */
 import path from 'node:path';
 import { safeInputArgs } from './ffmpeg.js';
 import type { ProbeResult, Rung, StoryboardSpec, TranscodeTask, VideoEncoder } from './types.js';
+import { outputFrameRate, SDR_TAGS, sourcePictureFilters } from './video-filters.js';
 
 /** How the GOP must look: `keyint` frames, a forced keyframe every `segmentSeconds`. */
 export interface GopSpec {
@@ -115,7 +117,7 @@ export function initSegmentName(rendition: string): string {
 /** Options of the one-pass command (a TranscodeTask without its ports). */
 export type TranscodeCommandInput = Pick<
   TranscodeTask,
-  'sourcePath' | 'outDir' | 'probe' | 'ladder' | 'segmentSeconds' | 'preset' | 'audioKbps' | 'encoder' | 'storyboard'
+  'sourcePath' | 'outDir' | 'probe' | 'ladder' | 'segmentSeconds' | 'preset' | 'audioKbps' | 'encoder' | 'storyboard' | 'maxFps'
 >;
 
 /** The filter chain turning a video stream into storyboard sheets (one tile per interval). */
@@ -179,8 +181,10 @@ function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): str
   const { probe, ladder, storyboard } = input;
   const tile = storyboardTileSize(probe, storyboard);
   const splits = ladder.map((_, i) => `[s${i}]`).join('');
+  // An HDR source is tone-mapped once, at the largest rung's size (the ladder is smallest first).
+  const picture = sourcePictureFilters(probe, { rate: fpsRational(outputFrameRate(probe, input.maxFps)), size: ladder[ladder.length - 1] });
   const chains = [
-    `[0:v:0]fps=${fpsRational(probe.fps)},split=${ladder.length + 1}${splits}[ssb]`,
+    `[0:v:0]${picture.join(',')},split=${ladder.length + 1}${splits}[ssb]`,
     ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),
     `[ssb]${storyboardChain(tile, storyboard)}[sb]`,
   ];
@@ -194,7 +198,7 @@ function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): str
 export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   const { probe, ladder, segmentSeconds, outDir } = input;
   const builder = encoderBuilders[input.encoder];
-  const gop: GopSpec = { keyint: keyintFor(probe.fps, segmentSeconds), segmentSeconds };
+  const gop: GopSpec = { keyint: keyintFor(outputFrameRate(probe, input.maxFps), segmentSeconds), segmentSeconds };
   const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...builder.inputArgs];
   args.push(...safeInputArgs(input.sourcePath));
   args.push('-filter_complex', filterGraph(input, builder));
@@ -204,6 +208,7 @@ export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
   if (probe.has_audio) args.push('-map', '[aenc]');
   args.push(...builder.videoArgs(gop, input.preset));
+  if (probe.dynamic_range !== 'SDR') args.push(...SDR_TAGS);
   args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
   args.push(...rungBitrateArgs(ladder));
   if (probe.has_audio) args.push(...audioEncodeArgs(input.audioKbps));

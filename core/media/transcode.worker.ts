@@ -37,6 +37,7 @@ import type {
   TranscodeTask,
   VideoEncoder,
 } from './types.js';
+import { outputFrameRate } from './video-filters.js';
 
 const SEGMENT_POLL_MS = 500;
 
@@ -76,7 +77,8 @@ async function runLadder(
     task.progressPort?.postMessage({ out_time_ms, percent } satisfies TranscodeProgress);
   };
   // `frame` counts the first rung (out_time also counts the storyboard's timestamps).
-  const onProgress = (p: FfmpegProgress): void => report((p.frame / task.probe.fps) * 1000);
+  const fps = outputFrameRate(task.probe, task.maxFps);
+  const onProgress = (p: FfmpegProgress): void => report((p.frame / fps) * 1000);
   // ffmpeg 5.1 prints no -progress while the storyboard output waits for its first full
   // sheet (up to columns×rows×interval seconds of video), so finished segments count too.
   const firstRung = task.ladder[0]?.name;
@@ -115,7 +117,7 @@ async function finishRendition(outDir: string, name: string): Promise<RenditionF
   return { name, playlist, timescale: (init && readInitTimescale(init)) || 90_000 };
 }
 
-function renditionInfos(task: TranscodeTask, master: MasterPlaylist): RenditionInfo[] {
+function renditionInfos(task: TranscodeTask, master: MasterPlaylist, frame_rate: string): RenditionInfo[] {
   return task.ladder.map((rung) => {
     const variant = master.variants.find((v) => v.uri === `${rung.name}/${MEDIA_PLAYLIST}`);
     return {
@@ -124,6 +126,8 @@ function renditionInfos(task: TranscodeTask, master: MasterPlaylist): RenditionI
       height: rung.height,
       bitrate_kbps: variant ? Math.round(variant.bandwidth / 1000) : rung.video_kbps + (task.probe.has_audio ? task.audioKbps : 0),
       codecs: variant?.codecs ?? (task.probe.has_audio ? 'avc1.640028,mp4a.40.2' : 'avc1.640028'),
+      frame_rate,
+      video_range: 'SDR',
     };
   });
 }
@@ -162,7 +166,8 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
     const masterText = withoutAudioOnlyVariants(await readFile(masterFile, 'utf8'));
     await writeFile(masterFile, masterText);
     const master = parseMasterPlaylist(masterText);
-    const renditions = renditionInfos(task, master);
+    const frameRate = fpsRational(outputFrameRate(task.probe, task.maxFps));
+    const renditions = renditionInfos(task, master, frameRate);
 
     const video = await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name)));
     const audio = task.probe.has_audio ? await finishRendition(task.outDir, AUDIO_RENDITION) : null;
@@ -176,6 +181,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       duration_ms,
       width: top.width,
       height: top.height,
+      picture: task.probe,
       signal: abort.signal,
     });
 
@@ -185,7 +191,7 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
 
     const mpd = buildDashManifest({
       duration_ms,
-      frameRate: fpsRational(task.probe.fps),
+      frameRate,
       segmentSeconds: task.segmentSeconds,
       video: video.map((files, i) => {
         const rung = task.ladder[i];

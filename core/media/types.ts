@@ -4,17 +4,27 @@
  * `TranscodeTask` and returns a `TranscodeResult`; both must be structured-clone safe.
  */
 
-/** What ffprobe told us about a source, normalised. Sizes are as displayed (rotation applied). */
+/** How a picture's brightness is coded: SDR (BT.709 and older), HLG or PQ (HDR10, Dolby Vision). */
+export type DynamicRange = 'SDR' | 'HLG' | 'PQ';
+
+/** How the source's frames are scanned: progressive, or interlaced with the top/bottom field shown first. */
+export type FieldOrder = 'progressive' | 'tff' | 'bff';
+
+/** What ffprobe told us about a source, normalised. Sizes are as displayed (rotation and pixel aspect applied). */
 export interface ProbeResult {
   /** ffprobe format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
   format_name: string;
   duration_ms: number;
-  /** Display width/height: rotation of ±90° swaps the coded sizes. */
+  /** Display width/height in square pixels: an anamorphic width is stretched by its pixel aspect, ±90° rotation swaps them. */
   width: number;
   height: number;
   /** Degrees clockwise the player must rotate (0, 90, 180, 270). */
   rotation: number;
-  /** Frame rate to encode at (the source's average, rounded sensibly, capped at 60). */
+  /**
+   * The source's nominal frame rate in frames (not fields) per second: for a variable-rate
+   * source the highest rate it really uses, so encoding at it drops no frame. Not capped:
+   * the transcode caps it (config `transcode.max_fps`, see outputFrameRate).
+   */
   fps: number;
   /** True when the source's real and average frame rates differ (variable frame rate). */
   vfr: boolean;
@@ -23,6 +33,10 @@ export interface ProbeResult {
   has_audio: boolean;
   /** Bits per second of the whole file, when known. */
   bit_rate: number | null;
+  /** The source's dynamic range; every output is tone-mapped to BT.709 SDR. */
+  dynamic_range: DynamicRange;
+  /** Interlaced sources are deinterlaced (bwdif, one frame per field). */
+  field_order: FieldOrder;
 }
 
 /** One rendition to produce, with its exact output size (even numbers, square pixels). */
@@ -57,6 +71,8 @@ export interface TranscodeTask {
   audioKbps: number;
   encoder: VideoEncoder;
   storyboard: StoryboardSpec;
+  /** Highest output frame rate (config `transcode.max_fps`); default 60. */
+  maxFps?: number;
   /** Niceness of the ladder's ffmpeg (live packagers run at 0 and come first). */
   niceness?: number;
   /** Receives `TranscodeProgress` messages while ffmpeg runs. */
@@ -88,6 +104,13 @@ export interface RenditionInfo {
   bitrate_kbps: number;
   /** RFC 6381 codecs string, e.g. "avc1.64001f,mp4a.40.2". */
   codecs: string;
+  /**
+   * Exact output frame rate as DASH @frameRate wants it: "30", "30000/1001", "12.5" (HLS
+   * FRAME-RATE is its decimal value). Set by the VOD transcode; absent in a live's archive.
+   */
+  frame_rate?: string;
+  /** Output video range (HLS VIDEO-RANGE): always SDR, HDR sources are tone-mapped. Set by the VOD transcode. */
+  video_range?: 'SDR';
 }
 
 /**

@@ -96,7 +96,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       await ensureScratch(workRoot, copiesSource ? (sourceInfo?.size ?? 0) : 0, maxScratch);
       const sourcePath = copiesSource ? join(workDir, 'source') : localSource;
       if (copiesSource) await store.download(sourceKey, sourcePath);
-      const probe = await probeSource(media.ffprobePath, sourcePath, config.limits);
+      const probe = await probeSource(media.ffprobePath, sourcePath, config.limits, { ffmpegPath: media.ffmpegPath });
       log.info({ probe }, 'source accepted');
       await catalog.updateVersion(videoId, version, {
         duration_ms: probe.duration_ms,
@@ -158,6 +158,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
             audioKbps: config.transcode.audio_kbps,
             encoder: media.encoder,
             storyboard: config.transcode.storyboard,
+            maxFps: config.transcode.max_fps,
             progressPort: channel.port2,
           },
           { signal: ctx.signal },
