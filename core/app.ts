@@ -32,6 +32,7 @@ import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
 import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
 import { expireUploads } from './uploads/tus.js';
 import { rollUpExpiredEvents } from './telemetry/retention.js';
+import { closeEventBuffers } from './telemetry/event-buffer.js';
 import { startLiveRole } from '../live/live-role.js';
 import { currentRole } from './cluster.js';
 import type { PluginRole } from './plugins/plugin-api.js';
@@ -136,6 +137,8 @@ export async function startHttpRole(s: Services): Promise<{ server: Server; stop
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      // Telemetry admitted but not yet written (write-behind) goes in before the database closes.
+      await closeEventBuffers();
     },
   };
 }

@@ -7,7 +7,8 @@
  *
  * Bounded: at most `maxEvents` rows wait; what does not fit is dropped and counted, never
  * queued (telemetry is worth less than the memory and the writers it would cost). Rows a
- * failed flush could not write are dropped and counted too, not retried.
+ * failed flush could not write are dropped and counted too, not retried. A stopping HTTP
+ * process writes what waits (closeEventBuffers) before it closes the database.
  */
 import type { Logger } from '../logger.js';
 import type { EventRow, EventStore } from './event-store.js';
@@ -20,6 +21,14 @@ export interface EventBufferOptions {
   flushEvents?: number;
   /** A flush starts at least this often while rows wait. */
   flushIntervalMs: number;
+}
+
+/** Buffers started in this process, so that stopping it writes what they hold (closeEventBuffers). */
+const started = new Set<EventBuffer>();
+
+/** Writes what every started buffer of this process holds and stops them (process shutdown). */
+export async function closeEventBuffers(): Promise<void> {
+  await Promise.all([...started].map((b) => b.close()));
 }
 
 /** Why rows were dropped instead of written. */
@@ -49,6 +58,7 @@ export class EventBuffer {
   start(): void {
     this.timer ??= setInterval(() => void this.flush(), this.opts.flushIntervalMs);
     this.timer.unref();
+    started.add(this);
   }
 
   /** Takes the first rows that fit; returns how many it took (the rest were dropped). */
@@ -83,6 +93,7 @@ export class EventBuffer {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    started.delete(this);
     await this.flush();
   }
 

@@ -8,7 +8,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import t from 'tap';
 import type { Database } from '../../core/storage/metadata-db.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
-import { EventBuffer } from '../../core/telemetry/event-buffer.js';
+import { closeEventBuffers, EventBuffer } from '../../core/telemetry/event-buffer.js';
 import { EventStore, type EventRow } from '../../core/telemetry/event-store.js';
 import { video } from '../contracts/metadata-suite.js';
 
@@ -91,4 +91,16 @@ t.test('rows a write could not store are dropped and counted, not retried foreve
   await buffer.flush();
   t.same(buffer.dropped, { buffer_full: 0, write_failed: 7 });
   t.equal(buffer.pending, 0);
+});
+
+t.test('a stopping process writes what every started buffer holds', async (t) => {
+  const a = new EventBuffer(store, { maxEvents: 1000, flushIntervalMs: 60_000 });
+  const b = new EventBuffer(store, { maxEvents: 1000, flushIntervalMs: 60_000 });
+  a.start();
+  b.start();
+  a.offer(rows(3));
+  b.offer(rows(4));
+  t.equal(await stored(), 0);
+  await closeEventBuffers();
+  t.equal(await stored(), 7);
 });
