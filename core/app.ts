@@ -18,6 +18,7 @@ import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
 import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
+import { sweepIntervalMs, sweepReplacedVersions } from './catalog/version-sweep.js';
 import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
 import { liveArchiveHandler } from './jobs/handlers/live-archive.js';
 import type { Logger } from './logger.js';
@@ -205,10 +206,18 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       .catch((err: unknown) => s.logger.error({ err }, 'telemetry roll-up failed'));
   const retention = setInterval(rollUp, 3_600_000);
   rollUp();
+  // Replaced versions: media deleted once their grace period ends (worker nodes do it).
+  const sweep = s.config.roles.includes('worker')
+    ? setInterval(
+        () => void sweepReplacedVersions(s).catch((err: unknown) => s.logger.error({ err }, 'sweep of replaced versions failed')),
+        sweepIntervalMs(s.config.versions.grace_s),
+      )
+    : undefined;
   return {
     async stop() {
       clearInterval(retention);
       clearInterval(expiry);
+      clearInterval(sweep);
       await live?.stop();
       await runner.stop();
       await pool.close();
