@@ -97,6 +97,18 @@ export const configSchema = z.object({
     /** The trending feed re-ranks at most this often per HTTP process; new views count after at most this long. */
     feed_refresh_s: z.coerce.number().min(0).max(3600),
   }),
+  telemetry: z.object({
+    /** Raw playback events are kept this long, then rolled up per day; at least the feed's 7-day window + 1. */
+    retention_days: z.coerce.number().int().min(8),
+    /** Event batches one client address may post per second, per HTTP process (burst: twice this). */
+    per_address_batches_per_s: z.coerce.number().positive(),
+    /** Event batches all clients together may post per second, per HTTP process (burst: twice this). */
+    total_batches_per_s: z.coerce.number().positive(),
+    /** Admitted events are written at least this often (write-behind). */
+    flush_interval_ms: z.coerce.number().int().min(10).max(60_000),
+    /** Most events waiting to be written per HTTP process; more are dropped (and counted). */
+    buffer_max_events: z.coerce.number().int().min(1),
+  }),
   origin: z.object({
     cache_bytes: z.coerce.number().int().min(0),
     max_cached_object_bytes: z.coerce.number().int().min(0),

@@ -215,9 +215,9 @@ const paths: Record<string, Record<string, Operation | string>> = {
       responses: { ...ok('a page', ref('VideoPage')), ...errors(400) },
     }),
   },
-  '/v1/feed': { get: op('Trending: ready videos ranked by recent engagement, then newest', { parameters: pageParams, responses: { ...ok('a page', ref('VideoPage')), ...errors(400) } }) },
+  '/v1/feed': { get: op('Trending: ready videos ranked by recent engagement, then newest (next_cursor is signed by the server: a forged or changed cursor is 400 E_BAD_REQUEST)', { parameters: pageParams, responses: { ...ok('a page', ref('VideoPage')), ...errors(400) } }) },
   '/v1/events': {
-    post: op('Player telemetry batch', {
+    post: op('Player telemetry batch: events count only for public, ready videos (the others are refused by index); 429 E_RATE_LIMITED with Retry-After past the per-address or the total limit; events are written behind the request', {
       auth: 'none',
       requestBody: { required: true, content: json({ type: 'object', required: ['events'], properties: { events: { type: 'array', items: { type: 'object' } } } }) },
       responses: { ...ok('accepted (bad events counted)', { type: 'object' }, '202'), ...errors(400, 429) },
@@ -278,7 +278,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
   '/v1/uploads/{upload_id}': {
     'x-served-by': 'tus',
     head: op('tus: the upload offset', { auth: 'required', parameters: [pathParam('upload_id', 'tus upload id')], responses: { '200': { description: 'Upload-Offset, Upload-Length' }, ...errors(404) } }),
-    patch: op('tus: append bytes (Upload-Checksum sha1 optional)', {
+    patch: op('tus: append bytes (Upload-Checksum sha1 optional); one request writes an upload at a time across processes and nodes: another one waits, then gets 409 (offset moved, or still being written)', {
       auth: 'required',
       parameters: [pathParam('upload_id', 'tus upload id')],
       responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 412, 460, 503, 507) },
