@@ -32,6 +32,8 @@ import type { Services } from './services.js';
 import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
 import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
 import { expireUploads } from './uploads/tus.js';
+import { rollUpExpiredEvents } from './telemetry/retention.js';
+import { closeEventBuffers } from './telemetry/event-buffer.js';
 import { startLiveRole } from '../live/live-role.js';
 import { currentRole } from './cluster.js';
 import type { PluginRole } from './plugins/plugin-api.js';
@@ -136,6 +138,8 @@ export async function startHttpRole(s: Services): Promise<{ server: Server; stop
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      // Telemetry admitted but not yet written (write-behind) goes in before the database closes.
+      await closeEventBuffers();
     },
   };
 }
@@ -195,6 +199,13 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
     Math.min(60_000, s.config.uploads.expire_after_s * 500),
   );
+  // Raw telemetry past its retention is rolled up per day and deleted (hourly; one node at a time).
+  const rollUp = () =>
+    void rollUpExpiredEvents(s.db, s.config.telemetry.retention_days)
+      .then((r) => r.days > 0 && s.logger.info({ days: r.days, events: r.events }, 'old playback events rolled up into daily figures'))
+      .catch((err: unknown) => s.logger.error({ err }, 'telemetry roll-up failed'));
+  const retention = setInterval(rollUp, 3_600_000);
+  rollUp();
   // Replaced versions: media deleted once their grace period ends (worker nodes do it).
   const sweep = s.config.roles.includes('worker')
     ? setInterval(
@@ -204,6 +215,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     : undefined;
   return {
     async stop() {
+      clearInterval(retention);
       clearInterval(expiry);
       clearInterval(sweep);
       await live?.stop();

@@ -227,6 +227,19 @@ export const uploadMetrics = {
   },
 };
 
+const telemetryDropped = new Counter({
+  name: 'framecast_telemetry_events_dropped_total',
+  help: 'Player telemetry events admitted but not stored: the write-behind buffer was full, or its write failed',
+  labelNames: ['reason'],
+  registers: [registry],
+});
+
+export const telemetryMetrics = {
+  dropped(reason: 'buffer_full' | 'write_failed', n: number): void {
+    telemetryDropped.inc({ reason }, n);
+  },
+};
+
 export const jobMetrics = {
   stage(stage: 'queued' | 'probe' | 'transcode' | 'publish', seconds: number): void {
     jobStage.observe({ stage }, Math.max(0, seconds));

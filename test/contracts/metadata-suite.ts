@@ -12,6 +12,7 @@ import type { Insertable } from 'kysely';
 import type { Test } from 'tap';
 import type { JobsTable, MetadataDb, NewVideo } from '../../core/storage/metadata-db.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
+import { telemetryContract } from './metadata-telemetry-suite.js';
 import { uploadContract } from './metadata-upload-suite.js';
 
 export interface MetadataFixture {
@@ -152,6 +153,7 @@ function assertEachClaimedOnce(t: Test, claims: number[][], all: number[]): void
 
 export function metadataContract(t: Test, opts: MetadataContractOptions): void {
   uploadContract(t, opts, openFor);
+  telemetryContract(t, opts, openFor);
   t.test('migrations create the tables and are idempotent', async (t) => {
     const fixture = await opts.makeFixture(t);
     const first = await openFor(t, fixture);
