@@ -15,6 +15,7 @@ import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/aut
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
 import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
+import { localNodeId } from './jobs/node-id.js';
 import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
@@ -160,7 +161,8 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     // Live first: VOD ladders yield the CPU to live packagers on a node that runs both.
     transcode: (task, opts) => pool.run(s.config.roles.includes('live') ? { ...task, niceness: s.config.live.vod_niceness } : task, opts),
   };
-  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }) : undefined;
+  const node = await localNodeId(s.config.data_dir);
+  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }, node) : undefined;
   const handlers: JobHandlers = {
     'vod.process': vodProcessHandler(s, media),
     'live.archive': liveArchiveHandler(s, media),
@@ -191,6 +193,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       timeoutMs: s.config.jobs.timeout_s * 1000,
       // The recording of a live is on the disk of the node that ran it (a live role).
       types: s.config.roles.includes('live') ? JOB_TYPES : JOB_TYPES.filter((type) => type !== 'live.archive'),
+      node,
     },
     s.logger,
   );

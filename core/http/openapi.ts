@@ -160,6 +160,7 @@ const schemas: Record<string, Schema> = {
       percent: { type: ['number', 'null'] },
       created_at: { type: 'string', format: 'date-time' },
       run_after: { type: 'string', format: 'date-time' },
+      node: { type: ['string', 'null'], description: 'the only node that may run the job (its input is on that disk); null: any node' },
     },
   },
   Live: {
