@@ -66,6 +66,10 @@ const videoView: Schema = {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' }, bitrate_kbps: { type: 'integer' }, codecs: { type: 'string' } } },
     },
+    source_dynamic_range: {
+      enum: ['SDR', 'HLG', 'PQ', null],
+      description: "the source's dynamic range once probed (Dolby Vision 8.4 counts as HLG); the renditions are always tone-mapped to BT.709 SDR",
+    },
     playback: {
       type: 'object',
       properties: Object.fromEntries(['hls_url', 'dash_url', 'poster_url', 'thumbnail_vtt_url', 'manifest_url'].map((k) => [k, { type: ['string', 'null'] }])),
@@ -80,6 +84,36 @@ const schemas: Record<string, Schema> = {
     properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: errorCode, message: { type: 'string' } } } },
   },
   Video: videoView,
+  MediaManifest: {
+    type: 'object',
+    description: 'media_manifest.json of a ready version (API.md); VOD versions also name their source_dynamic_range, and each ladder entry its frame_rate and video_range',
+    properties: {
+      version: { type: 'integer' },
+      hls_url: { type: 'string' },
+      dash_url: { type: ['string', 'null'] },
+      poster_url: { type: 'string' },
+      thumbnail_vtt_url: { type: 'string' },
+      duration_ms: { type: 'integer' },
+      ladder: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            width: { type: 'integer' },
+            height: { type: 'integer' },
+            bitrate_kbps: { type: 'integer' },
+            codecs: { type: 'string' },
+            frame_rate: { type: 'string', description: 'exact output frame rate: "30", "30000/1001"; variable-rate sources at the highest rate they use, capped by transcode.max_fps' },
+            video_range: { enum: ['SDR'], description: 'HDR sources are tone-mapped to BT.709 SDR' },
+          },
+        },
+      },
+      loudness: { type: ['number', 'null'] },
+      encoder: { type: 'string' },
+      source_dynamic_range: { enum: ['SDR', 'HLG', 'PQ'] },
+    },
+  },
   VideoPage: { type: 'object', required: ['items', 'next_cursor'], properties: { items: { type: 'array', items: ref('Video') }, next_cursor: { type: ['string', 'null'] } } },
   VideoInput: {
     type: 'object',
@@ -159,7 +193,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
     }),
     delete: op('Delete the video, its source and outputs', { auth: 'required', parameters: [videoId], responses: { '204': { description: 'deleted' }, ...errors(401, 403, 404) } }),
   },
-  '/v1/videos/{id}/manifest': { get: op("The ready version's media_manifest.json", { parameters: [videoId], responses: { ...ok('manifest', { type: 'object' }), ...errors(404) } }) },
+  '/v1/videos/{id}/manifest': { get: op("The ready version's media_manifest.json", { parameters: [videoId], responses: { ...ok('manifest', ref('MediaManifest')), ...errors(404) } }) },
   '/v1/videos/{id}/reprocess': {
     post: op('Run the pipeline again on the stored source (a new version)', { auth: 'required', parameters: [videoId], responses: { ...ok('queued', ref('Video'), '202'), ...errors(401, 403, 404, 409) } }),
   },

@@ -10,7 +10,7 @@ import { mediaBase } from '../../catalog/videos.js';
 import type { VideoError } from '../../errors.js';
 import { buildLadder } from '../../media/ladder.js';
 import { probeSource } from '../../media/probe.js';
-import type { TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
+import type { DynamicRange, TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
 import type { Services } from '../../services.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
@@ -39,6 +39,8 @@ export interface MediaManifest {
   ladder: TranscodeResult['renditions'];
   loudness: number | null;
   encoder: VideoEncoder;
+  /** The source's dynamic range (VOD versions); the ladder is BT.709 SDR whatever it is. */
+  source_dynamic_range?: DynamicRange;
 }
 
 const SYNC_INTERVAL_MS = 500;
@@ -187,6 +189,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         ladder: result.renditions,
         loudness: result.loudness,
         encoder: result.encoder,
+        source_dynamic_range: probe.dynamic_range,
       };
       await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
       for (const rel of await listFiles(outDir)) {
