@@ -185,7 +185,8 @@ export async function probeSource(
   const swap = rotation === 90 || rotation === 270;
   const bitRate = Number(out.format.bit_rate);
   // Anamorphic pixels are shown wider (or narrower) than coded: the ladder works in square pixels.
-  const displayWidth = Math.max(2, Math.round((video.width * sampleAspect(video)) / 2) * 2);
+  const sar = sampleAspect(video);
+  const displayWidth = sar === 1 ? video.width : Math.max(2, Math.round((video.width * sar) / 2) * 2);
   const field_order =
     declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file) : 'progressive');
   return {
