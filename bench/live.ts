@@ -31,7 +31,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../core/logger.js';
 import createFsStore from '../storage-adapters/objects/fs.js';
-import { IngestServer, type IngestPublisher } from '../live/ingest-server.js';
+import { connectionLimits, IngestServer, type IngestPublisher } from '../live/ingest-server.js';
 import { buildLiveArgs, type LiveRung } from '../live/live-command.js';
 import { firstLiveLadder } from '../live/live-ladder.js';
 import { LivePackager } from '../live/live-packager.js';
@@ -105,7 +105,7 @@ async function harnessFirstPlayable(mode: 'pipe' | 'rtmp'): Promise<number> {
   });
   let started: Promise<unknown> | undefined;
   const ingest = new IngestServer({
-    port, host: '127.0.0.1', logger, badKeyLimit: 100,
+    port, host: '127.0.0.1', logger, badKeyLimit: 100, limits: connectionLimits(DEFAULTS.live),
     handler: {
       admit: async () => true,
       published(pub: IngestPublisher) {

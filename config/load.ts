@@ -19,6 +19,7 @@ const ENV_KEYS: Record<string, string> = {
   FRAMECAST_HTTP_PORT: 'http.port',
   FRAMECAST_HTTP_HOST: 'http.host',
   FRAMECAST_RTMP_PORT: 'live.port',
+  FRAMECAST_PUBLIC_RTMP_URL: 'live.public_rtmp_url',
   FRAMECAST_DATA_DIR: 'data_dir',
   FRAMECAST_ADMIN_TOKEN: 'admin_token',
   FRAMECAST_PUBLIC_URL: 'public_url',

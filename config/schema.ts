@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileTrust } from '../core/http/client-ip.js';
 
 /** Parses "8192x4320" or a plain pixel count. */
 const pixelCount = z.union([
@@ -21,7 +22,29 @@ export const configSchema = z.object({
   http: z.object({
     port: z.coerce.number().int().min(0).max(65535),
     host: z.string().min(1),
-    trust_proxy: z.boolean(),
+    /** false, true (loopback proxies), a hop count, or addresses/CIDRs (core/http/client-ip.ts). */
+    trust_proxy: z
+      .union([
+        z.boolean(),
+        z.number().int().min(0).max(64),
+        z.array(z.string().min(1)).min(1),
+        z.string().min(1).transform((list) => list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')),
+      ])
+      .superRefine((trust, ctx) => {
+        try {
+          compileTrust(trust);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+    /** Node's headersTimeout: the request line and headers must arrive within this (408). */
+    headers_timeout_ms: z.coerce.number().int().min(100),
+    /** The body of a non-upload request must arrive within this of its headers (408); 0 = no limit. */
+    body_timeout_ms: z.coerce.number().int().min(0),
+    /** A tus request moving no byte for this long is cut (the client resumes); 0 = no limit. */
+    upload_idle_timeout_ms: z.coerce.number().int().min(0),
+    /** Open connections per HTTP process; more are closed on arrival. 0 = no cap. */
+    max_connections: z.coerce.number().int().min(0),
   }),
   public_url: z.string(),
   data_dir: z.string().min(1),
@@ -84,6 +107,20 @@ export const configSchema = z.object({
     max_lag_s: z.coerce.number().positive(),
     vod_niceness: z.coerce.number().int().min(0).max(19),
     bad_key_limit: z.coerce.number().int().min(1),
+    /** `rtmp_url` returned by the API verbatim (port mappings, NAT); empty = built from public_url/request host and `port`. */
+    public_rtmp_url: z.union([z.literal(''), z.string().regex(/^rtmps?:\/\/[^/\s]+(\/\S*)?$/, 'expected rtmp://HOST[:PORT]/APP')]),
+    /** Seconds an RTMP connection has to finish its handshake and ask to publish. */
+    handshake_timeout_s: z.coerce.number().positive(),
+    /** An RTMP connection silent (nothing read or written) this long is closed. */
+    idle_timeout_s: z.coerce.number().positive(),
+    max_connections: z.coerce.number().int().min(1),
+    max_connections_per_address: z.coerce.number().int().min(1),
+    /** Before its stream key is accepted, a connection may announce no larger RTMP message… */
+    prepublish_max_message_bytes: z.coerce.number().int().min(4096).max(0xffffff),
+    /** …use no more chunk streams… */
+    prepublish_max_chunk_streams: z.coerce.number().int().min(2).max(65599),
+    /** …and hold no more bytes of messages in the server's buffers. */
+    prepublish_max_buffered_bytes: z.coerce.number().int().min(4096),
   }),
   signing: z.object({
     secret: z.string(),

@@ -73,7 +73,7 @@ export async function openServices(config: Readonly<Config>, logger: Logger, rol
     logger,
     db,
     store,
-    catalog: new VideoCatalog(db.db, Date.now, db),
+    catalog: new VideoCatalog(db.db, Date.now, db, config.public_url),
     queue: new JobQueue(db, config.jobs),
     auth: new Authenticator(ensureAdminToken(config), db.db),
     signer: new PlaybackSigner(ensureSigningSecret(config)),

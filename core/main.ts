@@ -5,6 +5,7 @@
 import cluster from 'node:cluster';
 import { configFileFromArgv, ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { checkDataDir, refuseExampleSecrets } from '../config/startup-checks.js';
 import { closeServices, openMetadataDb, openObjectStore, openServices, startHttpRole, startMediaRole } from './app.js';
 import { currentRole, EXIT_REFUSED, runSupervisor } from './cluster.js';
 import { ensureAdminToken, ensureSigningSecret } from './http/auth.js';
@@ -26,6 +27,15 @@ function load(): Readonly<Config> {
 
 async function primary(cfg: Readonly<Config>): Promise<void> {
   const logger = createLogger(cfg.log_level, { role: 'supervisor' });
+  try {
+    refuseExampleSecrets(cfg);
+    checkDataDir(cfg.data_dir);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.fatal({ err }, err.message);
+    process.stderr.write(`framecast: ${err.message}\n`);
+    process.exit(EXIT_REFUSED);
+  }
   ensureAdminToken(cfg, logger);
   ensureSigningSecret(cfg);
   // Migrate once here so children never race on schema changes, and check the storage: a

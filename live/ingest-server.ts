@@ -7,6 +7,9 @@
  *   the publisher. The key check is async (a DB lookup), so the socket is paused there:
  *   nothing more is read from a publisher until it is accepted. A refused publisher's socket
  *   is destroyed; nothing it sent ever reaches a subscriber (ours attach only on acceptance).
+ * - Before admission a connection is held to the limits of rtmp-connection-gate.ts
+ *   (connections per address and in all, handshake and idle timeouts, what NMS may buffer
+ *   for it); an accepted publisher is released from them before its socket resumes.
  * - Wrong keys are slowed down per address: each refusal is answered after a delay, and an
  *   address that sends more than `badKeyLimit` wrong keys a minute is refused outright, even
  *   with a right key, until its budget refills (the token bucket of core/telemetry).
@@ -21,14 +24,38 @@
  *   clear) is not opened: we use none of it.
  */
 import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { TokenBucketLimiter } from '../core/telemetry/rate-limit.js';
+import type { Socket } from 'node:net';
+import { RtmpConnectionGate, type ConnectionLimits } from './rtmp-connection-gate.js';
 import NodeMediaServer, { type NmsSession } from 'node-media-server';
 import Context from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 
 /** The RTMP application every stream key is published under (`rtmp://HOST:PORT/live`). */
 export const RTMP_APP = 'live';
+
+/**
+ * The URL encoders publish to: `live.public_rtmp_url` verbatim when set (the address seen
+ * from outside: port mappings, NAT, a TCP load balancer), else `rtmp://HOST:live.port/live`.
+ */
+export function publicRtmpUrl(live: { port: number; public_rtmp_url: string }, host: string): string {
+  return live.public_rtmp_url || `rtmp://${host}:${live.port}/${RTMP_APP}`;
+}
+
+/** The RTMP connection limits of the `live.*` config keys. */
+export function connectionLimits(live: Config['live']): ConnectionLimits {
+  return {
+    handshakeTimeoutMs: live.handshake_timeout_s * 1000,
+    idleTimeoutMs: live.idle_timeout_s * 1000,
+    maxConnections: live.max_connections,
+    maxConnectionsPerAddress: live.max_connections_per_address,
+    maxMessageBytes: live.prepublish_max_message_bytes,
+    maxChunkStreams: live.prepublish_max_chunk_streams,
+    maxBufferedBytes: live.prepublish_max_buffered_bytes,
+  };
+}
 
 /** What the publisher's encoder declared (onMetaData); 0 where it said nothing. */
 export interface IngestMetadata {
@@ -72,6 +99,7 @@ export interface IngestOptions {
   badKeyLimit: number;
   /** Delay before a refusal is sent (slows down key guessing). */
   refusalDelayMs?: number;
+  limits: ConnectionLimits;
 }
 
 /** NMS is chatty: its info is our debug, its warnings (e.g. history disabled) our info. */
@@ -87,13 +115,21 @@ function addressOf(session: NmsSession): string {
   return session.socket?.remoteAddress ?? session.ip.replace(/:\d+$/, '');
 }
 
+/** NMS registers each RTMP session in its context right after creating it. */
+function sessionOfSocket(socket: Socket): NmsSession | undefined {
+  for (const session of Context.sessions.values()) if (session.socket === socket) return session;
+  return undefined;
+}
+
 export class IngestServer {
   private nms: NodeMediaServer | undefined;
   private readonly throttle: TokenBucketLimiter;
   private readonly blockedUntil = new Map<string, number>();
+  private readonly gate: RtmpConnectionGate;
 
   constructor(private readonly opts: IngestOptions) {
     this.throttle = new TokenBucketLimiter({ ratePerSecond: opts.badKeyLimit / 60, burst: opts.badKeyLimit });
+    this.gate = new RtmpConnectionGate(opts.limits, opts.logger, sessionOfSocket);
   }
 
   async start(): Promise<void> {
@@ -103,6 +139,10 @@ export class IngestServer {
     // Left closed, NMS skips its relay/record/history services.
     (nms as unknown as { store: { open(): Promise<void> } }).store.open = async () => undefined;
     nms.on('prePublish', this.onPrePublish);
+    nms.on('prePlay', this.onPrePlay);
+    const listener = nms.rtmpServer.tcpServer;
+    if (!listener) throw new Error('node-media-server made no RTMP listener');
+    this.gate.install(listener);
     await nms.run();
     this.nms = nms;
   }
@@ -110,11 +150,16 @@ export class IngestServer {
   async close(): Promise<void> {
     // NMS's events live on its process-wide context: a closed server must stop answering them.
     Context.eventEmitter.off('prePublish', this.onPrePublish);
+    Context.eventEmitter.off('prePlay', this.onPrePlay);
     await this.nms?.stop();
     this.nms = undefined;
   }
 
   private readonly onPrePublish = (session: NmsSession): void => this.prePublish(session);
+  /** A player (e.g. ffmpeg pulling the relay) has asked in time: no deadline, the pre-publish limits stay. */
+  private readonly onPrePlay = (session: NmsSession): void => {
+    if (session.socket) this.gate.playing(session.socket);
+  };
 
   /** Decides synchronously that the answer will come later: the socket waits meanwhile. */
   private prePublish(session: NmsSession): void {
@@ -128,7 +173,10 @@ export class IngestServer {
     void this.decide(session, address).then(
       (ok) => {
         if (socket.destroyed) return;
-        if (ok) socket.resume();
+        if (ok) {
+          this.gate.accepted(socket);
+          socket.resume();
+        }
         else socket.destroy();
       },
       (err: unknown) => {

@@ -14,7 +14,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VideoEncoder } from '../core/media/types.js';
 import type { Services } from '../core/services.js';
-import { IngestServer, type IngestHandler, type IngestPublisher } from './ingest-server.js';
+import { connectionLimits, IngestServer, type IngestHandler, type IngestPublisher } from './ingest-server.js';
 import { archiveLive } from './live-archive.js';
 import { liveHookValue, LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
 import { liveObjectKey } from './live-packager.js';
@@ -121,7 +121,14 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
     await lives.update(row.id, { status: 'ended', publishing: 0, ended_at: Date.now(), error_message: 'the media process stopped during the broadcast' });
     if (row.record !== 1) await s.store.deletePrefix(liveObjectKey(row.id, ''));
   }
-  const ingest = new IngestServer({ port: s.config.live.port, host: s.config.http.host, logger: log, handler: sessions, badKeyLimit: s.config.live.bad_key_limit });
+  const ingest = new IngestServer({
+    port: s.config.live.port,
+    host: s.config.http.host,
+    logger: log,
+    handler: sessions,
+    badKeyLimit: s.config.live.bad_key_limit,
+    limits: connectionLimits(s.config.live),
+  });
   await ingest.start();
   log.info({ port: s.config.live.port }, 'rtmp ingest listening');
   let checking = false;

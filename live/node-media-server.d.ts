@@ -25,6 +25,8 @@ declare module 'node-media-server' {
     audioCodec: number;
     /** RTMP sessions only. */
     socket?: import('node:net').Socket;
+    /** RTMP sessions only: the protocol parser; `parserData` takes every byte read (an error string closes the socket). */
+    rtmp?: { parserData(data: Buffer): string | null };
     sendBuffer(buffer: Buffer): void;
     close(): void;
   }
@@ -42,6 +44,8 @@ declare module 'node-media-server' {
 
   class NodeMediaServer {
     constructor(config: NmsConfig, configPath?: string);
+    /** Created by the constructor; `tcpServer` listens once run() is called. */
+    rtmpServer: { tcpServer?: import('node:net').Server };
     on(event: NmsEvent, listener: (session: NmsSession) => void): void;
     run(): Promise<void>;
     stop(): Promise<void>;

@@ -11,7 +11,14 @@
  * both; first pages within one bucket share one snapshot. Every later page ranks with exactly that snapshot (events and videos that arrive
  * later are left out), so pages never repeat or skip a video while rows are inserted. The
  * engaged ranking of a snapshot is computed once and kept in a small LRU.
+ *
+ * Cursors are signed (HMAC-SHA256 with a key derived from the server secret): a client can
+ * only hand back snapshots this server made, so it cannot make every request miss the
+ * ranking cache with invented snapshot values; a changed cursor is 400 E_BAD_REQUEST.
+ * Rankings run one at a time per process, and concurrent requests for the same snapshot
+ * share one run.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors.js';
@@ -29,6 +36,11 @@ export interface FeedOptions {
   bucketMs?: number;
   /** At most this many engaged videos are ranked (the rest fall to the newest-first part). */
   maxRanked?: number;
+  /**
+   * Server secret the cursors are signed with (every HTTP process of every node must use
+   * the same). Default: a random key of this instance (its cursors work only here).
+   */
+  secret?: string;
   now?: () => number;
 }
 
@@ -57,20 +69,43 @@ interface Snapshot {
 
 const HOUR = 3_600_000;
 
-function encodeCursor(snap: Snapshot, pos: NonNullable<Position>): string {
-  const tail = pos.phase === 'engaged' ? `e:${pos.score}:${pos.created_at}:${pos.id}` : `n:${pos.created_at}:${pos.id}`;
-  return Buffer.from(`f:${snap.asOf}:${snap.maxEventId}:${tail}`).toString('base64url');
-}
+/** Bytes of the HMAC kept in a cursor (128 bits). */
+const MAC_BYTES = 16;
 
-function decodeCursor(cursor: string): { snap: Snapshot; pos: NonNullable<Position> } {
-  const raw = Buffer.from(cursor, 'base64url').toString();
-  const e = /^f:(\d+):(\d+):e:([0-9.e+-]+):(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
-  if (e && Number.isFinite(Number(e[3]))) {
-    return { snap: { asOf: Number(e[1]), maxEventId: Number(e[2]) }, pos: { phase: 'engaged', score: Number(e[3]), created_at: Number(e[4]), id: e[5]! } };
+/** Signs and checks cursors; the key is the server secret's own, for this purpose only. */
+class CursorCodec {
+  private readonly key: Buffer;
+
+  constructor(secret: string | undefined) {
+    const root = secret === undefined ? randomBytes(32) : Buffer.from(secret);
+    this.key = createHmac('sha256', root).update('framecast feed cursor v1').digest();
   }
-  const n = /^f:(\d+):(\d+):n:(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
-  if (n) return { snap: { asOf: Number(n[1]), maxEventId: Number(n[2]) }, pos: { phase: 'newest', created_at: Number(n[3]), id: n[4]! } };
-  throw new AppError('E_BAD_REQUEST', 'invalid cursor');
+
+  private mac(payload: string): Buffer {
+    return createHmac('sha256', this.key).update(payload).digest().subarray(0, MAC_BYTES);
+  }
+
+  encode(snap: Snapshot, pos: NonNullable<Position>): string {
+    const tail = pos.phase === 'engaged' ? `e:${pos.score}:${pos.created_at}:${pos.id}` : `n:${pos.created_at}:${pos.id}`;
+    const payload = `f:${snap.asOf}:${snap.maxEventId}:${tail}`;
+    return `${Buffer.from(payload).toString('base64url')}.${this.mac(payload).toString('base64url')}`;
+  }
+
+  decode(cursor: string): { snap: Snapshot; pos: NonNullable<Position> } {
+    const [body, mac, extra] = cursor.split('.');
+    const raw = Buffer.from(body ?? '', 'base64url').toString();
+    const given = Buffer.from(mac ?? '', 'base64url');
+    if (extra !== undefined || given.length !== MAC_BYTES || !timingSafeEqual(given, this.mac(raw))) {
+      throw new AppError('E_BAD_REQUEST', 'invalid cursor (not one this server issued, or changed)');
+    }
+    const e = /^f:(\d+):(\d+):e:([0-9.e+-]+):(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
+    if (e && Number.isFinite(Number(e[3]))) {
+      return { snap: { asOf: Number(e[1]), maxEventId: Number(e[2]) }, pos: { phase: 'engaged', score: Number(e[3]), created_at: Number(e[4]), id: e[5]! } };
+    }
+    const n = /^f:(\d+):(\d+):n:(\d+):([A-Za-z0-9_-]{1,64})$/.exec(raw);
+    if (n) return { snap: { asOf: Number(n[1]), maxEventId: Number(n[2]) }, pos: { phase: 'newest', created_at: Number(n[3]), id: n[4]! } };
+    throw new AppError('E_BAD_REQUEST', 'invalid cursor');
+  }
 }
 
 /** Feed order among engaged videos: score, then newest, then id (all descending). */
@@ -84,7 +119,12 @@ export class TrendingFeed {
   private readonly bucketMs: number;
   private readonly maxRanked: number;
   private readonly now: () => number;
-  private readonly rankings = new LRUCache<string, Ranked[]>({ max: 64, ttl: 5 * 60_000 });
+  private readonly rankings = new LRUCache<string, Promise<Ranked[]>>({ max: 64, ttl: 5 * 60_000 });
+  /** The ranking running now (one at a time per process); the next waits for it. */
+  private rankingTail: Promise<unknown> = Promise.resolve();
+  private readonly cursors: CursorCodec;
+  /** Rankings computed by this instance (each is a week-long aggregate). */
+  rankingsRun = 0;
   private current: { asOf: number; snapshot: Promise<Snapshot> } | undefined;
 
   constructor(
@@ -96,10 +136,11 @@ export class TrendingFeed {
     this.bucketMs = opts.bucketMs ?? 10_000;
     this.maxRanked = opts.maxRanked ?? 10_000;
     this.now = opts.now ?? Date.now;
+    this.cursors = new CursorCodec(opts.secret);
   }
 
   async page(q: FeedQuery): Promise<{ items: VideoRow[]; next_cursor: string | null }> {
-    const { snap, pos } = q.cursor ? decodeCursor(q.cursor) : { snap: await this.snapshot(), pos: undefined as Position };
+    const { snap, pos } = q.cursor ? this.cursors.decode(q.cursor) : { snap: await this.snapshot(), pos: undefined as Position };
     const visibilities = q.visibilities ?? (['public', 'unlisted', 'private'] satisfies Visibility[]);
     const ranked = await this.ranking(snap, visibilities);
     const want = q.limit + 1;
@@ -133,7 +174,7 @@ export class TrendingFeed {
     const last = page[page.length - 1];
     return {
       items: page.flatMap((p) => byId.get(p.id) ?? []),
-      next_cursor: picked.length > q.limit && last ? encodeCursor(snap, last.pos) : null,
+      next_cursor: picked.length > q.limit && last ? this.cursors.encode(snap, last.pos) : null,
     };
   }
 
@@ -154,12 +195,26 @@ export class TrendingFeed {
     return snapshot;
   }
 
-  /** Engaged videos of the snapshot, in feed order. */
-  private async ranking(snap: Snapshot, visibilities: Visibility[]): Promise<Ranked[]> {
+  /**
+   * Engaged videos of the snapshot, in feed order. Cached per snapshot as a promise, so
+   * concurrent requests share one run; runs are queued one after the other.
+   */
+  private ranking(snap: Snapshot, visibilities: Visibility[]): Promise<Ranked[]> {
+    if (visibilities.length === 0) return Promise.resolve([]);
     const key = `${snap.asOf}:${snap.maxEventId}:${[...visibilities].sort().join(',')}`;
     const cached = this.rankings.get(key);
     if (cached) return cached;
-    if (visibilities.length === 0) return [];
+    const run = this.rankingTail.then(() => this.rank(snap, visibilities));
+    this.rankingTail = run.catch(() => undefined);
+    this.rankings.set(key, run);
+    run.catch(() => {
+      if (this.rankings.get(key) === run) this.rankings.delete(key);
+    });
+    return run;
+  }
+
+  private async rank(snap: Snapshot, visibilities: Visibility[]): Promise<Ranked[]> {
+    this.rankingsRun++;
     const k = Math.LN2 / this.halfLifeMs;
     // Aggregate the window's events per video first, then look each video up by id. The
     // `|| ''` and `+ 0` hide the filtered columns from the planner: otherwise SQLite walks
@@ -187,7 +242,6 @@ export class TrendingFeed {
       .map((r) => ({ id: r.id, created_at: Number(r.created_at), score: Number(Number(r.score).toPrecision(12)) }))
       .filter((r) => r.score > 0)
       .sort(before);
-    this.rankings.set(key, ranked);
     return ranked;
   }
 

@@ -148,7 +148,13 @@ export class VideoCatalog {
     private readonly now: () => number = Date.now,
     /** The dialect's ranked full-text search, when the adapter has one. */
     private readonly fullText?: Pick<MetadataDb, 'searchVideos'>,
-  ) {}
+    /** `public_url`: when set, playback URLs are absolute under it (README "Configuration"). */
+    publicUrl = '',
+  ) {
+    this.urlPrefix = publicUrl.replace(/\/+$/, '');
+  }
+
+  private readonly urlPrefix: string;
 
   async create(input: NewVideoInput): Promise<VideoRow> {
     const t = this.now();
@@ -495,7 +501,7 @@ export class VideoCatalog {
     const current = row.current_version > 0 ? await this.versionView(row.id, row.current_version) : undefined;
     const latest =
       row.latest_version > 0 && row.latest_version !== row.current_version ? await this.versionView(row.id, row.latest_version) : current;
-    const base = (v: number) => mediaBase(row.id, v);
+    const base = (v: number) => this.urlPrefix + mediaBase(row.id, v);
     // Instant publish: a still-processing version plays as soon as its first segments exist.
     const playing = current ?? (latest && latest.playable ? latest : undefined);
     const ready = current?.status === 'ready';

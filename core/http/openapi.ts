@@ -26,6 +26,10 @@ const pathParam = (name: string, description: string) => ({ name, in: 'path', re
 const queryParam = (name: string, description: string, schema: Schema = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
 const pageParams = [queryParam('cursor', 'next_cursor of the previous page'), queryParam('limit', 'items per page (1–100, default 20)', { type: 'integer' })];
 const bearer = [{ bearer: [] }];
+/** Every route behind Koa reads the Authorization header first: a malformed or unknown token is refused there. */
+const koaRefusals = { '401': { description: 'a malformed or unknown bearer token', content: json(ref('Error')) } };
+/** Any request whose headers do not arrive within `http.headers_timeout_ms` (Node answers it, without a body). */
+const slowRequest = { '408': { description: 'the request headers did not arrive in time' } };
 const anyone = [{}, { bearer: [] }];
 
 function op(summary: string, rest: Operation & { auth?: 'none' | 'optional' | 'required' }): Operation {
@@ -168,10 +172,10 @@ const videoId = pathParam('id', 'video id');
 const text = (type: string, description: string) => ({ '200': { description, content: { [type]: { schema: { type: 'string' } } } } });
 
 const paths: Record<string, Record<string, Operation | string>> = {
-  '/healthz': { get: op('The node serves', { auth: 'none', responses: ok('{"status":"ok"}', { type: 'object' }) }) },
-  '/readyz': { get: op('DB, storage and (workers) ffmpeg are usable', { auth: 'none', responses: { ...ok('ready', { type: 'object' }), ...errors(503) } }) },
-  '/metrics': { get: op('Prometheus metrics of the whole node', { auth: 'none', responses: text('text/plain', 'Prometheus text exposition') }) },
-  '/openapi.json': { get: op('This document', { auth: 'none', responses: ok('OpenAPI 3.1', { type: 'object' }) }) },
+  '/healthz': { get: op('The node serves', { auth: 'none', responses: { ...ok('{"status":"ok"}', { type: 'object' }), ...koaRefusals } }) },
+  '/readyz': { get: op('DB, storage and (workers) ffmpeg are usable', { auth: 'none', responses: { ...ok('ready', { type: 'object' }), ...koaRefusals, ...errors(503) } }) },
+  '/metrics': { get: op('Prometheus metrics of the whole node', { auth: 'none', responses: { ...text('text/plain', 'Prometheus text exposition'), ...koaRefusals } }) },
+  '/openapi.json': { get: op('This document', { auth: 'none', responses: { ...ok('OpenAPI 3.1', { type: 'object' }), ...koaRefusals } }) },
   '/v1/videos': {
     post: op('Create a video (then upload its file with tus)', {
       auth: 'required',
@@ -241,17 +245,20 @@ const paths: Record<string, Record<string, Operation | string>> = {
     get: op('List lives, newest first', { parameters: [...pageParams, queryParam('status', 'idle, live or ended')], responses: { ...ok('a page', { type: 'object' }), ...errors(400) } }),
   },
   '/v1/live/{id}': {
-    get: op('One live', { parameters: [pathParam('id', 'live id')], responses: { ...ok('the live', ref('Live')), ...errors(404) } }),
+    get: op('One live (with the rtmp_url encoders publish to: live.public_rtmp_url when set)', {
+      parameters: [pathParam('id', 'live id')],
+      responses: { ...ok('the live', { allOf: [ref('Live'), { properties: { rtmp_url: { type: 'string' } } }] }), ...errors(404) },
+    }),
     delete: op('Revoke a live (its publisher is dropped)', { auth: 'required', parameters: [pathParam('id', 'live id')], responses: { ...ok('revoked', ref('Live')), ...errors(401, 403, 404) } }),
   },
   '/live/{id}/{path}': {
     get: op('Live media: playlists (max-age=1) and segments', { auth: 'none', parameters: [pathParam('id', 'live id'), pathParam('path', 'file')], responses: { '200': { description: 'media' }, ...errors(404) } }),
-    options: op('CORS preflight', { auth: 'none', parameters: [pathParam('id', 'live id'), pathParam('path', 'file')], responses: { '204': { description: 'allowed' } } }),
+    options: op('CORS preflight', { auth: 'none', parameters: [pathParam('id', 'live id'), pathParam('path', 'file')], responses: { '204': { description: 'allowed' }, ...koaRefusals } }),
   },
-  '/live/{id}': { get: op('The live page', { auth: 'none', parameters: [pathParam('id', 'live id')], responses: text('text/html', 'page') }) },
-  '/': { get: op('The library page', { auth: 'none', responses: text('text/html', 'page') }) },
-  '/upload': { get: op('The upload page', { auth: 'none', responses: text('text/html', 'page') }) },
-  '/watch/{id}': { get: op('The watch page', { auth: 'none', parameters: [videoId], responses: text('text/html', 'page') }) },
+  '/live/{id}': { get: op('The live page', { auth: 'none', parameters: [pathParam('id', 'live id')], responses: { ...text('text/html', 'page'), ...koaRefusals } }) },
+  '/': { get: op('The library page', { auth: 'none', responses: { ...text('text/html', 'page'), ...koaRefusals } }) },
+  '/upload': { get: op('The upload page', { auth: 'none', responses: { ...text('text/html', 'page'), ...koaRefusals } }) },
+  '/watch/{id}': { get: op('The watch page', { auth: 'none', parameters: [videoId], responses: { ...text('text/html', 'page'), ...koaRefusals } }) },
   '/assets/{path}': { get: op('Page assets (scripts, styles, hls.js)', { auth: 'none', parameters: [pathParam('path', 'file')], responses: { '200': { description: 'file' }, ...errors(404) } }) },
   '/v1/uploads': {
     'x-served-by': 'tus',
@@ -259,7 +266,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
       auth: 'required',
       responses: { '201': { description: 'created; Location and Framecast-Video-Id headers' }, ...errors(400, 401, 403, 404, 412, 413, 422, 429, 503, 507) },
     }),
-    options: op('tus capabilities', { auth: 'none', responses: { '204': { description: 'Tus-Version, Tus-Extension, Tus-Max-Size' } } }),
+    options: op('tus capabilities', { auth: 'none', responses: { '204': { description: 'Tus-Version, Tus-Extension, Tus-Max-Size' }, ...slowRequest } }),
   },
   '/v1/uploads/{upload_id}': {
     'x-served-by': 'tus',
@@ -269,7 +276,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
       parameters: [pathParam('upload_id', 'tus upload id')],
       responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 412, 460, 503, 507) },
     }),
-    delete: op('tus termination', { auth: 'required', parameters: [pathParam('upload_id', 'tus upload id')], responses: { '204': { description: 'terminated' } } }),
+    delete: op('tus termination', { auth: 'required', parameters: [pathParam('upload_id', 'tus upload id')], responses: { '204': { description: 'terminated' }, ...errors(401, 403, 404) } }),
   },
   '/media/{id}/{version}/{file}': {
     'x-served-by': 'media-fast-path',
@@ -278,8 +285,8 @@ const paths: Record<string, Record<string, Operation | string>> = {
       parameters: [videoId, pathParam('version', 'v1, v2, …'), pathParam('file', 'master.m3u8, 720p/seg-00001.m4s, …'), queryParam('token', 'signed playback token (private videos)')],
       responses: { '200': { description: 'the object' }, '206': { description: 'a range' }, '304': { description: 'not modified' }, ...errors(403, 404) },
     }),
-    head: op('Media headers', { auth: 'none', parameters: [videoId, pathParam('version', 'v1, …'), pathParam('file', 'file')], responses: { '200': { description: 'headers' } } }),
-    options: op('CORS preflight', { auth: 'none', parameters: [videoId, pathParam('version', 'v1, …'), pathParam('file', 'file')], responses: { '204': { description: 'allowed' } } }),
+    head: op('Media headers', { auth: 'none', parameters: [videoId, pathParam('version', 'v1, …'), pathParam('file', 'file')], responses: { '200': { description: 'headers' }, ...errors(403, 404) } }),
+    options: op('CORS preflight', { auth: 'none', parameters: [videoId, pathParam('version', 'v1, …'), pathParam('file', 'file')], responses: { '204': { description: 'allowed' }, ...slowRequest } }),
   },
   '/plugins/{plugin}/{path}': {
     'x-served-by': 'plugins',
@@ -290,12 +297,46 @@ const paths: Record<string, Record<string, Operation | string>> = {
   },
 };
 
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const;
+
+/**
+ * `get /v1/videos/{id}/manifest` → `getV1VideosByIdManifest`: derived, so every operation has
+ * a unique id (client generators and Redocly want one) without a second list to keep in step.
+ */
+export function operationId(method: string, path: string): string {
+  const words = path
+    .split('/')
+    .filter((part) => part !== '')
+    .flatMap((part) => {
+      const param = /^\{(.+)\}$/.exec(part);
+      return param ? ['by', ...param[1]!.split(/[^A-Za-z0-9]+/)] : part.split(/[^A-Za-z0-9]+/);
+    })
+    .filter((w) => w !== '');
+  const title = (w: string) => w[0]!.toUpperCase() + w.slice(1);
+  return method + (words.length ? words.map(title).join('') : 'Root');
+}
+
+function withOperationIds(all: typeof paths): typeof paths {
+  return Object.fromEntries(
+    Object.entries(all).map(([path, item]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(item).map(([key, value]) =>
+          (METHODS as readonly string[]).includes(key) && typeof value === 'object' ? [key, { operationId: operationId(key, path), ...value }] : [key, value],
+        ),
+      ),
+    ]),
+  );
+}
+
 /** The OpenAPI 3.1 document. */
 export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: { title: 'Framecast', version, description: 'Self-hosted video platform: uploads (tus), VOD, live, search, feed, plugins.' },
+    // Relative: the node answering this document (behind a proxy, wherever it is reached).
+    servers: [{ url: '/', description: 'this Framecast node' }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
-    paths,
+    paths: withOperationIds(paths),
   };
 }

@@ -4,11 +4,13 @@
  * Koa stays small: auth → error bodies → routes.
  */
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Services } from '../services.js';
 import { createUploadHandler, UPLOADS_PATH } from '../uploads/tus.js';
 import type { AppState } from './context.js';
+import { clientIpResolver } from './client-ip.js';
 import { problemMiddleware } from './problem.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
@@ -24,7 +26,8 @@ import { videoRoutes } from './routes/videos.js';
 import { feedRoutes } from './routes/feed.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
-import { httpMetricsMiddleware, observeRawRequest } from '../telemetry/metrics.js';
+import { countDroppedConnection, httpMetricsMiddleware, observeRawRequest } from '../telemetry/metrics.js';
+import { enforceBodyDeadline, enforceUploadIdleTimeout } from './deadlines.js';
 import { externalMediaSources, securityHeadersMiddleware, setBaseSecurityHeaders } from './security-headers.js';
 
 export interface HttpServerOptions {
@@ -32,8 +35,14 @@ export interface HttpServerOptions {
 }
 
 export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<AppState> {
-  // Trust X-Forwarded-For (client IPs for rate limits and IP-bound tokens) only behind a proxy.
-  const app = new Koa<AppState>({ proxy: s.config.http.trust_proxy });
+  // Koa's own proxy support takes the leftmost X-Forwarded-For entry, which the client
+  // writes: ctx.ip comes from the walk over trusted proxies instead (http.trust_proxy).
+  const app = new Koa<AppState>({ proxy: false });
+  const clientIp = clientIpResolver(s.config.http.trust_proxy);
+  app.use((ctx, next) => {
+    ctx.request.ip = clientIp(ctx.req);
+    return next();
+  });
   const mediaSources = externalMediaSources(s.config);
   app.use(securityHeadersMiddleware(mediaSources));
   app.use(httpMetricsMiddleware());
@@ -68,25 +77,56 @@ export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<App
   return app;
 }
 
+/**
+ * Past `max` open connections (per HTTP process), new ones are closed on arrival and
+ * counted. Not Node's `server.maxConnections`: under node:cluster a worker over it hands the
+ * connection back to the primary, which queues it for another worker instead of refusing it.
+ */
+function capConnections(server: Server, max: number): void {
+  if (max <= 0) return;
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    if (open >= max) {
+      countDroppedConnection();
+      socket.destroy();
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+  });
+}
+
 export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Server {
   const app = createKoaApp(s, opts);
   const koa = app.callback();
   const uploads = createUploadHandler(s);
   const media = createMediaHandler(s);
-  const server = createServer((req, res) => {
-    const path = req.url ?? '/';
-    setBaseSecurityHeaders(res);
-    if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
-      observeRawRequest(req, res, UPLOADS_PATH);
-      void uploads.handle(req, res);
-    } else if (path.startsWith('/media/')) {
-      observeRawRequest(req, res, '/media/{id}/{version}/{file}');
-      void media(req, res);
-    } else {
-      void koa(req, res);
-    }
-  });
+  const limits = s.config.http;
+  const server = createServer(
+    {
+      headersTimeout: limits.headers_timeout_ms,
+      requestTimeout: 0, // per route instead (deadlines.ts): uploads may take hours
+      // How often Node looks for requests over headersTimeout; its default (30 s) would let
+      // a slow client overstay a short limit by that much.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headers_timeout_ms / 4))),
+    },
+    (req, res) => {
+      const path = req.url ?? '/';
+      setBaseSecurityHeaders(res);
+      if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
+        observeRawRequest(req, res, UPLOADS_PATH);
+        enforceUploadIdleTimeout(req, limits.upload_idle_timeout_ms, s.logger);
+        void uploads.handle(req, res);
+      } else if (path.startsWith('/media/')) {
+        observeRawRequest(req, res, '/media/{id}/{version}/{file}');
+        void media(req, res);
+      } else {
+        enforceBodyDeadline(req, res, limits.body_timeout_ms, s.logger);
+        void koa(req, res);
+      }
+    },
+  );
   server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 0; // uploads may take hours; tus resumes if a connection dies
+  capConnections(server, limits.max_connections);
   return server;
 }

@@ -100,8 +100,50 @@ export interface UploadSessionsTable {
   size: number | null;
   filename: string | null;
   created_at: number;
+  /** Creation + expire_after_s at creation (informative: expiry follows `last_activity_at`). */
   expires_at: number;
   completed_at: number | null;
+  /**
+   * When bytes last arrived (null: none since creation, `created_at` counts): an upload idle
+   * `uploads.expire_after_s` expires.
+   */
+  last_activity_at: number | null;
+}
+
+/**
+ * A named lease held by one owner until it expires: `upload:ID` for the request writing an
+ * upload (core/uploads/db-locker.ts), `telemetry:rollup` for the roll-up.
+ */
+export interface LeasesTable {
+  name: string;
+  /** Unique per holder (a request, a process). */
+  owner: string;
+  expires_at: number;
+}
+
+/** One upload started by an API token: the per-token hourly limit counts these. */
+export interface UploadStartsTable {
+  id: Generated<number>;
+  /** The token id. */
+  owner: string;
+  created_at: number;
+}
+
+/** Raw events of one video and one UTC day, rolled up once older than `telemetry.retention_days`. */
+export interface PlaybackDailyTable {
+  video_id: string;
+  /** Start of the UTC day, epoch ms. */
+  day: number;
+  /** Sessions with a view_start that day. */
+  views: number;
+  /** Distinct sessions with any event that day. */
+  sessions: number;
+  watch_time_ms: number;
+  /** Sessions that day whose view_end reached COMPLETION_PERCENT. */
+  completed: number;
+  rebuffer_ms: number;
+  rebuffer_count: number;
+  errors: number;
 }
 
 export interface ApiTokensTable {
@@ -203,6 +245,14 @@ export interface Database {
   playback_events: PlaybackEventsTable;
   lives: LivesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  leases: LeasesTable;
+  upload_starts: UploadStartsTable;
+  playback_daily: PlaybackDailyTable;
+}
+
+/** The lease the request writing upload `uploadId` holds. */
+export function uploadLeaseName(uploadId: string): string {
+  return `upload:${uploadId}`;
 }
 
 export type VideoRow = Selectable<VideosTable>;
@@ -265,6 +315,24 @@ export interface MetadataDb {
    * continues exactly on the next.
    */
   searchVideos?(q: VideoSearchQuery): Promise<VideoSearchPage>;
+
+  /**
+   * Takes the lease `name` for `owner` until `now + ttlMs`, or renews it: true when `owner`
+   * holds it now (it was free, expired, or already `owner`'s). One statement, so two
+   * processes or nodes never both hold it.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+
+  /** Gives the lease back (only `owner`'s: an expired lease taken over by another stays). */
+  releaseLease(name: string, owner: string): Promise<void>;
+
+  /**
+   * Deletes, in one guarded statement, the upload sessions not completed, idle since before
+   * `idleBefore` (`last_activity_at`) and whose lease `uploadLeaseName(id)` is not held at
+   * `now` (no request is writing them), and returns them. A session completed or written
+   * to concurrently is never deleted.
+   */
+  expireIdleUploadSessions(idleBefore: number, now: number): Promise<UploadSessionRow[]>;
 
   /** True when the database answers (used by /readyz). */
   ping(): Promise<boolean>;

@@ -313,6 +313,63 @@ async function createVideosFts(db: Kysely<any>, prefixes: string): Promise<void>
   await sql`insert into videos_fts(videos_fts) values ('rebuild')`.execute(db);
 }
 
+/**
+ * Issue 13 (telemetry under abuse, upload holes):
+ * - `upload_sessions.last_activity_at`: uploads expire after inactivity, not age;
+ * - `leases`: named leases with an expiry, held by one owner across processes and nodes (the
+ *   tus locker's `upload:ID`, one telemetry roll-up at a time);
+ * - `upload_starts`: the per-token hourly upload count, kept apart from videos so deleting
+ *   videos does not give uploads back;
+ * - `playback_daily`: raw events older than `telemetry.retention_days`, rolled up per video
+ *   and UTC day before they are deleted (0004 indexed `received_at`, which the roll-up walks).
+ */
+const uploadHolesAndTelemetryRetention: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('upload_sessions').addColumn('last_activity_at', 'bigint').execute();
+    await db.updateTable('upload_sessions').set({ last_activity_at: sql`created_at` }).execute();
+    await db.schema.createIndex('upload_sessions_open_activity_idx').on('upload_sessions').columns(['completed_at', 'last_activity_at']).execute();
+
+    await db.schema
+      .createTable('leases')
+      .addColumn('name', 'text', (col) => col.primaryKey())
+      .addColumn('owner', 'text', (col) => col.notNull())
+      .addColumn('expires_at', 'bigint', (col) => col.notNull())
+      .execute();
+
+    await autoIncrementId(db, db.schema.createTable('upload_starts'))
+      .addColumn('owner', 'text', (col) => col.notNull())
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .execute();
+    await db.schema.createIndex('upload_starts_owner_created_idx').on('upload_starts').columns(['owner', 'created_at']).execute();
+    // Uploads started within the last hour keep counting across the upgrade.
+    await sql`insert into upload_starts (owner, created_at)
+      select v.owner, u.created_at from upload_sessions u join videos v on v.id = u.video_id where v.owner is not null`.execute(db);
+
+    await db.schema
+      .createTable('playback_daily')
+      .addColumn('video_id', 'text', (col) => col.notNull().references('videos.id').onDelete('cascade'))
+      /** Start of the UTC day, epoch ms. */
+      .addColumn('day', 'bigint', (col) => col.notNull())
+      .addColumn('views', 'bigint', (col) => col.notNull())
+      .addColumn('sessions', 'bigint', (col) => col.notNull())
+      .addColumn('watch_time_ms', 'bigint', (col) => col.notNull())
+      .addColumn('completed', 'bigint', (col) => col.notNull())
+      .addColumn('rebuffer_ms', 'bigint', (col) => col.notNull())
+      .addColumn('rebuffer_count', 'bigint', (col) => col.notNull())
+      .addColumn('errors', 'bigint', (col) => col.notNull())
+      .addPrimaryKeyConstraint('playback_daily_pk', ['video_id', 'day'])
+      .execute();
+  },
+
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropTable('playback_daily').ifExists().execute();
+    await db.schema.dropTable('upload_starts').ifExists().execute();
+    await db.schema.dropTable('leases').ifExists().execute();
+    await db.schema.dropIndex('upload_sessions_open_activity_idx').ifExists().execute();
+    await db.schema.alterTable('upload_sessions').dropColumn('last_activity_at').execute();
+  },
+};
+
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_playback_events': playbackEvents,
@@ -320,6 +377,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0004_search_and_feed': searchAndFeed,
   '0005_webhook_deliveries': webhookDeliveries,
   '0006_search_order': searchOrder,
+  '0007_upload_holes_and_telemetry_retention': uploadHolesAndTelemetryRetention,
 };
 
 export interface MigrateOptions {

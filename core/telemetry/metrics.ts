@@ -22,6 +22,13 @@ import type { OriginCounters } from '../origin/metrics.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'framecast_' });
+/**
+ * prom-client's defaults include three gauges named `…_total`, which Prometheus reserves for
+ * counters (`promtool check metrics` rejects them). Each is the sum of the by-type gauge of
+ * the same name without the suffix, so they go: `sum(framecast_nodejs_active_handles)`.
+ */
+const DROPPED_DEFAULT_METRICS = ['handles', 'requests', 'resources'].map((what) => `framecast_nodejs_active_${what}_total`);
+for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const STAGE_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800];
@@ -74,6 +81,11 @@ const transcodeRealtime = new Histogram({
   name: 'framecast_transcode_realtime_factor',
   help: 'Media seconds encoded per wall second, per VOD ladder (above 1 = faster than real time)',
   buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32],
+  registers: [registry],
+});
+const droppedConnections = new Counter({
+  name: 'framecast_http_connections_dropped_total',
+  help: 'Connections closed on arrival because the HTTP process had http.max_connections open',
   registers: [registry],
 });
 const liveStreams = new Gauge({ name: 'framecast_live_streams', help: 'Lives on air in this node (publisher connected or within its reconnect window)', registers: [registry] });
@@ -146,6 +158,11 @@ export function observeRawRequest(req: IncomingMessage, res: ServerResponse, rou
       if (length > 0) uploadBytes.inc(length);
     }
   });
+}
+
+/** Counts a connection refused over `http.max_connections`. */
+export function countDroppedConnection(): void {
+  droppedConnections.inc();
 }
 
 /** Koa middleware (first in the chain): counts requests by the router's matched pattern. */

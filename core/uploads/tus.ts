@@ -22,10 +22,15 @@ import { objectKeys } from '../storage/object-store.js';
 import { canManage, ownerOf, requireScope, type Principal } from '../http/auth.js';
 import { ChecksumDataStore, checksumContext, parseChecksumHeader } from './checksum-store.js';
 import { VerifyFirstDataStore } from './verify-first-store.js';
-import { checkUploadRate } from './upload-rate-limit.js';
+import { takeUploadStart } from './upload-rate-limit.js';
+import { DbLocker } from './db-locker.js';
 import { withErrorBody } from './tus-errors.js';
 import { hookPrincipal } from '../plugins/hook-principal.js';
 import { uploadMetrics } from '../telemetry/metrics.js';
+import { VideoCatalog } from '../catalog/videos.js';
+import { JobQueue } from '../jobs/queue.js';
+import type { Database, MetadataDb, UploadSessionRow } from '../storage/metadata-db.js';
+import type { Kysely } from 'kysely';
 
 export const UPLOADS_PATH = '/v1/uploads';
 export const VIDEO_ID_HEADER = 'Framecast-Video-Id';
@@ -57,7 +62,9 @@ export interface UploadHandler {
 
 export function createUploadHandler(s: Services): UploadHandler {
   const { store, catalog, config, logger } = s;
-  const inner = store.tusDataStore({ expirationPeriodInMilliseconds: config.uploads.expire_after_s * 1000 });
+  // No expiry inside tus: it counts from creation. Uploads expire after inactivity
+  // (expireUploads, from the session's last_activity_at).
+  const inner = store.tusDataStore({ expirationPeriodInMilliseconds: 0 });
   // A rejected chunk is cut off a local upload file; a store without local files (S3)
   // cannot take bytes back, so there a chunk is verified before it is written.
   const dataStore = store.localPath
@@ -71,6 +78,8 @@ export function createUploadHandler(s: Services): UploadHandler {
   const tus = new TusServer({
     path: UPLOADS_PATH,
     datastore: dataStore,
+    // One writer per upload across HTTP processes and nodes (a lease row in the metadata DB).
+    locker: new DbLocker(s.db, { idleExpiryMs: config.uploads.expire_after_s * 1000 }),
     maxSize: config.limits.max_upload_bytes,
     relativeLocation: true,
     respectForwardedHeaders: true,
@@ -142,7 +151,7 @@ export function createUploadHandler(s: Services): UploadHandler {
       if (!video) throw new AppError('E_NOT_FOUND', `video ${videoId} not found`);
       if (!canManage(request.principal, video.owner)) throw new AppError('E_FORBIDDEN', 'this token may not upload to this video');
     }
-    await checkUploadRate(s.db.db, request.principal, config.uploads.per_token_per_hour);
+    await takeUploadStart(s.db.db, request.principal, config.uploads.per_token_per_hour);
     if (s.plugins.has('filter:upload.accept')) {
       // Plugins decide before anything is created or stored; they may rewrite the metadata.
       const accepted = await s.plugins.filter(
@@ -174,6 +183,7 @@ export function createUploadHandler(s: Services): UploadHandler {
         created_at: t,
         expires_at: t + config.uploads.expire_after_s * 1000,
         completed_at: null,
+        last_activity_at: t,
       })
       .execute();
     request.res.setHeader(VIDEO_ID_HEADER, videoId);
@@ -225,39 +235,58 @@ export function createUploadHandler(s: Services): UploadHandler {
   };
 }
 
+/** `s.db` with its Kysely handle swapped for a transaction's (the seam's other methods stay). */
+function inTransaction(db: MetadataDb, trx: Kysely<Database>): MetadataDb {
+  return Object.create(db, { db: { value: trx } }) as MetadataDb;
+}
+
 /**
  * The upload is complete: it becomes the version's source and processing is queued.
- * Idempotent: of two callers (the request that wrote the last byte, and the recovery sweep
- * after a crash), only the one that marks the session complete queues the job.
+ *
+ * Idempotent and crash-safe: of the callers (the request that wrote the last byte, a retry,
+ * the recovery sweep after a crash), only the one that marks the session complete queues
+ * the job, and marking, the version's state and the job are one transaction. The tus upload
+ * is removed only after that. A local upload is copied to the source; a remote one (S3) is
+ * moved server-side (copy, then delete), and a source already in place with the upload's
+ * size means a previous attempt moved it and stopped before marking: it is used as is.
  */
 async function completeUpload(s: Services, inner: DataStore, uploadId: string, bytes: number, res?: ServerResponse): Promise<void> {
   const { store, logger } = s;
   const session = await s.db.db.selectFrom('upload_sessions').selectAll().where('id', '=', uploadId).executeTakeFirst();
   if (!session) throw { status_code: 404, body: 'unknown upload' };
-  if (session.completed_at !== null) return;
-  const { video_id: videoId, version } = session;
   const tusKey = store.tusUploadKey(uploadId);
-  const sourceKey = objectKeys.source(videoId, version);
   const local = store.localPath?.(tusKey);
-  if (local) {
-    await store.putFile(sourceKey, local);
+  const dropTusUpload = () => {
     // tus still reads the upload while it answers (creation-with-upload): drop it after.
     const drop = () => void inner.remove(uploadId).catch((err: unknown) => logger.warn({ err, upload_id: uploadId }, 'removing a finished upload failed'));
     if (res) res.once('close', drop);
     else drop();
-  } else {
+  };
+  if (session.completed_at !== null) {
+    if (local) dropTusUpload();
+    return;
+  }
+  const { video_id: videoId, version } = session;
+  const sourceKey = objectKeys.source(videoId, version);
+  if (local) {
+    await store.putFile(sourceKey, local);
+  } else if ((await store.head(sourceKey))?.size !== bytes) {
     await store.move(tusKey, sourceKey);
   }
-  const marked = await s.db.db
-    .updateTable('upload_sessions')
-    .set({ completed_at: Date.now() })
-    .where('id', '=', uploadId)
-    .where('completed_at', 'is', null)
-    .executeTakeFirst();
-  if (Number(marked.numUpdatedRows) === 0) return;
-  await s.catalog.markUploaded(videoId, version, bytes);
+  const job = await s.db.db.transaction().execute(async (trx) => {
+    const marked = await trx
+      .updateTable('upload_sessions')
+      .set({ completed_at: Date.now() })
+      .where('id', '=', uploadId)
+      .where('completed_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(marked.numUpdatedRows) === 0) return undefined;
+    await new VideoCatalog(trx).markUploaded(videoId, version, bytes);
+    return new JobQueue(inTransaction(s.db, trx), s.config.jobs).enqueue('vod.process', { videoId, version }, { videoId, version });
+  });
+  if (local) dropTusUpload();
+  if (!job) return;
   uploadMetrics.completed(Number(session.created_at));
-  const job = await s.queue.enqueue('vod.process', { videoId, version }, { videoId, version });
   logger.info({ video_id: videoId, version, upload_id: uploadId, bytes, job_id: job.id }, 'upload complete, processing queued');
 }
 
@@ -269,32 +298,45 @@ function recoverAfterMs(s: Services): number {
 }
 
 /**
+ * How many bytes of an open upload are stored in full and waiting for their finishing step
+ * (the node died before it, or between moving a remote upload and marking it); undefined
+ * when it is not complete or may still be finishing.
+ */
+async function strandedUploadBytes(s: Services, dataStore: DataStore, session: UploadSessionRow): Promise<number | undefined> {
+  const upload = await dataStore.getUpload(session.id).catch(() => undefined);
+  const quietSince = Date.now() - recoverAfterMs(s);
+  if (upload) {
+    const info = await s.store.head(s.store.tusUploadKey(session.id));
+    const complete = upload.size !== undefined && upload.offset === upload.size;
+    return complete && info && info.mtimeMs < quietSince ? upload.offset : undefined;
+  }
+  if (session.size === null || (session.last_activity_at ?? session.created_at) >= quietSince) return undefined;
+  const source = await s.store.head(objectKeys.source(session.video_id, session.version));
+  return source?.size === session.size ? source.size : undefined;
+}
+
+/**
  * Run periodically by the media process: finishes uploads whose last byte was stored but
- * whose node died before queuing them, then removes uploads abandoned longer than
- * `uploads.expire_after_s`.
+ * whose node died before queuing them, then removes uploads that received nothing for
+ * `uploads.expire_after_s` (inactivity, not age: a slow upload that keeps sending lives
+ * on). The removal is one guarded statement (MetadataDb `expireIdleUploadSessions`): it
+ * never takes a session completed meanwhile or one a request is writing.
  */
 export async function expireUploads(s: Services): Promise<number> {
-  const dataStore = s.store.tusDataStore({ expirationPeriodInMilliseconds: s.config.uploads.expire_after_s * 1000 });
-  const open = await s.db.db.selectFrom('upload_sessions').select('id').where('completed_at', 'is', null).execute();
-  for (const { id } of open) {
-    const upload = await dataStore.getUpload(id).catch(() => undefined);
-    const info = upload ? await s.store.head(s.store.tusUploadKey(id)) : undefined;
-    if (!upload || upload.size === undefined || upload.offset !== upload.size || !info || Date.now() - info.mtimeMs < recoverAfterMs(s)) continue;
-    s.logger.warn({ upload_id: id, bytes: upload.offset }, 'finishing an upload whose node stopped before queuing it');
-    await completeUpload(s, dataStore, id, upload.offset);
+  const dataStore = s.store.tusDataStore({ expirationPeriodInMilliseconds: 0 });
+  const open = await s.db.db.selectFrom('upload_sessions').selectAll().where('completed_at', 'is', null).execute();
+  for (const session of open) {
+    const bytes = await strandedUploadBytes(s, dataStore, session);
+    if (bytes === undefined) continue;
+    s.logger.warn({ upload_id: session.id, video_id: session.video_id, bytes }, 'finishing an upload whose node stopped before queuing it');
+    await completeUpload(s, dataStore, session.id, bytes);
   }
-  const removed = await dataStore.deleteExpired();
-  const stale = await s.db.db
-    .selectFrom('upload_sessions')
-    .selectAll()
-    .where('completed_at', 'is', null)
-    .where('expires_at', '<', Date.now())
-    .execute();
-  for (const session of stale) {
-    await s.db.db.deleteFrom('upload_sessions').where('id', '=', session.id).execute();
+  const now = Date.now();
+  const expired = await s.db.expireIdleUploadSessions(now - s.config.uploads.expire_after_s * 1000, now);
+  for (const session of expired) {
     await s.catalog.abandonVersion(session.video_id, session.version);
     await s.store.delete(s.store.tusUploadKey(session.id)).catch(() => undefined);
     s.logger.info({ video_id: session.video_id, version: session.version, upload_id: session.id }, 'upload expired');
   }
-  return Math.max(removed, stale.length);
+  return expired.length;
 }

@@ -1,7 +1,8 @@
 /**
  * The per-token upload rate limit (`uploads.per_token_per_hour`): uploads an API token may
- * start in any sliding hour. Counted from the upload sessions in the database, so every
- * HTTP process of every node enforces the same limit. The admin token has no limit.
+ * start in any sliding hour. Counted in `upload_starts`, a table of its own, so every HTTP
+ * process of every node enforces the same limit and deleting videos (or their sessions)
+ * gives no uploads back. The admin token has no limit.
  */
 import { sql, type Kysely } from 'kysely';
 import { AppError } from '../errors.js';
@@ -10,16 +11,30 @@ import type { Database } from '../storage/metadata-db.js';
 
 const HOUR_MS = 3_600_000;
 
-export async function checkUploadRate(db: Kysely<Database>, principal: Principal, perHour: number, now = Date.now()): Promise<void> {
+/**
+ * Counts one upload start for the caller's token, or refuses with 429 E_RATE_LIMITED when
+ * the token already started `perHour` in the last hour. The check and the count are one
+ * INSERT … SELECT … WHERE, so concurrent creations on SQLite cannot both take the last one.
+ */
+export async function takeUploadStart(db: Kysely<Database>, principal: Principal, perHour: number, now = Date.now()): Promise<void> {
   if (principal.kind !== 'token' || perHour <= 0) return;
-  const row = await db
-    .selectFrom('upload_sessions as u')
-    .innerJoin('videos as v', 'v.id', 'u.video_id')
-    .select(sql<number>`count(*)`.as('n'))
-    .where('v.owner', '=', principal.id)
-    .where('u.created_at', '>', now - HOUR_MS)
+  const since = now - HOUR_MS;
+  // Starts older than the window no longer count: the table stays small.
+  await db.deleteFrom('upload_starts').where('owner', '=', principal.id).where('created_at', '<=', since).execute();
+  const taken = await db
+    .insertInto('upload_starts')
+    .columns(['owner', 'created_at'])
+    .expression(
+      db
+        .selectNoFrom([sql<string>`cast(${principal.id} as text)`.as('owner'), sql<number>`cast(${now} as bigint)`.as('created_at')])
+        .where(
+          (eb) => eb.selectFrom('upload_starts').select(sql<number>`count(*)`.as('n')).where('owner', '=', principal.id).where('created_at', '>', since),
+          '<',
+          perHour,
+        ),
+    )
     .executeTakeFirst();
-  if (Number(row?.n ?? 0) >= perHour) {
+  if (Number(taken.numInsertedOrUpdatedRows ?? 0) === 0) {
     throw new AppError('E_RATE_LIMITED', `this token may start ${perHour} uploads per hour; try again later`);
   }
 }

@@ -13,10 +13,11 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Database, JobRow, MetadataDb, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
+import { acquireLease, expireIdleUploadSessions, releaseLease } from './leases.js';
 import { searchVideosTsvector } from './postgres-search.js';
 
 const INT8_OID = 20;
@@ -78,6 +79,18 @@ class PostgresMetadataDb implements MetadataDb {
 
   searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {
     return searchVideosTsvector(this.db, q);
+  }
+
+  acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return acquireLease(this.db, name, owner, ttlMs, now);
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    return releaseLease(this.db, name, owner);
+  }
+
+  expireIdleUploadSessions(idleBefore: number, now: number): Promise<UploadSessionRow[]> {
+    return expireIdleUploadSessions(this.db, idleBefore, now);
   }
 
   async ping(): Promise<boolean> {

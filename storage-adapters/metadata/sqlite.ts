@@ -10,10 +10,11 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
-import type { Database, JobRow, MetadataDb, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
+import { acquireLease, expireIdleUploadSessions, releaseLease } from './leases.js';
 import { searchVideosFts } from './sqlite-search.js';
 import { withStatementCache } from './sqlite-statements.js';
 
@@ -88,6 +89,18 @@ class SqliteMetadataDb implements MetadataDb {
 
   searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {
     return searchVideosFts(this.db, q);
+  }
+
+  acquireLease(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return acquireLease(this.db, name, owner, ttlMs, now);
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    return releaseLease(this.db, name, owner);
+  }
+
+  expireIdleUploadSessions(idleBefore: number, now: number): Promise<UploadSessionRow[]> {
+    return expireIdleUploadSessions(this.db, idleBefore, now);
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Insertable } from 'kysely';
 import type { Test } from 'tap';
 import type { JobsTable, MetadataDb, NewVideo } from '../../core/storage/metadata-db.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
+import { uploadContract } from './metadata-upload-suite.js';
 
 export interface MetadataFixture {
   /** What the adapter's factory takes for this database. */
@@ -150,6 +151,7 @@ function assertEachClaimedOnce(t: Test, claims: number[][], all: number[]): void
 }
 
 export function metadataContract(t: Test, opts: MetadataContractOptions): void {
+  uploadContract(t, opts, openFor);
   t.test('migrations create the tables and are idempotent', async (t) => {
     const fixture = await opts.makeFixture(t);
     const first = await openFor(t, fixture);

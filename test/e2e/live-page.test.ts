@@ -4,26 +4,17 @@
  * live edge; when the publisher leaves and the reconnect window closes it says the live
  * has ended and links to the recording once its VOD exists.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { api } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
 import { makeIngestClip, pushRtmp, waitForLive } from '../helpers/live.js';
-import { startServer } from '../helpers/server.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 /** Segment length the packager targets (2 s keyframes from the encoder). */
 const SEGMENT_S = 2;
 
-const server = await startServer({ config: { live: { reconnect_window_s: 2, preset: 'ultrafast' } } });
-const dir = await mkdtemp(join(tmpdir(), 'framecast-live-page-'));
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser } = await startPageFixture(t, 'live-page', { config: { live: { reconnect_window_s: 2, preset: 'ultrafast' } } });
 const admin = api(server.url, server.adminToken);
 const shotDir = process.env.FRAMECAST_SCREENSHOT_DIR ?? dir;
 

@@ -4,14 +4,10 @@
  * sendBeacon on page hide) reach POST /v1/events and GET /v1/videos/:id/stats shows one
  * view with watch time and a TTFF.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
 import { makeClip } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 interface FramecastWindow {
   framecast?: { video: HTMLVideoElement; hls: unknown };
@@ -23,14 +19,7 @@ interface SentEvent {
   [field: string]: unknown;
 }
 
-const server = await startServer();
-const dir = await mkdtemp(join(tmpdir(), 'framecast-telemetry-page-'));
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser } = await startPageFixture(t, 'telemetry-page');
 const anonymous = api(server.url, null);
 
 /** Polls the stats until `until` holds (the beacon lands after the navigation). */

@@ -4,30 +4,21 @@
  * processing progress shows, then the page's embedded player plays it. An upload cut short
  * by a page reload resumes when the same file is chosen again.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { SAFE_INPUT_FORMATS } from '../../core/media/ffmpeg.js';
+import { DEMUXER_EXTENSIONS } from '../../core/media/upload-formats.js';
 import { makeClip } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 /** What the page exposes for tests (web/assets/upload.js). */
 interface UploadWindow {
   framecastUpload?: { videoId: string | null; phases: string[]; processingPercents: number[] };
 }
 
-const server = await startServer();
-const dir = await mkdtemp(join(tmpdir(), 'framecast-upload-page-'));
-const shots = process.env.FRAMECAST_SCREENSHOT_DIR ?? dir;
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser, shots } = await startPageFixture(t, 'upload-page');
 const admin = api(server.url, server.adminToken);
 
 async function openUpload(t: Test): Promise<{ page: Page; pageErrors: string[] }> {
@@ -39,6 +30,21 @@ async function openUpload(t: Test): Promise<{ page: Page; pageErrors: string[] }
   await page.goto(`${server.url}/upload`);
   return { page, pageErrors };
 }
+
+t.test('the file picker offers exactly the containers the server accepts', async (t) => {
+  const { page, pageErrors } = await openUpload(t);
+  const accept = (await page.getAttribute('#file', 'accept'))!.split(',');
+  const allowed = SAFE_INPUT_FORMATS.flatMap((format) => DEMUXER_EXTENSIONS[format] ?? []).map((extension) => `.${extension}`);
+  t.same([...accept].sort(), [...new Set(allowed)].sort(), 'accept lists the extensions of the probe\'s demuxers');
+  for (const audio of ['.m4a', '.mp3', '.flac', '.wav', '.ogg']) t.ok(accept.includes(audio), `${audio} can be picked`);
+  t.notOk(accept.some((entry) => entry.includes('*')), 'no video/* or audio/* wildcard offering files the server refuses');
+
+  // A drop (or "All files" in the dialog) skips the picker's filter: the page holds it to the same list.
+  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a video') });
+  t.ok(await page.locator('#start').isDisabled(), 'a .txt file is not taken');
+  t.match(await page.locator('#message').textContent(), /notes\.txt is not a video or audio file/, 'and the page says why');
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
 
 t.test('a chosen file uploads, shows its processing, then plays', async (t) => {
   const clip = await makeClip(dir, { width: 640, height: 360, seconds: 5, name: 'holiday.mp4' });
@@ -57,8 +63,10 @@ t.test('a chosen file uploads, shows its processing, then plays', async (t) => {
 
   const frame = page.frameLocator('#player-frame');
   await page.locator('#result').waitFor({ state: 'visible', timeout: 60_000 });
-  const player = page.frame({ url: /\/watch\/.+embed=1/ });
+  // The iframe's navigation may commit after the result shows: wait for it, not just look.
+  const player = await (await page.locator('#player-frame').elementHandle())!.contentFrame();
   t.ok(player, 'the player is embedded');
+  await player!.waitForURL(/\/watch\/.+embed=1/);
   await player!.waitForFunction(() => ((window as { framecast?: { video: HTMLVideoElement } }).framecast?.video.currentTime ?? 0) > 0.5, null, {
     timeout: 60_000,
   });

@@ -1,18 +1,16 @@
 /**
  * The watch page in a real headless Chromium against a real node: a clip uploaded with
  * tus-js-client becomes a video that really plays at /watch/:id, with one quality-menu
- * entry per rendition and storyboard previews on the seek bar; a failed video shows its
- * error code and a Retry button.
+ * entry per rendition (in the settings panel) and storyboard previews on the seek bar; a
+ * failed video shows its error code, without Retry when its error is not retryable.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
 import { makeClip, makeTextFile } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { startPageFixture } from '../helpers/page-fixture.js';
 
 /** What the page exposes for tests (web/assets/watch.js). */
 interface FramecastWindow {
@@ -22,14 +20,7 @@ interface FramecastWindow {
   };
 }
 
-const server = await startServer();
-const dir = await mkdtemp(join(tmpdir(), 'framecast-watch-'));
-const browser = await launchBrowser();
-t.teardown(async () => {
-  await browser.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const { server, dir, browser } = await startPageFixture(t, 'watch');
 const anonymous = api(server.url, null);
 
 /** Opens a page; `pageErrors` collects the page's uncaught exceptions. */
@@ -79,6 +70,7 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   t.pass('Auto names the level it is playing');
 
   const lowest = byHeight.at(-1)!.name as string;
+  await page.click('#settings-button');
   await page.selectOption('#quality', { label: lowest });
   const chosen = await page.evaluate(() => {
     const hls = (window as FramecastWindow).framecast!.hls!;
@@ -120,7 +112,7 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
 
-t.test('a video that failed processing shows its error code and a Retry button', async (t) => {
+t.test('a video that failed processing shows its error code, and no Retry when retrying cannot help', async (t) => {
   const text = await makeTextFile(dir);
   const upload = await tusUpload(server.url, text, {
     token: server.adminToken,
@@ -132,7 +124,8 @@ t.test('a video that failed processing shows its error code and a Retry button',
   const { page, pageErrors } = await openPage(t, `/watch/${upload.videoId}`);
   await page.locator('#error').waitFor({ state: 'visible' });
   t.equal(await page.locator('#error-code').textContent(), video.error.code, 'the code is shown');
-  t.ok(await page.locator('#retry').isVisible(), 'Retry is offered');
+  t.equal(video.error.retryable, false, 'the API says E_NOT_MEDIA is not retryable');
+  t.ok(await page.locator('#retry').isHidden(), 'so Retry is not offered');
   t.ok(await page.locator('#controls').isHidden(), 'no player controls for a video that cannot play');
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });

@@ -101,18 +101,29 @@ export interface LiveFixture {
   admin: Api;
   /** Scratch directory (removed at teardown). */
   dir: string;
-  /** A 9-s 640x360 OBS-like FLV to push. */
+  /** A 640x360 OBS-like FLV to push (9 s unless asked otherwise). */
   clip: string;
 }
 
+export interface LiveFixtureOptions {
+  /** More `live.*` config keys. */
+  live?: Record<string, unknown>;
+  env?: Record<string, string>;
+  /** Length of the clip (default 9 s). */
+  clipSeconds?: number;
+}
+
 /** A node for live tests (ultrafast live preset, the given reconnect window) and a clip to push. */
-export async function liveFixture(t: { teardown(fn: () => Promise<void>): void }, reconnectWindowS: number): Promise<LiveFixture> {
-  const server = await startServer({ config: { live: { reconnect_window_s: reconnectWindowS, preset: 'ultrafast' } } });
+export async function liveFixture(t: { teardown(fn: () => Promise<void>): void }, reconnectWindowS: number, opts: LiveFixtureOptions = {}): Promise<LiveFixture> {
+  const server = await startServer({
+    config: { live: { reconnect_window_s: reconnectWindowS, preset: 'ultrafast', ...opts.live } },
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   const dir = await mkdtemp(join(tmpdir(), 'framecast-live-'));
   t.teardown(async () => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  const clip = await makeIngestClip(dir, { seconds: 9, width: 640, height: 360 });
+  const clip = await makeIngestClip(dir, { seconds: opts.clipSeconds ?? 9, width: 640, height: 360 });
   return { server, admin: api(server.url, server.adminToken), dir, clip };
 }

@@ -137,3 +137,30 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
   };
 }
+
+/** How a node that was expected to refuse to start ended. */
+export interface RefusedStart {
+  code: number | null;
+  output: string;
+}
+
+/**
+ * Runs a node that should refuse to start and returns its exit code and output. `wrap`
+ * prefixes the command (e.g. `setpriv` to run as another user); a node still running after
+ * `timeoutMs` is killed (code null), which a test then reports as "did not refuse".
+ */
+export async function runRefusedStart(env: Record<string, string>, opts: { wrap?: string[]; timeoutMs?: number } = {}): Promise<RefusedStart> {
+  const [command = process.execPath, ...prefix] = opts.wrap ? [...opts.wrap, process.execPath] : [process.execPath];
+  const child = spawn(command, [...prefix, ...programArgs('core/main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, FRAMECAST_WORKERS: '1', FRAMECAST_RTMP_PORT: String(await freePort()), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+  clearTimeout(timer);
+  return { code, output };
+}

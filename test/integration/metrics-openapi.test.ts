@@ -2,9 +2,11 @@
  * Operations: /metrics is valid Prometheus text for the whole node (HTTP and media
  * processes aggregated) and its figures move when work happens; /openapi.json documents
  * exactly the routes the node serves (Koa router layers plus the paths served beside Koa),
- * so the document cannot drift from the code.
+ * so the document cannot drift from the code. Both pass the tools operators run on them:
+ * `promtool check metrics` and Redocly's recommended lint (offline).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Middleware } from 'koa';
@@ -16,7 +18,7 @@ import { createKoaApp } from '../../core/http/server.js';
 import { createLogger } from '../../core/logger.js';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { makeClip } from '../helpers/media-fixtures.js';
-import { startServer } from '../helpers/server.js';
+import { REPO_ROOT, startServer } from '../helpers/server.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'framecast-ops-'));
 const server = await startServer();
@@ -134,4 +136,28 @@ t.test('/openapi.json documents every route and nothing else', async (t) => {
   const media = await fetch(`${server.url}/media/nope/v1/master.m3u8`);
   t.equal(media.status, 404, 'the media fast path answers');
   t.ok(beside.has('get /plugins/{plugin}/{path}'), 'plugin routes are documented');
+});
+
+const noPromtool = spawnSync('sh', ['-c', 'command -v promtool']).status !== 0 && 'promtool is not installed (Debian: apt-get install prometheus)';
+t.test('promtool check metrics accepts /metrics', { skip: noPromtool }, async (t) => {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  t.equal(check.stdout + check.stderr, '', 'no problems reported');
+  t.equal(check.status, 0, 'promtool exits 0');
+});
+
+t.test("Redocly's recommended lint accepts /openapi.json", async (t) => {
+  const file = join(dir, 'openapi.json');
+  await writeFile(file, await (await fetch(`${server.url}/openapi.json`)).text());
+  const lint = spawnSync(join(REPO_ROOT, 'node_modules/.bin/redocly'), ['lint', file, '--format=json', '--extends=recommended'], {
+    cwd: dir, // no redocly.yaml here: the built-in recommended rules
+    encoding: 'utf8',
+    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_UPDATE_NOTIFIER: '1' },
+    timeout: 120_000,
+  });
+  const report = JSON.parse(lint.stdout) as { problems: { ruleId: string; severity: string; message: string; location: { pointer: string }[] }[] };
+  const problems = report.problems.map((p) => `${p.severity} ${p.ruleId} ${p.location[0]?.pointer ?? ''}: ${p.message}`);
+  // The project has not chosen a license, and the document must not invent one.
+  t.same(problems.filter((p) => !p.includes('info-license')), [], 'no errors and no warnings but the missing license');
+  t.equal(lint.status, 0, 'redocly exits 0');
 });

@@ -29,7 +29,7 @@ export function authHeaders(token = savedToken()) {
 }
 
 /**
- * A JSON API call. Resolves `{ body }` on success or `{ error: { code, message }, status }`;
+ * A JSON API call. Resolves `{ body }` on success or `{ error: { code, message, retryable }, status }`;
  * never rejects. A saved token the server refuses (401) is dropped for an anonymous retry,
  * so a stale token does not break reading pages (`tokenRejected` says so).
  * @param {string} path
@@ -48,7 +48,7 @@ export async function apiCall(path, options = {}) {
       cache: 'no-store',
     });
   } catch (err) {
-    return { status: 0, error: { code: 'E_NETWORK', message: `The server could not be reached (${err.message}).` } };
+    return { status: 0, error: { code: 'E_NETWORK', message: `The server could not be reached (${err.message}).`, retryable: true } };
   }
   const body = await response.json().catch(() => null);
   if (response.ok) return { status: response.status, body };
@@ -58,6 +58,11 @@ export async function apiCall(path, options = {}) {
   }
   return {
     status: response.status,
-    error: { code: body?.error?.code ?? `HTTP ${response.status}`, message: body?.error?.message ?? response.statusText },
+    error: {
+      code: body?.error?.code ?? `HTTP ${response.status}`,
+      message: body?.error?.message ?? response.statusText,
+      // The server says whether trying again can help; without a body, only a server error can.
+      retryable: body?.error?.retryable ?? response.status >= 500,
+    },
   };
 }

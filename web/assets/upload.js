@@ -93,8 +93,22 @@ function say(text, kind = '') {
 
 // ---------------------------------------------------------------- file choice
 
+/** The extensions the server accepts (rendered into the input's `accept` by the server). */
+const ACCEPTED = new Set(ui.file.accept.split(',').map((entry) => entry.trim().toLowerCase()).filter(Boolean));
+const DROPZONE_TEXT = ui.dropzoneText.textContent;
+
+/** Dropped files (or "All files" in the dialog) skip the picker's filter: hold them to the same list. */
+function accepted(file) {
+  const dot = file.name.lastIndexOf('.');
+  return ACCEPTED.size === 0 || (dot > 0 && ACCEPTED.has(file.name.slice(dot).toLowerCase()));
+}
+
 function chooseFile(file) {
   if (!file || state.running) return;
+  if (!accepted(file)) {
+    say(`${file.name} is not a video or audio file this server takes (${[...ACCEPTED].join(' ')}).`, 'error');
+    return;
+  }
   state.file = file;
   ui.dropzoneText.textContent = `${file.name} (${formatBytes(file.size)})`;
   ui.dropzone.classList.add('chosen');
@@ -309,7 +323,7 @@ ui.another.addEventListener('click', () => {
   ui.form.reset();
   ui.token.value = savedToken();
   ui.dropzone.classList.remove('chosen');
-  ui.dropzoneText.textContent = 'Drop a video here, or click to choose one';
+  ui.dropzoneText.textContent = DROPZONE_TEXT;
   for (const section of [ui.progress, ui.processing, ui.result, ui.another]) section.hidden = true;
   ui.start.hidden = false;
   ui.processing.classList.remove('failed');

@@ -2,7 +2,9 @@
  * The watch page (/watch/:id). It polls GET /v1/videos/:id until the video has an HLS URL
  * (which can happen while it is still processing: the playlists then grow as the transcode
  * runs), plays it with hls.js (or the browser's own HLS), and draws its own controls:
- * a seek bar with storyboard previews, a quality menu and keyboard shortcuts. It remembers
+ * a seek bar with storyboard previews, icon buttons, a volume slider, a settings panel
+ * (speed, quality, audio track when the master offers several) and keyboard shortcuts.
+ * The player box takes the video's aspect ratio (a portrait video gets a portrait box). It remembers
  * where the viewer was (localStorage, per video) and starts there next time. With
  * `?embed=1` the server marks the page as an embed (the player alone, for iframes).
  */
@@ -12,6 +14,11 @@ import { cueAt, parseStoryboard } from './storyboard.js';
 
 const POLL_MS = 1000;
 const SEEK_STEP_S = 5;
+const VOLUME_STEP = 0.1;
+/** Gap kept between the storyboard preview and the player's edges, px. */
+const PREVIEW_MARGIN_PX = 6;
+/** How long the controls stay up after the last touch or pointer move while playing. */
+const CONTROLS_LINGER_MS = 3000;
 const PENDING = new Set(['awaiting_upload', 'uploading', 'processing']);
 const RESUME_KEY_PREFIX = 'framecast.resume.';
 /** Positions before this are not worth resuming. */
@@ -53,11 +60,19 @@ const ui = {
   seekBuffered: byId('seek-buffered'),
   seekPlayed: byId('seek-played'),
   preview: byId('preview'),
+  previewFrame: byId('preview-frame'),
   previewTile: byId('preview-tile'),
   previewTime: byId('preview-time'),
   play: byId('play'),
   mute: byId('mute'),
-  time: byId('time'),
+  volume: /** @type {HTMLInputElement} */ (byId('volume')),
+  settingsButton: byId('settings-button'),
+  settings: byId('settings'),
+  speed: /** @type {HTMLSelectElement} */ (byId('speed')),
+  audioLabel: byId('audio-label'),
+  audioTrack: /** @type {HTMLSelectElement} */ (byId('audio-track')),
+  timeCurrent: byId('time-current'),
+  timeTotal: byId('time-total'),
   qualityLabel: byId('quality-label'),
   quality: /** @type {HTMLSelectElement} */ (byId('quality')),
   fullscreen: byId('fullscreen'),
@@ -91,6 +106,7 @@ const state = {
   /** Positions are remembered only once the player plays where it was started. */
   tracking: false,
   resumeNoticeTimer: 0,
+  controlsTimer: 0,
   telemetryAttached: false,
 };
 
@@ -129,11 +145,13 @@ function showStatus(meta) {
   ui.status.classList.toggle('badge', state.hlsUrl !== null);
 }
 
-function showError(code, message) {
+/** Shows an error over the player; Retry only when trying again can help (`retryable`). */
+function showError(code, message, retryable) {
   clearTimeout(state.pollTimer);
   ui.status.hidden = true;
   ui.errorCode.textContent = code;
   ui.errorMessage.textContent = message;
+  ui.retry.hidden = !retryable;
   ui.error.hidden = false;
 }
 
@@ -151,7 +169,7 @@ async function fetchVideo() {
 async function refresh() {
   clearTimeout(state.pollTimer);
   const { meta, error } = await fetchVideo();
-  if (error) return showError(error.code, error.message);
+  if (error) return showError(error.code, error.message, error.retryable);
   render(meta);
   if (PENDING.has(meta.status)) state.pollTimer = setTimeout(refresh, POLL_MS);
 }
@@ -162,6 +180,7 @@ function render(meta) {
   ui.title.textContent = meta.title || 'Untitled';
   ui.description.textContent = meta.description ?? '';
   ui.meta.textContent = [formatAgo(meta.created_at), ...(meta.tags ?? []).map((tag) => `#${tag}`)].filter(Boolean).join(' · ');
+  setAspect(meta.width, meta.height);
   const playback = meta.playback ?? {};
   if (playback.poster_url && video.getAttribute('poster') !== playback.poster_url) {
     video.poster = playback.poster_url;
@@ -169,7 +188,7 @@ function render(meta) {
 
   if (meta.status === 'failed') {
     stopPlayer();
-    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.');
+    showError(meta.error?.code ?? 'E_UNKNOWN', meta.error?.message ?? 'Processing failed.', meta.error?.retryable === true);
     return;
   }
   if (playback.hls_url && playback.hls_url !== state.hlsUrl) {
@@ -183,6 +202,18 @@ function render(meta) {
 }
 
 // ---------------------------------------------------------------- player
+
+/**
+ * Shapes the player box like the video (CSS --ratio). Audio-only videos (no size) keep the
+ * default 16:9 box for their poster.
+ */
+function setAspect(width, height) {
+  if (!(width > 0 && height > 0)) return;
+  ui.player.style.setProperty('--ratio', (width / height).toFixed(4));
+}
+
+// The picture's real size wins over the API's (e.g. a new version with another shape).
+video.addEventListener('loadedmetadata', () => setAspect(video.videoWidth, video.videoHeight));
 
 function startPlayer(url) {
   const startAt = state.resumeAt;
@@ -198,6 +229,8 @@ function startPlayer(url) {
     state.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => buildQualityMenu(hls));
     hls.on(Hls.Events.LEVEL_SWITCHED, () => updateAutoLabel(hls));
+    hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => buildAudioMenu(hls));
+    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, () => (ui.audioTrack.value = String(hls.audioTrack)));
     hls.on(Hls.Events.ERROR, (_event, data) => onHlsError(hls, data));
     hls.loadSource(url);
     hls.attachMedia(video);
@@ -205,7 +238,7 @@ function startPlayer(url) {
     video.src = url;
     if (startAt > 0) video.addEventListener('loadedmetadata', () => (video.currentTime = startAt), { once: true });
   } else {
-    showError('E_PLAYBACK_UNSUPPORTED', 'This browser cannot play HLS video.');
+    showError('E_PLAYBACK_UNSUPPORTED', 'This browser cannot play HLS video.', false);
     return;
   }
   ui.controls.hidden = false;
@@ -229,6 +262,7 @@ function stopPlayer() {
   state.hls = null;
   state.hlsUrl = null;
   ui.qualityLabel.hidden = true;
+  ui.audioLabel.hidden = true;
   if (video.hasAttribute('src')) {
     video.removeAttribute('src');
     video.load();
@@ -243,12 +277,12 @@ function onHlsError(hls, data) {
     return;
   }
   const status = data.response?.code ? ` (HTTP ${data.response.code})` : '';
-  showError('E_PLAYBACK', `The player stopped: ${data.type} / ${data.details}${status}.`);
+  showError('E_PLAYBACK', `The player stopped: ${data.type} / ${data.details}${status}.`, true);
 }
 
 video.addEventListener('error', () => {
   if (state.hls || !state.hlsUrl || !video.error) return;
-  showError(`E_PLAYBACK (media error ${video.error.code})`, MEDIA_ERRORS[video.error.code] ?? video.error.message);
+  showError(`E_PLAYBACK (media error ${video.error.code})`, MEDIA_ERRORS[video.error.code] ?? video.error.message, true);
 });
 
 ui.retry.addEventListener('click', () => {
@@ -288,6 +322,42 @@ ui.quality.addEventListener('change', () => {
   if (!state.hls) return;
   state.hls.currentLevel = Number(ui.quality.value);
   updateAutoLabel(state.hls);
+});
+
+// ---------------------------------------------------------------- audio tracks
+
+const languageNames = (() => {
+  try {
+    return new Intl.DisplayNames([navigator.language, 'en'], { type: 'language' });
+  } catch {
+    return null;
+  }
+})();
+
+function languageName(code) {
+  if (!code || code === 'und') return '';
+  try {
+    return languageNames?.of(code) ?? code;
+  } catch {
+    return code; // not a valid BCP 47 tag: show it as it is
+  }
+}
+
+/** The master's NAME (the server writes a human label), else the language, else a number. */
+function audioTrackLabel(track, index) {
+  return track.name || languageName(track.lang) || `Track ${index + 1}`;
+}
+
+/** The audio menu lists the master's audio renditions; with one (or none) there is no choice. */
+function buildAudioMenu(hls) {
+  const tracks = hls.audioTracks ?? [];
+  ui.audioTrack.replaceChildren(...tracks.map((track, index) => new Option(audioTrackLabel(track, index), String(index))));
+  ui.audioTrack.value = String(hls.audioTrack);
+  ui.audioLabel.hidden = tracks.length < 2;
+}
+
+ui.audioTrack.addEventListener('change', () => {
+  if (state.hls) state.hls.audioTrack = Number(ui.audioTrack.value);
 });
 
 // ---------------------------------------------------------------- resume
@@ -371,24 +441,41 @@ async function loadStoryboard(url) {
   }
 }
 
+/**
+ * Shows the time (and storyboard tile) under the pointer above the seek bar. The tile is
+ * scaled down when the player is too small for it, and the whole preview is kept inside
+ * the player, so on a phone it neither runs off the top nor off a side.
+ */
 function showPreview(fraction) {
   const t = fraction * duration();
   ui.previewTime.textContent = formatClock(t);
   const cue = cueAt(state.storyboard, t);
-  ui.previewTile.hidden = !cue;
+  ui.previewFrame.hidden = !cue;
+  ui.preview.hidden = false;
+  const player = ui.player.getBoundingClientRect();
+  const seek = ui.seek.getBoundingClientRect();
   if (cue) {
+    const border = ui.previewFrame.offsetWidth - ui.previewFrame.clientWidth;
+    const gap = 4;
+    // The preview's bottom sits 22 px above the seek bar's bottom (style.css).
+    const roomHeight = seek.bottom - 22 - player.top - PREVIEW_MARGIN_PX - ui.previewTime.offsetHeight - gap - border;
+    const roomWidth = player.width - 2 * PREVIEW_MARGIN_PX - border;
+    const scale = Math.max(0.1, Math.min(1, roomWidth / cue.w, roomHeight / cue.h));
+    Object.assign(ui.previewFrame.style, { width: `${cue.w * scale}px`, height: `${cue.h * scale}px` });
     Object.assign(ui.previewTile.style, {
       width: `${cue.w}px`,
       height: `${cue.h}px`,
+      transform: `scale(${scale})`,
       backgroundImage: `url("${cue.url}")`,
       backgroundPosition: `-${cue.x}px -${cue.y}px`,
     });
   }
-  ui.preview.hidden = false;
-  const barWidth = ui.seek.clientWidth;
+  // Centre on the pointer, clamped to the player (positions are relative to the seek bar).
   const half = ui.preview.offsetWidth / 2;
-  const left = Math.min(Math.max(fraction * barWidth, half), Math.max(half, barWidth - half));
-  ui.preview.style.left = `${left}px`;
+  const x = seek.left - player.left + fraction * seek.width;
+  const low = half + PREVIEW_MARGIN_PX;
+  const high = Math.max(low, player.width - half - PREVIEW_MARGIN_PX);
+  ui.preview.style.left = `${Math.min(Math.max(x, low), high) - (seek.left - player.left)}px`;
 }
 
 // ---------------------------------------------------------------- controls
@@ -406,11 +493,32 @@ function togglePlay() {
 
 function toggleMute() {
   video.muted = !video.muted;
+  // Unmuting at volume 0 would still be silent.
+  if (!video.muted && video.volume === 0) video.volume = VOLUME_STEP;
+}
+
+function changeVolume(delta) {
+  const volume = Math.min(1, Math.max(0, Math.round((video.volume + delta) * 100) / 100));
+  video.volume = volume;
+  video.muted = volume === 0;
 }
 
 function toggleFullscreen() {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
-  else ui.player.requestFullscreen?.().catch(() => {});
+  else if (ui.player.requestFullscreen) ui.player.requestFullscreen().catch(() => {});
+  // iPhone Safari has no element fullscreen, only the video's own.
+  else video.webkitEnterFullscreen?.();
+}
+
+function toggleSettings(open = ui.settings.hidden) {
+  ui.settings.hidden = !open;
+  ui.settingsButton.setAttribute('aria-expanded', String(open));
+}
+
+/** A toggle button's name says what it does next (aria-label and tooltip with its key). */
+function labelButton(button, label, key) {
+  button.setAttribute('aria-label', label);
+  button.title = `${label} (${key})`;
 }
 
 function seekFraction(event) {
@@ -426,9 +534,11 @@ function updateTime() {
   const total = duration();
   if (!state.dragging) setPlayedBar(total > 0 ? Math.min(video.currentTime / total, 1) : 0);
   ui.seekBuffered.style.width = `${total > 0 ? Math.min(bufferedEnd() / total, 1) * 100 : 0}%`;
-  ui.time.textContent = `${formatClock(video.currentTime)} / ${formatClock(total)}`;
+  ui.timeCurrent.textContent = formatClock(video.currentTime);
+  ui.timeTotal.textContent = ` / ${formatClock(total)}`;
   ui.seek.setAttribute('aria-valuemax', String(Math.round(total)));
   ui.seek.setAttribute('aria-valuenow', String(Math.round(video.currentTime)));
+  ui.seek.setAttribute('aria-valuetext', `${formatClock(video.currentTime)} of ${formatClock(total)}`);
 }
 
 function bufferedEnd() {
@@ -464,18 +574,66 @@ ui.seek.addEventListener('pointerleave', () => {
   if (!state.dragging) ui.preview.hidden = true;
 });
 
+/** Shows the controls for a while (touch screens have no hover). */
+function revealControls() {
+  ui.player.classList.add('active');
+  clearTimeout(state.controlsTimer);
+  state.controlsTimer = setTimeout(() => ui.player.classList.remove('active'), CONTROLS_LINGER_MS);
+}
+
+/**
+ * A tap on a playing video whose controls are hidden brings them up and does nothing else:
+ * neither pausing nor pressing the invisible button under the finger.
+ */
+let tapRevealsOnly = false;
+ui.player.addEventListener('pointerdown', (event) => {
+  tapRevealsOnly = event.pointerType === 'touch' && !video.paused &&
+    !ui.player.classList.contains('active') && !ui.player.matches(':focus-within');
+  revealControls();
+}, { capture: true });
+ui.player.addEventListener('click', (event) => {
+  if (!tapRevealsOnly) return;
+  tapRevealsOnly = false;
+  event.stopPropagation();
+  event.preventDefault();
+}, { capture: true });
+ui.player.addEventListener('pointermove', (event) => {
+  if (event.pointerType !== 'touch') revealControls();
+});
 video.addEventListener('click', togglePlay);
 ui.play.addEventListener('click', togglePlay);
 ui.mute.addEventListener('click', toggleMute);
 ui.fullscreen.addEventListener('click', toggleFullscreen);
+ui.settingsButton.addEventListener('click', () => toggleSettings());
+ui.volume.addEventListener('input', () => {
+  video.volume = Number(ui.volume.value);
+  video.muted = video.volume === 0;
+});
+ui.speed.addEventListener('change', () => {
+  // The default rate too, so a new source (Retry, a new version) keeps the chosen speed.
+  video.defaultPlaybackRate = video.playbackRate = Number(ui.speed.value);
+});
+video.addEventListener('ratechange', () => (ui.speed.value = String(video.playbackRate)));
+document.addEventListener('pointerdown', (event) => {
+  if (!ui.settings.hidden && !event.target.closest?.('#settings, #settings-button')) toggleSettings(false);
+});
 // Controls stay in sight while paused; playing, they show on hover or focus.
 for (const type of ['play', 'pause']) {
   video.addEventListener(type, () => {
-    ui.play.textContent = video.paused ? 'Play' : 'Pause';
+    labelButton(ui.play, video.paused ? 'Play' : 'Pause', 'k');
     ui.player.classList.toggle('paused', video.paused);
   });
 }
-video.addEventListener('volumechange', () => (ui.mute.textContent = video.muted ? 'Unmute' : 'Mute'));
+video.addEventListener('volumechange', () => {
+  labelButton(ui.mute, video.muted ? 'Unmute' : 'Mute', 'm');
+  ui.player.classList.toggle('muted', video.muted);
+  ui.volume.value = String(video.muted ? 0 : video.volume);
+});
+document.addEventListener('fullscreenchange', () => {
+  const on = document.fullscreenElement === ui.player;
+  labelButton(ui.fullscreen, on ? 'Exit fullscreen' : 'Fullscreen', 'f');
+  ui.player.classList.toggle('is-fullscreen', on);
+});
 for (const type of ['timeupdate', 'durationchange', 'progress', 'seeked']) video.addEventListener(type, updateTime);
 
 /** Keyboard shortcuts, by KeyboardEvent.key (letters lower-cased). */
@@ -484,13 +642,28 @@ const SHORTCUTS = {
   k: togglePlay,
   ArrowLeft: () => seekTo(video.currentTime - SEEK_STEP_S),
   ArrowRight: () => seekTo(video.currentTime + SEEK_STEP_S),
+  ArrowUp: () => changeVolume(VOLUME_STEP),
+  ArrowDown: () => changeVolume(-VOLUME_STEP),
   f: toggleFullscreen,
   m: toggleMute,
+  Escape: () => toggleSettings(false),
 };
+
+/**
+ * Keys the focused element handles itself: everything while typing (search box, menus), the
+ * arrows on the volume slider, space and Enter on a button (it presses that button).
+ */
+function handledByTarget(target, key) {
+  if (!(target instanceof Element)) return false;
+  if (target.closest('textarea, select, [contenteditable]:not([contenteditable="false"])')) return true;
+  if (target instanceof HTMLInputElement) return target.type !== 'range' || key.startsWith('Arrow');
+  if (target.closest('button, a[href]')) return key === ' ' || key === 'Enter';
+  return false;
+}
 
 document.addEventListener('keydown', (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.target instanceof Element && event.target.closest('input, select, textarea')) return;
+  if (handledByTarget(event.target, event.key)) return;
   const action = SHORTCUTS[event.key.length === 1 ? event.key.toLowerCase() : event.key];
   if (!action || !state.hlsUrl) return;
   // Also keeps space from scrolling the page or pressing a focused button twice.
@@ -499,4 +672,4 @@ document.addEventListener('keydown', (event) => {
 });
 
 if (state.videoId) refresh();
-else showError('E_NOT_FOUND', 'No video id in the address.');
+else showError('E_NOT_FOUND', 'No video id in the address.', false);

@@ -1,6 +1,6 @@
 /** `framecast live create`: a live with its stream key (shown once), as POST /v1/live makes it. */
 import { LiveStore, liveView } from '../../../live/live-store.js';
-import { RTMP_APP } from '../../../live/ingest-server.js';
+import { publicRtmpUrl } from '../../../live/ingest-server.js';
 import { commandGroup, options, withServices } from '../cli-services.js';
 import { UsageError } from '../command.js';
 
@@ -14,7 +14,7 @@ export default commandGroup('create a live (RTMP stream key)', {
       const { row, streamKey } = await withServices(ctx, (s) => new LiveStore(s.db.db).create({ title, record: !values['no-record'], owner: null }));
       const publicUrl = ctx.config.public_url;
       const host = publicUrl ? new URL(publicUrl).hostname : ctx.config.http.host === '0.0.0.0' ? 'localhost' : ctx.config.http.host;
-      const created = { ...liveView(row, publicUrl), stream_key: streamKey, rtmp_url: `rtmp://${host}:${ctx.config.live.port}/${RTMP_APP}` };
+      const created = { ...liveView(row, publicUrl), stream_key: streamKey, rtmp_url: publicRtmpUrl(ctx.config.live, host) };
       if (values.json) ctx.out(JSON.stringify(created));
       else {
         ctx.out(`created live ${created.id}: publish to ${created.rtmp_url} with stream key (shown only now):`);

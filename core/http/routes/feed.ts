@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { TrendingFeed } from '../../catalog/feed.js';
 import type { Services } from '../../services.js';
 import type { Visibility } from '../../storage/metadata-db.js';
-import { hasScope } from '../auth.js';
+import { ensureSigningSecret, hasScope } from '../auth.js';
 import type { AppState } from '../context.js';
 import { videoViewer } from './videos.js';
 
@@ -19,7 +19,7 @@ const feedQuery = z.object({
 
 export function feedRoutes(router: Router<AppState>, s: Services): void {
   const view = videoViewer(s);
-  const feed = new TrendingFeed(s.db.db, { bucketMs: s.config.catalog.feed_refresh_s * 1000 });
+  const feed = new TrendingFeed(s.db.db, { bucketMs: s.config.catalog.feed_refresh_s * 1000, secret: ensureSigningSecret(s.config) });
   router.get('/v1/feed', async (ctx) => {
     const q = feedQuery.parse(ctx.query);
     const privileged = hasScope(ctx.state.principal, 'read');

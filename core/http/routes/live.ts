@@ -15,7 +15,7 @@ import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { liveObjectKey } from '../../../live/live-packager.js';
 import { LiveStore, liveView } from '../../../live/live-store.js';
-import { RTMP_APP } from '../../../live/ingest-server.js';
+import { publicRtmpUrl } from '../../../live/ingest-server.js';
 import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
@@ -47,10 +47,9 @@ function livePage(): Buffer {
   return Buffer.from(readFileSync(resolve(web, 'live.html'), 'utf8').replace('<!-- site-header -->', header));
 }
 
-/** `rtmp://HOST:PORT/live`: the host clients reach this node by (public_url, else the request's). */
+/** `live.public_rtmp_url`, else `rtmp://HOST:PORT/live` with the host clients reach this node by (public_url, else the request's). */
 function rtmpUrl(s: Services, requestHost: string): string {
-  const host = s.config.public_url ? new URL(s.config.public_url).hostname : requestHost;
-  return `rtmp://${host}:${s.config.live.port}/${RTMP_APP}`;
+  return publicRtmpUrl(s.config.live, s.config.public_url ? new URL(s.config.public_url).hostname : requestHost);
 }
 
 export function liveRoutes(router: Router<AppState>, s: Services): void {
@@ -88,7 +87,7 @@ export function liveRoutes(router: Router<AppState>, s: Services): void {
 
   router.get('/v1/live/:id', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = liveView(await load(ctx.params.id ?? ''), s.config.public_url);
+    ctx.body = { ...liveView(await load(ctx.params.id ?? ''), s.config.public_url), rtmp_url: rtmpUrl(s, ctx.hostname) };
   });
 
   router.delete('/v1/live/:id', async (ctx) => {

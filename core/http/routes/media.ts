@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../../errors.js';
+import { clientIpResolver } from '../client-ip.js';
 import { ID_RE } from '../../ids.js';
 import { MediaAccessCache } from '../../origin/access-cache.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
@@ -125,13 +126,6 @@ export function createMediaService(s: Services): MediaService {
   };
 }
 
-/** The client address as Koa computes `ctx.ip` (X-Forwarded-For only when trusted). */
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
-  const first = typeof forwarded === 'string' ? forwarded.split(',')[0]?.trim() : undefined;
-  return first || req.socket.remoteAddress || '';
-}
-
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -144,6 +138,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
  */
 export function createMediaHandler(s: Services): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const serve = createMediaService(s);
+  const clientIp = clientIpResolver(s.config.http.trust_proxy);
   const sendError = (res: ServerResponse, err: AppError) => {
     const body = JSON.stringify(err.toBody());
     res.writeHead(err.status, { ...MEDIA_CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
@@ -165,7 +160,7 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
         method: req.method,
         pathname: url.pathname,
         token: url.searchParams.get('token') ?? undefined,
-        ip: clientIp(req, s.config.http.trust_proxy),
+        ip: clientIp(req),
         headers: {
           range: header(req, 'range'),
           ifNoneMatch: header(req, 'if-none-match'),

@@ -9,6 +9,10 @@
  * `/assets/vendor/<file>` keep working with short caching. A request for another version
  * (an old page after a restart) gets the current file, but uncached, so no cache keeps
  * new bytes under an old name. Edits to web/ show after a restart.
+ *
+ * A page may hold slots, `{{name}}`, filled from server-side constants at start (the upload
+ * picker's `accept` list comes from the demuxers the probe allows), so page and server
+ * cannot disagree.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +23,7 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { Router } from '@koa/router';
 import { AppError } from '../../errors.js';
+import { uploadAccept } from '../../media/upload-formats.js';
 import type { AppContext, AppState } from '../context.js';
 import { pageSecurityHeaders } from '../security-headers.js';
 
@@ -31,12 +36,15 @@ const UNVERSIONED_ASSET = 'public, max-age=300';
 const UNVERSIONED_VENDOR = 'public, max-age=86400';
 const PAGE = 'no-cache';
 
-/** The pages by URL: the file in web/ and the nav link it marks as current. */
-const PAGES = {
+/** What a page's `{{slot}}`s are filled with (HTML-attribute safe text). */
+type PageSlots = Readonly<Record<string, () => string>>;
+
+/** The pages by URL: the file in web/, the nav link it marks as current, its slots. */
+const PAGES: Record<'library' | 'watch' | 'upload', { file: string; nav: string; slots?: PageSlots }> = {
   library: { file: 'index.html', nav: '/' },
   watch: { file: 'watch.html', nav: '' },
-  upload: { file: 'upload.html', nav: '/upload' },
-} as const;
+  upload: { file: 'upload.html', nav: '/upload', slots: { 'upload-accept': uploadAccept } },
+};
 type PageName = keyof typeof PAGES;
 
 /** Third-party player code served from node_modules, as `vendor/<name>`. */
@@ -129,13 +137,18 @@ function versionOf(assets: Map<string, StaticFile>): string {
  * `<!-- site-header -->` with the page's own nav link marked, and asset URLs versioned.
  */
 function renderPage(root: string, page: PageName, version: string, embed: boolean): StaticFile {
-  const { file, nav } = PAGES[page];
+  const { file, nav, slots = {} } = PAGES[page];
   const header = readFileSync(join(root, 'partials', 'header.html'), 'utf8')
     .trim()
     .replace(/<nav[\s\S]*<\/nav>/, (links) => (nav ? links.replace(`href="${nav}"`, `href="${nav}" aria-current="page"`) : links));
   let html = readFileSync(join(root, file), 'utf8')
     .replace('<!-- site-header -->', header)
-    .replace(/(src|href)="\/assets\//g, `$1="/assets/${version}/`);
+    .replace(/(src|href)="\/assets\//g, `$1="/assets/${version}/`)
+    .replace(/\{\{([a-z-]+)\}\}/g, (slot, name: string) => {
+      const fill = slots[name];
+      if (!fill) throw new Error(`web/${file}: no value for the slot ${slot}`);
+      return fill();
+    });
   // An embedded player (an iframe) is the player alone; the class is there before any paint.
   if (embed) html = html.replace('<html lang="en">', '<html lang="en" class="embed">');
   return new StaticFile(Buffer.from(html), 'html');
