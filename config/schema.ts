@@ -65,6 +65,8 @@ export const configSchema = z.object({
   jobs: z.object({
     max_attempts: z.coerce.number().int().min(1),
     timeout_s: z.coerce.number().positive(),
+    /** ffprobe and the source download (S3) each give up after this long. */
+    step_timeout_s: z.coerce.number().positive(),
     lease_s: z.coerce.number().positive(),
     backoff_base_s: z.coerce.number().min(0),
     poll_interval_ms: z.coerce.number().int().min(10),
@@ -85,6 +87,10 @@ export const configSchema = z.object({
       columns: z.coerce.number().int().min(1).max(50),
       rows: z.coerce.number().int().min(1).max(50),
     }),
+  }),
+  versions: z.object({
+    /** A version replaced by a newer one is still served this long (players mid-way finish), then its media is deleted. */
+    grace_s: z.coerce.number().min(0),
   }),
   catalog: z.object({
     /** The trending feed re-ranks at most this often per HTTP process; new views count after at most this long. */

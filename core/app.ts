@@ -14,11 +14,13 @@ import { VideoCatalog } from './catalog/videos.js';
 import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
-import { JobQueue, type JobType } from './jobs/queue.js';
+import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
 import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
+import { sweepIntervalMs, sweepReplacedVersions } from './catalog/version-sweep.js';
 import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
+import { liveArchiveHandler } from './jobs/handlers/live-archive.js';
 import type { Logger } from './logger.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
 import { detectEncoders } from './media/hwaccel.js';
@@ -155,7 +157,10 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     transcode: (task, opts) => pool.run(s.config.roles.includes('live') ? { ...task, niceness: s.config.live.vod_niceness } : task, opts),
   };
   const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }) : undefined;
-  const handlers: JobHandlers = { 'vod.process': vodProcessHandler(s, media) };
+  const handlers: JobHandlers = {
+    'vod.process': vodProcessHandler(s, media),
+    'live.archive': liveArchiveHandler(s, media),
+  };
   // A job whose last attempt died with its process is dead-lettered by the queue itself.
   const queue = new JobQueue(s.db, {
     ...s.config.jobs,
@@ -180,6 +185,8 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       pollIntervalMs: s.config.jobs.poll_interval_ms,
       leaseMs: s.config.jobs.lease_s * 1000,
       timeoutMs: s.config.jobs.timeout_s * 1000,
+      // The recording of a live is on the disk of the node that ran it (a live role).
+      types: s.config.roles.includes('live') ? JOB_TYPES : JOB_TYPES.filter((type) => type !== 'live.archive'),
     },
     s.logger,
   );
@@ -188,9 +195,17 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
     Math.min(60_000, s.config.uploads.expire_after_s * 500),
   );
+  // Replaced versions: media deleted once their grace period ends (worker nodes do it).
+  const sweep = s.config.roles.includes('worker')
+    ? setInterval(
+        () => void sweepReplacedVersions(s).catch((err: unknown) => s.logger.error({ err }, 'sweep of replaced versions failed')),
+        sweepIntervalMs(s.config.versions.grace_s),
+      )
+    : undefined;
   return {
     async stop() {
       clearInterval(expiry);
+      clearInterval(sweep);
       await live?.stop();
       await runner.stop();
       await pool.close();

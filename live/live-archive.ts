@@ -1,13 +1,22 @@
 /*
  * Live → VOD without re-encoding: the recorded segments themselves become version 1 of an
- * ordinary video. The VOD playlists list every segment of every run (a reconnect shows as a
+ * ordinary video.
+ *
+ * Archiving is a queued job (`live.archive`, core/jobs/handlers/live-archive.ts), so a
+ * restart or a crash of the media process during it loses nothing: when a recorded live ends
+ * its video and version are created at once (the live's `vod_video_id`, `processing` until
+ * the archive is done) and the job names them, so every attempt fills the same version; the
+ * recording is read back from the packager's journal on local disk. At start the media
+ * process queues again any ended recorded live of this node whose VOD is neither ready nor
+ * queued (requeueUnarchived).
+ * The VOD playlists list every segment of every run (a reconnect shows as a
  * discontinuity with the run's own init segment); only the poster and the storyboard are
  * made, from the recording (each run's init + segments of a rendition is a playable fMP4).
  * Everything is written to the version's staging prefix, published as a whole
  * (publishPrefix), and the version is marked ready: the video then serves under /media/
  * like any upload. On the fs store putFile hard-links, so no segment is copied either.
  */
-import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { mediaBase, type VideoCatalog } from '../core/catalog/videos.js';
@@ -18,15 +27,19 @@ import { makePoster } from '../core/media/poster.js';
 import { storyboardVtt } from '../core/media/storyboard.js';
 import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST, SPRITE_PATTERN, storyboardChain, storyboardTileSize } from '../core/media/transcode-command.js';
 import type { VideoEncoder } from '../core/media/types.js';
-import type { LiveRow } from '../core/storage/metadata-db.js';
+import type { JobQueue } from '../core/jobs/queue.js';
+import type { Kysely } from 'kysely';
+import type { Database, LiveRow } from '../core/storage/metadata-db.js';
 import { objectKeys, type ObjectStore } from '../core/storage/object-store.js';
-import type { LivePackager } from './live-packager.js';
+import { LiveJournal } from './live-journal.js';
+import { LivePackager, packagerOptions } from './live-packager.js';
+import type { LiveStore } from './live-store.js';
 import { masterPlaylist, targetDurationOf, vodMediaPlaylist, type TimelineSegment } from './live-playlists.js';
 
 export interface ArchiveDeps {
   catalog: VideoCatalog;
   store: ObjectStore;
-  config: Readonly<Pick<Config, 'public_url' | 'transcode' | 'data_dir'>>;
+  config: Readonly<Pick<Config, 'public_url' | 'transcode' | 'data_dir' | 'live'>>;
   ffmpegPath: string;
   encoder: VideoEncoder;
   logger: Logger;
@@ -87,8 +100,99 @@ async function makeSheets(
   return { ...tile, sheets };
 }
 
-/** Publishes the recording of an ended live as a ready VOD; resolves with the video id. */
-export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: LivePackager): Promise<string> {
+/** The version of a video a live's recording becomes. */
+export interface ArchiveTarget {
+  videoId: string;
+  version: number;
+}
+
+/** Where a live's packager keeps its runs and journal on this node. */
+export function liveWorkDir(config: Pick<Config, 'data_dir'>, liveId: string): string {
+  return join(config.data_dir, 'live', liveId);
+}
+
+/**
+ * The recording of an ended live, read back from its journal on this node; undefined when
+ * this node has none or it holds no segment (nothing to archive here).
+ */
+export async function recordedPackager(deps: Pick<ArchiveDeps, 'config' | 'store' | 'ffmpegPath' | 'encoder' | 'logger'>, liveId: string): Promise<LivePackager | undefined> {
+  const workDir = liveWorkDir(deps.config, liveId);
+  const packager = new LivePackager(
+    packagerOptions(deps.config, { liveId, store: deps.store, workDir, ffmpegPath: deps.ffmpegPath, encoder: deps.encoder, record: true, logger: deps.logger }),
+  );
+  if (!(await packager.resume()) || packager.timelines().size === 0) return undefined;
+  // Final playlists (ENDLIST) again, which also rebuilds the master's variants the archive reads.
+  await packager.end();
+  return packager;
+}
+
+export interface ArchiveQueueDeps {
+  catalog: VideoCatalog;
+  queue: JobQueue;
+  lives: LiveStore;
+}
+
+/**
+ * Queues the archive of an ended recorded live: its video and version first (the live's
+ * `vod_video_id` from now on, `processing`), then the `live.archive` job that fills them.
+ * Resolves with the video id.
+ */
+export async function queueArchive(deps: ArchiveQueueDeps, live: LiveRow): Promise<string> {
+  let target: ArchiveTarget | undefined;
+  const existing = live.vod_video_id ? await deps.catalog.find(live.vod_video_id) : undefined;
+  if (existing && existing.latest_version > 0) target = { videoId: existing.id, version: existing.latest_version };
+  if (!target) {
+    const video = await deps.catalog.create({ title: live.title, owner: live.owner });
+    target = { videoId: video.id, version: await deps.catalog.openVersion(video.id, { status: 'processing' }) };
+    await deps.lives.update(live.id, { vod_video_id: target.videoId });
+  }
+  await deps.queue.enqueue('live.archive', { liveId: live.id, ...target }, target);
+  return target.videoId;
+}
+
+/**
+ * At start: queues again every ended recorded live whose recording is on this node and whose
+ * VOD is neither ready, failed for good, nor already queued (the process stopped between
+ * the live's end and the job, or the job's row was lost with a restored database).
+ * Returns the live ids queued.
+ */
+export async function requeueUnarchived(deps: ArchiveQueueDeps & { db: Kysely<Database>; config: Pick<Config, 'data_dir'> }): Promise<string[]> {
+  const candidates = await deps.db
+    .selectFrom('lives')
+    .leftJoin('versions', (j) => j.onRef('versions.video_id', '=', 'lives.vod_video_id').on('versions.version', '=', 1))
+    .select(['lives.id as id', 'lives.vod_video_id as vod_video_id', 'versions.status as version_status'])
+    .where('lives.status', '=', 'ended')
+    .where('lives.record', '=', 1)
+    .where((eb) => eb.or([eb('lives.vod_video_id', 'is', null), eb('versions.status', '=', 'processing')]))
+    .execute();
+  const queued: string[] = [];
+  for (const c of candidates) {
+    // Not this node's recording, or nothing was recorded (no segment was ever published).
+    const journal = new LiveJournal(liveWorkDir(deps.config, c.id), () => undefined);
+    if (!(await journal.read()).some((entry) => entry.t === 'segment')) continue;
+    if (c.vod_video_id) {
+      const active = await deps.db
+        .selectFrom('jobs')
+        .select('id')
+        .where('type', '=', 'live.archive')
+        .where('video_id', '=', c.vod_video_id)
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirst();
+      if (active) continue;
+    }
+    const live = await deps.lives.find(c.id);
+    if (!live) continue;
+    await queueArchive(deps, live);
+    queued.push(c.id);
+  }
+  return queued;
+}
+
+/**
+ * Publishes the recording of an ended live as the ready `target` version. Idempotent: an
+ * attempt cut short (a crash) left at most a partial staging prefix, which is wiped first.
+ */
+export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: LivePackager, target: ArchiveTarget): Promise<void> {
   const timelines = packager.timelines();
   const variants = packager.masterVariants().filter((v) => (timelines.get(v.name)?.length ?? 0) > 0);
   const audio = timelines.get(AUDIO_RENDITION);
@@ -96,13 +200,15 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
   const lowest = variants[0];
   if (!top || !lowest) throw new Error('the live recorded no video');
 
-  const video = await deps.catalog.create({ title: live.title, owner: live.owner });
-  const version = await deps.catalog.openVersion(video.id, { status: 'processing' });
-  const staging = objectKeys.staging(video.id, version);
-  await mkdir(join(deps.config.data_dir, 'work'), { recursive: true });
-  const work = await mkdtemp(join(deps.config.data_dir, 'work', `archive-${live.id}-`));
+  const { videoId, version } = target;
+  const staging = objectKeys.staging(videoId, version);
+  await deps.store.deletePrefix(staging);
+  // One dir per live: an attempt cut short by a crash left its files here (its ffmpeg is reaped at start).
+  const work = join(deps.config.data_dir, 'work', `archive-${live.id}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
   try {
-    await deps.catalog.setProgress(video.id, version, 'publish', 0);
+    await deps.catalog.setProgress(videoId, version, 'publish', 0);
     const rendered = [...variants.map((v) => v.name), ...(audio?.length ? [AUDIO_RENDITION] : [])];
     const target = targetDurationOf(deps.config.transcode.segment_s, [...timelines.values()].flat().map((s) => s.duration));
     for (const name of rendered) {
@@ -146,7 +252,7 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
     );
     await deps.store.putFile(`${staging}poster.jpg`, join(work, 'poster.jpg'));
 
-    const base = `${deps.config.public_url.replace(/\/$/, '')}${mediaBase(video.id, version)}`;
+    const base = `${deps.config.public_url.replace(/\/$/, '')}${mediaBase(videoId, version)}`;
     const ladder = variants.map((v) => ({ name: v.name, width: v.width, height: v.height, bitrate_kbps: Math.round(v.bandwidth / 1000), codecs: v.codecs }));
     const manifest: MediaManifest = {
       version,
@@ -160,17 +266,15 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
       encoder: deps.encoder,
     };
     await deps.store.put(`${staging}manifest.json`, JSON.stringify(manifest, null, 2));
-    await deps.store.publishPrefix(staging, objectKeys.media(video.id, version));
+    await deps.store.publishPrefix(staging, objectKeys.media(videoId, version));
     await deps.catalog.markReady(
-      video.id,
+      videoId,
       version,
       { duration_ms, width: top.width, height: top.height, manifest: JSON.stringify(manifest), loudness: null, encoder: deps.encoder },
       ladder,
     );
-    return video.id;
   } catch (err) {
     await deps.store.deletePrefix(staging).catch(() => undefined);
-    await deps.catalog.markFailed(video.id, version, { code: 'E_TRANSCODE_FAILED', message: `archiving the live failed: ${(err as Error).message}`, retryable: false });
     throw err;
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -24,7 +24,7 @@ import type { ObjectStore } from '../core/storage/object-store.js';
 import type { IngestPublisher } from './ingest-server.js';
 import type { LiveRung } from './live-command.js';
 import { firstLiveLadder, laterLiveLadder } from './live-ladder.js';
-import { LivePackager, type PackagerRun } from './live-packager.js';
+import { LivePackager, packagerOptions, type PackagerRun } from './live-packager.js';
 import type { LiveRendition, LiveStore } from './live-store.js';
 
 /** Waiting this long for a first video keyframe, the run starts anyway (e.g. a late keyframe). */
@@ -43,8 +43,11 @@ export interface BroadcastDeps {
   ffmpegPath: string;
   encoder: VideoEncoder;
   workDir: string;
-  /** Turns the ended live's recording into a VOD; resolves with the video id. */
-  archive(row: LiveRow, packager: LivePackager): Promise<string>;
+  /**
+   * Queues the archive of the ended live's recording (a `live.archive` job, live-archive.ts);
+   * resolves with the id of the video it becomes.
+   */
+  archive(row: LiveRow): Promise<string>;
   plugins: Pick<PluginManager, 'action'>;
 }
 
@@ -88,20 +91,17 @@ export class LiveBroadcast {
     private readonly deps: BroadcastDeps,
   ) {
     this.log = deps.logger.child({ live_id: row.id });
-    this.packager = new LivePackager({
-      liveId: row.id,
-      store: deps.objects,
-      workDir: deps.workDir,
-      ffmpegPath: deps.ffmpegPath,
-      encoder: deps.encoder,
-      segmentSeconds: deps.config.transcode.segment_s,
-      window: deps.config.live.window_segments,
-      preset: deps.config.live.preset,
-      audioKbps: deps.config.transcode.audio_kbps,
-      record: row.record === 1,
-      maxLagMs: deps.config.live.max_lag_s * 1000,
-      logger: this.log,
-    });
+    this.packager = new LivePackager(
+      packagerOptions(deps.config, {
+        liveId: row.id,
+        store: deps.objects,
+        workDir: deps.workDir,
+        ffmpegPath: deps.ffmpegPath,
+        encoder: deps.encoder,
+        record: row.record === 1,
+        logger: this.log,
+      }),
+    );
   }
 
   get id(): string {
@@ -303,13 +303,13 @@ export class LiveBroadcast {
       return;
     }
     if (this.packager.timelines().size === 0) return;
+    // A queued job, not work of this process: a restart during the archive does not lose it.
     try {
-      const videoId = await this.deps.archive(this.row, this.packager);
-      await this.deps.lives.update(this.row.id, { vod_video_id: videoId });
-      this.log.info({ video_id: videoId }, 'live archived as a VOD');
+      const videoId = await this.deps.archive(this.row);
+      this.log.info({ video_id: videoId }, 'live: archive to a VOD queued');
     } catch (err) {
-      this.log.error({ err }, 'live: archiving failed');
-      await this.deps.lives.update(this.row.id, { error_message: `archiving failed: ${(err as Error).message}` });
+      // The live is ended: the next media process start queues it again (live-archive.ts).
+      this.log.error({ err }, 'live: queueing the archive failed');
     }
   }
 }

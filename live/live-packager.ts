@@ -18,6 +18,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { FfmpegError, runFfmpeg } from '../core/media/ffmpeg.js';
 import { parseMediaPlaylist } from '../core/media/playlists.js';
@@ -63,6 +64,21 @@ export interface PackagerOptions {
   /** Lag (ingest time − packaged time) above which a run is behind real time. */
   maxLagMs: number;
   logger: Logger;
+}
+
+/** The options of a live's packager from the `live.*` and `transcode.*` config keys. */
+export function packagerOptions(
+  config: Readonly<Pick<Config, 'live' | 'transcode'>>,
+  of: Pick<PackagerOptions, 'liveId' | 'store' | 'workDir' | 'ffmpegPath' | 'encoder' | 'record' | 'logger'>,
+): PackagerOptions {
+  return {
+    ...of,
+    segmentSeconds: config.transcode.segment_s,
+    window: config.live.window_segments,
+    preset: config.live.preset,
+    audioKbps: config.transcode.audio_kbps,
+    maxLagMs: config.live.max_lag_s * 1000,
+  };
 }
 
 /** The ffmpeg side of one publish. */

@@ -11,11 +11,10 @@
  * dir is not on this node are another node's (a shared database) and left alone.
  */
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { VideoEncoder } from '../core/media/types.js';
 import type { Services } from '../core/services.js';
 import { connectionLimits, IngestServer, type IngestHandler, type IngestPublisher } from './ingest-server.js';
-import { archiveLive } from './live-archive.js';
+import { liveWorkDir, queueArchive, requeueUnarchived } from './live-archive.js';
 import { liveHookValue, LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
 import { liveObjectKey } from './live-packager.js';
 import { LiveStore } from './live-store.js';
@@ -97,8 +96,8 @@ class LiveSessions implements IngestHandler {
 export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }): Promise<{ stop(): Promise<void> }> {
   const lives = new LiveStore(s.db.db);
   const log = s.logger.child({ component: 'live' });
-  const workDirOf = (liveId: string) => join(s.config.data_dir, 'live', liveId);
-  const archiveDeps = { catalog: s.catalog, store: s.store, config: s.config, ffmpegPath: media.ffmpegPath, encoder: media.encoder, logger: log };
+  const workDirOf = (liveId: string) => liveWorkDir(s.config, liveId);
+  const archiveQueue = { catalog: s.catalog, queue: s.queue, lives };
   const sessions = new LiveSessions(
     lives,
     (liveId) => ({
@@ -109,7 +108,7 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
       ffmpegPath: media.ffmpegPath,
       encoder: media.encoder,
       workDir: workDirOf(liveId),
-      archive: (row, packager) => archiveLive(archiveDeps, row, packager),
+      archive: (row) => queueArchive(archiveQueue, row),
       plugins: s.plugins,
     }),
     s,
@@ -121,6 +120,9 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
     await lives.update(row.id, { status: 'ended', publishing: 0, ended_at: Date.now(), error_message: 'the media process stopped during the broadcast' });
     if (row.record !== 1) await s.store.deletePrefix(liveObjectKey(row.id, ''));
   }
+  // Lives that ended while no archive job could be queued (a crash in between) get theirs now.
+  const requeued = await requeueUnarchived({ ...archiveQueue, db: s.db.db, config: s.config });
+  if (requeued.length > 0) log.warn({ live_ids: requeued }, 'live: queued the archive of ended lives that had none');
   const ingest = new IngestServer({
     port: s.config.live.port,
     host: s.config.http.host,

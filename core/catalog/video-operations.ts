@@ -6,16 +6,37 @@ import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { VideoRow } from '../storage/metadata-db.js';
 import { objectKeys } from '../storage/object-store.js';
+import { announceMediaChanged } from '../plugins/video-hooks.js';
 
-/** Removes the video's rows, source and every output. */
-export async function deleteVideo(s: Pick<Services, 'catalog' | 'store' | 'logger'>, row: VideoRow): Promise<void> {
+/**
+ * Removes the video's rows, source and every output (published, and staged by a job still
+ * running: that job notices the video is gone and removes whatever it writes after this).
+ */
+export async function deleteVideo(s: Pick<Services, 'catalog' | 'store' | 'logger' | 'plugins' | 'config'>, row: VideoRow): Promise<void> {
+  const uploads = await s.catalog.unfinishedUploads(row.id);
   await s.catalog.delete(row.id);
   await Promise.all([
     s.store.deletePrefix(objectKeys.sourcePrefix(row.id)),
     s.store.deletePrefix(objectKeys.stagingPrefix(row.id)),
     s.store.deletePrefix(objectKeys.mediaPrefix(row.id)),
+    // Uploads in progress: their bytes; the upload expiry sweeps whatever the tus store keeps beside them.
+    ...uploads.map((id) => s.store.delete(s.store.tusUploadKey(id)).catch(() => undefined)),
   ]);
   s.logger.info({ video_id: row.id }, 'video deleted');
+  announceMediaChanged(s, { videoId: row.id, reason: 'deleted', version: null });
+}
+
+/** Changes a video's fields; a visibility change is announced (cached media must be purged). */
+export async function patchVideo(
+  s: Pick<Services, 'catalog' | 'logger' | 'plugins' | 'config'>,
+  row: VideoRow,
+  fields: Parameters<Services['catalog']['patch']>[1],
+): Promise<VideoRow> {
+  const updated = await s.catalog.patch(row.id, fields);
+  if (updated.visibility !== row.visibility) {
+    announceMediaChanged(s, { videoId: row.id, reason: 'visibility', version: updated.current_version || null });
+  }
+  return updated;
 }
 
 /** Opens a new version made from the newest stored source and queues its processing. */

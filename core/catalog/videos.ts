@@ -298,15 +298,20 @@ export class VideoCatalog {
     await this.db.updateTable('versions').set(fields).where('video_id', '=', videoId).where('version', '=', version).execute();
   }
 
-  /** The version is published: it becomes the one viewers get. */
+  /**
+   * The version is published: it becomes the one viewers get. Every other ready version of
+   * the video is superseded from now on (served for `versions.grace_s`, then swept); the
+   * answer names them, so their URLs can be purged from CDNs. A version that finishes after
+   * a newer one is already current is superseded at once.
+   */
   async markReady(
     videoId: string,
     version: number,
     fields: Pick<VersionRow, 'duration_ms' | 'width' | 'height' | 'manifest' | 'loudness' | 'encoder'>,
     renditions: Omit<RenditionRow, 'video_id' | 'version'>[],
-  ): Promise<void> {
+  ): Promise<{ superseded: number[] }> {
     const t = this.now();
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('renditions').where('video_id', '=', videoId).where('version', '=', version).execute();
       if (renditions.length > 0) {
         await trx
@@ -327,7 +332,47 @@ export class VideoCatalog {
         .where('id', '=', videoId)
         .where('current_version', '<', version)
         .execute();
+      const video = await trx.selectFrom('videos').select('current_version').where('id', '=', videoId).executeTakeFirst();
+      if (!video) return { superseded: [] };
+      const superseded = await trx
+        .selectFrom('versions')
+        .select('version')
+        .where('video_id', '=', videoId)
+        .where('status', '=', 'ready')
+        .where('version', '!=', video.current_version)
+        .where('superseded_at', 'is', null)
+        .execute();
+      if (superseded.length > 0) {
+        await trx
+          .updateTable('versions')
+          .set({ superseded_at: t })
+          .where('video_id', '=', videoId)
+          .where('version', 'in', superseded.map((r) => r.version))
+          .execute();
+      }
+      return { superseded: superseded.map((r) => r.version) };
     });
+  }
+
+  /**
+   * Superseded versions whose grace period ended before `before` and whose media is still
+   * stored: what the sweep removes next (a bounded batch, oldest first).
+   */
+  async expiredVersions(before: number, limit: number): Promise<Pick<VersionRow, 'video_id' | 'version'>[]> {
+    return this.db
+      .selectFrom('versions')
+      .select(['video_id', 'version'])
+      .where('superseded_at', '<=', before)
+      .where('media_removed_at', 'is', null)
+      .orderBy('superseded_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** The sweep deleted a superseded version's media. */
+  async markMediaRemoved(videoId: string, version: number): Promise<void> {
+    await this.updateVersion(videoId, version, { media_removed_at: this.now(), playable: 0 });
+    await this.db.deleteFrom('renditions').where('video_id', '=', videoId).where('version', '=', version).execute();
   }
 
   /** Processing of a version failed; the video shows the error only if nothing is ready. */
@@ -370,6 +415,12 @@ export class VideoCatalog {
         .where('id', '=', videoId)
         .execute();
     });
+  }
+
+  /** Ids of the video's tus uploads still in progress (their bytes are not a version's source yet). */
+  async unfinishedUploads(videoId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('upload_sessions').select('id').where('video_id', '=', videoId).where('completed_at', 'is', null).execute();
+    return rows.map((r) => r.id);
   }
 
   async delete(id: string): Promise<void> {

@@ -81,7 +81,7 @@ export async function checkConsistency(db: MetadataDb, store: ObjectStore, opts:
   const objects = await store.list('');
   const incomplete = (await store.listIncompleteUploads?.('')) ?? [];
 
-  const versions = await db.db.selectFrom('versions').select(['video_id', 'version', 'status']).execute();
+  const versions = await db.db.selectFrom('versions').select(['video_id', 'version', 'status', 'media_removed_at']).execute();
   const sessions = await db.db.selectFrom('upload_sessions').select(['id', 'expires_at', 'completed_at', 'created_at']).execute();
   const lives = await db.db.selectFrom('lives').select('id').execute();
   const versionStatus = new Map(versions.map((v) => [`${v.video_id}/v${v.version}`, v.status]));
@@ -125,7 +125,8 @@ export async function checkConsistency(db: MetadataDb, store: ObjectStore, opts:
 
   const missing: MissingObjects[] = [];
   for (const v of versions) {
-    if (v.status !== 'ready') continue;
+    // A replaced version whose media the sweep removed after its grace period owns none.
+    if (v.status !== 'ready' || v.media_removed_at !== null) continue;
     const base = `media/${v.video_id}/v${v.version}/`;
     const absent = ['master.m3u8', 'manifest.json'].filter((f) => !keys.has(base + f));
     if (absent.length) missing.push({ table: 'versions', row: `${v.video_id}/v${v.version}`, missing: absent.map((f) => base + f) });

@@ -12,7 +12,7 @@ import type { Config } from '../../config/schema.js';
 import type { JobRow, JobStatus, MetadataDb } from '../storage/metadata-db.js';
 
 /** Every job type core knows; a node only claims the types it knows. */
-export const JOB_TYPES = ['vod.process'] as const;
+export const JOB_TYPES = ['vod.process', 'live.archive'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 /** The payload each job type carries (stored as JSON). */
@@ -23,6 +23,12 @@ export interface JobPayloads {
     version: number;
     /** Reprocessing: the earlier version whose stored source is used (default `version`). */
     sourceVersion?: number;
+  };
+  /** An ended recorded live's segments published as the (already opened) version of a video. */
+  'live.archive': {
+    liveId: string;
+    videoId: string;
+    version: number;
   };
 }
 

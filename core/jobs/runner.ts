@@ -42,6 +42,8 @@ export interface RunnerOptions {
   pollIntervalMs: number;
   leaseMs: number;
   timeoutMs: number;
+  /** The job types this process claims (default all): e.g. a node without the live role leaves `live.archive` to one with it. */
+  types?: readonly JobType[];
   now?: () => number;
 }
 
@@ -80,7 +82,7 @@ export class JobRunner {
     this.polling = true;
     try {
       while (!this.stopping && this.running.size < this.opts.concurrency) {
-        const job = await this.queue.claim(this.opts.owner);
+        const job = await this.queue.claim(this.opts.owner, this.opts.types);
         if (!job) break;
         const abort = new AbortController();
         const done = this.execute(job, abort)

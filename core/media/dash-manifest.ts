@@ -1,21 +1,52 @@
 /*
- * master.mpd over the SAME fMP4 files as the HLS playlists: a static MPD whose
- * Representations list their init and media segments (SegmentList + SegmentTimeline) in the
- * playlists' order, with durations in each track's own timescale (read from the init's mdhd).
+ * master.mpd over the SAME fMP4 files as the HLS playlists: a static MPD in the ISO BMFF live
+ * profile, each Representation addressing its files with a SegmentTemplate
+ * (`240p/seg-$Number%05d$.m4s`, startNumber 0, the init as `initialization`) and a
+ * SegmentTimeline read from the segments' own tfdt and sample durations.
+ *
+ * Why not SegmentList: the on-demand and live profiles both forbid it, and dash.js, VLC and
+ * GStreamer fetched the first segment again and again on such an MPD (FACTS.md).
+ *
+ * Audio: one AdaptationSet per (language, codecs), so stereo and surround AAC of one track
+ * are bitrate alternatives while another language or codec is a separate track choice; the
+ * source's default track is Role "main", the others "alternate".
  */
-import type { MediaPlaylist } from './playlists.js';
+import { languageTag } from './hls-master.js';
 
-/** One Representation: a rendition directory and its parsed media playlist. */
+/** One segment on a Representation's timeline, in its timescale. */
+export interface DashSegment {
+  start: number;
+  duration: number;
+}
+
+/** What every Representation has: where its files are and how its timeline goes. */
 export interface DashRepresentation {
+  /** Representation@id, also the rendition directory ("240p", "audio-0"). */
   id: string;
-  /** Directory of the rendition relative to the MPD ("240p"). */
-  dir: string;
-  playlist: MediaPlaylist;
+  /** Init segment URI relative to the MPD ("240p/init_240p.mp4"). */
+  initialization: string;
+  /** Media URI template relative to the MPD ("240p/seg-$Number%05d$.m4s"). */
+  media: string;
+  startNumber: number;
   timescale: number;
+  segments: DashSegment[];
+  /** Peak bits per second of its segments. */
   bandwidth: number;
   codecs: string;
-  width?: number;
-  height?: number;
+}
+
+export interface DashVideoRepresentation extends DashRepresentation {
+  width: number;
+  height: number;
+}
+
+export interface DashAudioRepresentation extends DashRepresentation {
+  /** ISO 639 code of the source track ("eng", "und"). */
+  language: string;
+  label: string;
+  channels: number;
+  default: boolean;
+  sampleRate: number;
 }
 
 export interface DashManifestInput {
@@ -23,22 +54,23 @@ export interface DashManifestInput {
   /** Frame rate as an MPD frameRate ("30", "30000/1001"). */
   frameRate: string;
   segmentSeconds: number;
-  video: DashRepresentation[];
-  audio: DashRepresentation | null;
+  video: DashVideoRepresentation[];
+  audio: DashAudioRepresentation[];
 }
 
-/** The mdhd timescale of the first track in an fMP4 init segment; null if absent. */
-export function readInitTimescale(init: Uint8Array): number | null {
-  const view = new DataView(init.buffer, init.byteOffset, init.byteLength);
-  for (let i = 4; i + 24 <= init.length; i++) {
-    // 'mdhd' box type, then version(1) flags(3) and the creation/modification times.
-    if (init[i] === 0x6d && init[i + 1] === 0x64 && init[i + 2] === 0x68 && init[i + 3] === 0x64) {
-      const version = init[i + 4];
-      const at = i + 4 + (version === 1 ? 20 : 12);
-      return at + 4 <= init.length ? view.getUint32(at) : null;
-    }
-  }
-  return null;
+/**
+ * The SegmentTemplate media pattern for consecutive segment names (`seg-00000.m4s` …):
+ * `{ media: "seg-$Number%05d$.m4s", startNumber: 0 }`; null when the names do not follow one
+ * zero-padded counter (the MPD could not address them by number).
+ */
+export function numberTemplate(uris: readonly string[]): { media: string; startNumber: number } | null {
+  const first = /^(.*?)(\d+)(\.[A-Za-z0-9]+)$/.exec(uris[0] ?? '');
+  if (!first) return null;
+  const [, prefix = '', digits = '', suffix = ''] = first;
+  const startNumber = Number(digits);
+  const name = (n: number): string => `${prefix}${String(n).padStart(digits.length, '0')}${suffix}`;
+  if (!uris.every((uri, i) => uri === name(startNumber + i))) return null;
+  return { media: `${prefix}$Number%0${digits.length}d$${suffix}`, startNumber };
 }
 
 function isoDuration(ms: number): string {
@@ -49,57 +81,78 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function timeline(rep: DashRepresentation): string {
-  const runs: { d: number; r: number }[] = [];
-  for (const seg of rep.playlist.segments) {
-    const d = Math.round(seg.duration * rep.timescale);
+/** <S> runs: a new run where a gap or overlap breaks continuity, r for repeats. */
+function timeline(segments: readonly DashSegment[]): string {
+  const runs: { t?: number; d: number; r: number }[] = [];
+  let next: number | null = null;
+  for (const seg of segments) {
     const last = runs[runs.length - 1];
-    if (last && last.d === d) last.r++;
-    else runs.push({ d, r: 0 });
+    if (last && last.d === seg.duration && seg.start === next) last.r++;
+    else runs.push({ ...(seg.start === next ? {} : { t: seg.start }), d: seg.duration, r: 0 });
+    next = seg.start + seg.duration;
   }
-  return runs.map((run, i) => `<S ${i === 0 ? 't="0" ' : ''}d="${run.d}"${run.r ? ` r="${run.r}"` : ''}/>`).join('');
+  return runs.map((run) => `<S${run.t !== undefined ? ` t="${run.t}"` : ''} d="${run.d}"${run.r ? ` r="${run.r}"` : ''}/>`).join('');
 }
 
-function representation(rep: DashRepresentation, extra: string, inner = ''): string {
-  const url = (uri: string): string => escapeXml(`${rep.dir}/${uri}`);
-  const init = rep.playlist.initUri ? `          <Initialization sourceURL="${url(rep.playlist.initUri)}"/>\n` : '';
-  const segments = rep.playlist.segments.map((s) => `          <SegmentURL media="${url(s.uri)}"/>`).join('\n');
+function representation(rep: DashRepresentation, attrs: string, inner: string[] = []): string[] {
+  const template =
+    `<SegmentTemplate timescale="${rep.timescale}" initialization="${escapeXml(rep.initialization)}" ` +
+    `media="${escapeXml(rep.media)}" startNumber="${rep.startNumber}">`;
   return [
-    `      <Representation id="${escapeXml(rep.id)}" bandwidth="${rep.bandwidth}" codecs="${escapeXml(rep.codecs)}"${extra}>`,
-    inner,
-    `        <SegmentList timescale="${rep.timescale}">`,
-    `${init}          <SegmentTimeline>${timeline(rep)}</SegmentTimeline>`,
-    segments,
-    '        </SegmentList>',
+    `      <Representation id="${escapeXml(rep.id)}" bandwidth="${Math.ceil(rep.bandwidth)}" codecs="${escapeXml(rep.codecs)}"${attrs}>`,
+    ...inner.map((l) => `        ${l}`),
+    `        ${template}`,
+    `          <SegmentTimeline>${timeline(rep.segments)}</SegmentTimeline>`,
+    '        </SegmentTemplate>',
     '      </Representation>',
-  ]
-    .filter((l) => l !== '')
-    .join('\n');
+  ];
+}
+
+function audioAdaptationSets(audio: readonly DashAudioRepresentation[], firstId: number): string[] {
+  const sets = new Map<string, DashAudioRepresentation[]>();
+  for (const a of audio) {
+    const key = `${languageTag(a.language)}/${a.codecs}`;
+    sets.set(key, [...(sets.get(key) ?? []), a]);
+  }
+  const out: string[] = [];
+  let id = firstId;
+  for (const reps of sets.values()) {
+    const head = reps[0]!;
+    const isDefault = reps.some((r) => r.default);
+    out.push(
+      `    <AdaptationSet id="${id++}" contentType="audio" mimeType="audio/mp4" lang="${escapeXml(languageTag(head.language))}" segmentAlignment="true" startWithSAP="1">`,
+      // Schema order: Label (RepresentationBase) before Role (AdaptationSet).
+      `      <Label>${escapeXml(head.label || head.id)}</Label>`,
+      `      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="${isDefault ? 'main' : 'alternate'}"/>`,
+    );
+    for (const a of [...reps].sort((x, y) => x.bandwidth - y.bandwidth)) {
+      const channels = `<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${a.channels}"/>`;
+      out.push(...representation(a, ` audioSamplingRate="${a.sampleRate}"`, [channels]));
+    }
+    out.push('    </AdaptationSet>');
+  }
+  return out;
 }
 
 /** The MPD text. */
 export function buildDashManifest(input: DashManifestInput): string {
-  const video = input.video
-    .map((r) => representation(r, ` width="${r.width ?? 0}" height="${r.height ?? 0}" frameRate="${input.frameRate}" sar="1:1"`))
-    .join('\n');
   const parts = [
     '<?xml version="1.0" encoding="utf-8"?>',
-    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011,urn:mpeg:dash:profile:isoff-live:2011"',
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011"',
     `     type="static" mediaPresentationDuration="${isoDuration(input.duration_ms)}" minBufferTime="PT${input.segmentSeconds}S">`,
     `  <Period id="0" start="PT0S">`,
-    '    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">',
-    video,
-    '    </AdaptationSet>',
   ];
-  if (input.audio) {
-    const channels =
-      '        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>';
+  if (input.video.length) {
+    const video = [...input.video].sort((a, b) => a.bandwidth - b.bandwidth);
+    const maxWidth = Math.max(...video.map((v) => v.width));
+    const maxHeight = Math.max(...video.map((v) => v.height));
     parts.push(
-      '    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1" lang="und">',
-      representation(input.audio, ' audioSamplingRate="48000"', channels),
+      `    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" ` +
+        `maxWidth="${maxWidth}" maxHeight="${maxHeight}" frameRate="${input.frameRate}">`,
+      ...video.flatMap((v) => representation(v, ` width="${v.width}" height="${v.height}" frameRate="${input.frameRate}" sar="1:1"`)),
       '    </AdaptationSet>',
     );
   }
-  parts.push('  </Period>', '</MPD>', '');
+  parts.push(...audioAdaptationSets(input.audio, 1), '  </Period>', '</MPD>', '');
   return parts.join('\n');
 }

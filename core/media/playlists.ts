@@ -2,6 +2,7 @@
  * Pure helpers over the HLS playlists ffmpeg writes. ffmpeg writes EVENT playlists while it
  * encodes (so a video plays seconds after upload); the job handler serves them with
  * growingPlaylist() meanwhile and stores vodPlaylist() versions once the pass is done.
+ * The master playlist is not ffmpeg's: hls-master.ts writes it.
  */
 
 /** One media segment of a media playlist. */
@@ -98,30 +99,6 @@ export function parseMasterPlaylist(text: string): MasterPlaylist {
     }
   }
   return result;
-}
-
-/** Every URI a master playlist references (variants, then alternative media). */
-export function masterUris(master: MasterPlaylist): string[] {
-  return [...master.variants.map((v) => v.uri), ...master.media.flatMap((m) => (m.uri ? [m.uri] : []))];
-}
-
-/**
- * Drops the audio-only EXT-X-STREAM-INF that ffmpeg's hls muxer adds for an audio group
- * (a player could pick it and show no picture) when video variants exist.
- */
-export function withoutAudioOnlyVariants(text: string): string {
-  const out: string[] = [];
-  const src = text.split('\n');
-  const hasVideo = src.some((l) => l.startsWith('#EXT-X-STREAM-INF:') && l.includes('RESOLUTION='));
-  for (let i = 0; i < src.length; i++) {
-    const line = src[i] ?? '';
-    if (hasVideo && line.startsWith('#EXT-X-STREAM-INF:') && !line.includes('RESOLUTION=')) {
-      i++; // its URI line
-      continue;
-    }
-    out.push(line);
-  }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
 function withTag(text: string, tag: string, after: RegExp): string {

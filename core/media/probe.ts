@@ -116,7 +116,7 @@ async function frameRate(ffprobePath: string, file: string, stream: FfprobeStrea
   return { fps, vfr: average !== null && Math.abs(average - fps) / fps > 0.005 };
 }
 
-async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOutput> {
+async function runFfprobe(ffprobePath: string, file: string, signal: AbortSignal | undefined): Promise<FfprobeOutput> {
   let stdout: string;
   let refusedSize: FfprobeOutput['refusedSize'];
   const onStderrLine = (line: string): void => {
@@ -127,7 +127,7 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
     stdout = await runFfmpeg(
       ffprobePath,
       ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...safeInputArgs(file)],
-      { onStderrLine },
+      { onStderrLine, signal },
     );
   } catch (err) {
     if (err instanceof FfmpegError && err.reason === 'exit') {
@@ -142,15 +142,18 @@ async function runFfprobe(ffprobePath: string, file: string): Promise<FfprobeOut
   }
 }
 
-/** Probes an uploaded file and checks it against the limits; throws AppError when refused. */
+/**
+ * Probes an uploaded file and checks it against the limits; throws AppError when refused.
+ * `signal` stops an ffprobe that hangs (e.g. on a source that never ends).
+ */
 export async function probeSource(
   ffprobePath: string,
   file: string,
   limits: ProbeLimits,
   /** With ffmpegPath, a source that does not declare its field order gets an idet pass. */
-  opts: { ffmpegPath?: string } = {},
+  opts: { ffmpegPath?: string; signal?: AbortSignal } = {},
 ): Promise<ProbeResult> {
-  const out = await runFfprobe(ffprobePath, file);
+  const out = await runFfprobe(ffprobePath, file, opts.signal);
   const streams = out.streams ?? [];
   const known = streams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio');
   if (!out.format || known.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');

@@ -195,13 +195,23 @@ function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): str
   return chains.join(';');
 }
 
+/**
+ * How much of a source the transcode reads, in seconds: the duration its header claims plus
+ * a margin (10 %, at least 3 s). A file that lies about its length (claims 1 s, holds hours)
+ * cannot keep a worker encoding; the job compares what came out with this (vod-process).
+ */
+export function decodeCapSeconds(claimedMs: number): number {
+  const claimed = claimedMs / 1000;
+  return Math.round((claimed + Math.max(3, claimed * 0.1)) * 1000) / 1000;
+}
+
 /** The complete argument list of the one-pass transcode (progress on stdout). */
 export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   const { probe, ladder, segmentSeconds, outDir } = input;
   const builder = encoderBuilders[input.encoder];
   const gop: GopSpec = { keyint: keyintFor(outputFrameRate(probe, input.maxFps), segmentSeconds), segmentSeconds };
   const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...builder.inputArgs];
-  args.push(...safeInputArgs(input.sourcePath));
+  args.push('-t', String(decodeCapSeconds(probe.duration_ms)), ...safeInputArgs(input.sourcePath));
   args.push('-filter_complex', filterGraph(input, builder));
 
   // The HLS output: every rung, then the audio.

@@ -3,34 +3,19 @@
  *
  * 1. One ffmpeg pass (transcode-command.ts): every rung, the audio once, the storyboard sheets
  *    and the integrated loudness. A failing hardware encoder is retried once with libx264.
- * 2. Cheap finishing steps: VOD playlists, master without the audio-only variant, poster,
- *    storyboard.vtt and master.mpd over the same segments.
+ * 2. Cheap finishing steps: VOD playlists, our own master.m3u8 and master.mpd from the
+ *    measured files (ladder-manifests.ts), poster, storyboard.vtt.
  * Progress goes to task.progressPort; `{type:'abort'}` on task.controlPort kills ffmpeg.
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildDashManifest, readInitTimescale, type DashRepresentation } from './dash-manifest.js';
 import { FfmpegError, runFfmpeg, type FfmpegProgress } from './ffmpeg.js';
-import {
-  parseMasterPlaylist,
-  parseMediaPlaylist,
-  vodPlaylist,
-  withoutAudioOnlyVariants,
-  type MasterPlaylist,
-  type MediaPlaylist,
-} from './playlists.js';
+import { ladderLayout, writeLadderManifests } from './ladder-manifests.js';
+import { parseMediaPlaylist, vodPlaylist } from './playlists.js';
 import { makePoster } from './poster.js';
 import { storyboardVtt } from './storyboard.js';
-import {
-  AUDIO_RENDITION,
-  MASTER_PLAYLIST,
-  MEDIA_PLAYLIST,
-  buildTranscodeArgs,
-  fpsRational,
-  storyboardTileSize,
-} from './transcode-command.js';
+import { MEDIA_PLAYLIST, buildTranscodeArgs, storyboardTileSize } from './transcode-command.js';
 import type {
-  RenditionInfo,
   TranscodeControlMessage,
   TranscodeProgress,
   TranscodeResult,
@@ -102,38 +87,10 @@ async function runLadder(
   return { loudness: task.probe.has_audio ? loudness.value() : null };
 }
 
-interface RenditionFiles {
-  name: string;
-  playlist: MediaPlaylist;
-  timescale: number;
-}
-
-async function finishRendition(outDir: string, name: string): Promise<RenditionFiles> {
+/** Rewrites a rendition's EVENT playlist as the final VOD one. */
+async function finishPlaylist(outDir: string, name: string): Promise<void> {
   const file = path.join(outDir, name, MEDIA_PLAYLIST);
-  const text = vodPlaylist(await readFile(file, 'utf8'));
-  await writeFile(file, text);
-  const playlist = parseMediaPlaylist(text);
-  const init = playlist.initUri ? await readFile(path.join(outDir, name, playlist.initUri)) : null;
-  return { name, playlist, timescale: (init && readInitTimescale(init)) || 90_000 };
-}
-
-function renditionInfos(task: TranscodeTask, master: MasterPlaylist, frame_rate: string): RenditionInfo[] {
-  return task.ladder.map((rung) => {
-    const variant = master.variants.find((v) => v.uri === `${rung.name}/${MEDIA_PLAYLIST}`);
-    return {
-      name: rung.name,
-      width: rung.width,
-      height: rung.height,
-      bitrate_kbps: variant ? Math.round(variant.bandwidth / 1000) : rung.video_kbps + (task.probe.has_audio ? task.audioKbps : 0),
-      codecs: variant?.codecs ?? (task.probe.has_audio ? 'avc1.640028,mp4a.40.2' : 'avc1.640028'),
-      frame_rate,
-      video_range: 'SDR',
-    };
-  });
-}
-
-function dashRepresentation(files: RenditionFiles, bandwidth: number, codecs: string, size?: { width: number; height: number }): DashRepresentation {
-  return { id: files.name, dir: files.name, playlist: files.playlist, timescale: files.timescale, bandwidth, codecs, ...size };
+  await writeFile(file, vodPlaylist(await readFile(file, 'utf8')));
 }
 
 async function sheetsWritten(outDir: string): Promise<number> {
@@ -162,19 +119,10 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       ({ loudness } = await runLadder(task, encoder, abort.signal));
     }
 
-    const masterFile = path.join(task.outDir, MASTER_PLAYLIST);
-    const masterText = withoutAudioOnlyVariants(await readFile(masterFile, 'utf8'));
-    await writeFile(masterFile, masterText);
-    const master = parseMasterPlaylist(masterText);
-    const frameRate = fpsRational(outputFrameRate(task.probe, task.maxFps));
-    const renditions = renditionInfos(task, master, frameRate);
-
-    const video = await Promise.all(task.ladder.map((r) => finishRendition(task.outDir, r.name)));
-    const audio = task.probe.has_audio ? await finishRendition(task.outDir, AUDIO_RENDITION) : null;
-    const first = video[0];
-    const duration_ms = first
-      ? Math.round(first.playlist.segments.reduce((sum, s) => sum + s.duration, 0) * 1000)
-      : task.probe.duration_ms;
+    // Our master and MPD replace ffmpeg's master, written from the measured files.
+    const layout = ladderLayout(task);
+    await Promise.all([...layout.video, ...layout.audio].map((r) => finishPlaylist(task.outDir, r.name)));
+    const { renditions, duration_ms } = await writeLadderManifests(task.outDir, layout);
 
     const top = task.ladder[task.ladder.length - 1] ?? { width: task.probe.width, height: task.probe.height };
     await makePoster(task.ffmpegPath, task.sourcePath, path.join(task.outDir, 'poster.jpg'), {
@@ -188,19 +136,6 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
     const tile = storyboardTileSize(task.probe, task.storyboard);
     const storyboard = { ...task.storyboard, tile_width: tile.width, tile_height: tile.height, sheets: await sheetsWritten(task.outDir) };
     await writeFile(path.join(task.outDir, 'storyboard.vtt'), storyboardVtt(duration_ms, storyboard));
-
-    const mpd = buildDashManifest({
-      duration_ms,
-      frameRate,
-      segmentSeconds: task.segmentSeconds,
-      video: video.map((files, i) => {
-        const rung = task.ladder[i];
-        const codecs = renditions[i]?.codecs.split(',').find((c) => !c.startsWith('mp4a')) ?? 'avc1.640028';
-        return dashRepresentation(files, (rung?.video_kbps ?? 0) * 1000, codecs, rung && { width: rung.width, height: rung.height });
-      }),
-      audio: audio && dashRepresentation(audio, task.audioKbps * 1000, 'mp4a.40.2'),
-    });
-    await writeFile(path.join(task.outDir, 'master.mpd'), mpd);
 
     task.progressPort?.postMessage({ out_time_ms: duration_ms, percent: 100 } satisfies TranscodeProgress);
     return {

@@ -100,7 +100,7 @@ export interface RenditionInfo {
   name: string;
   width: number;
   height: number;
-  /** Declared bandwidth in kbps (video + audio). */
+  /** Real peak bit rate in kbps (max over segments of bytes·8/duration, video + default audio): the master's BANDWIDTH. */
   bitrate_kbps: number;
   /** RFC 6381 codecs string, e.g. "avc1.64001f,mp4a.40.2". */
   codecs: string;

@@ -19,6 +19,8 @@ export interface VersionAccess {
   ready: boolean;
   /** Still processing, but its first segments are already in staging (instant publish). */
   playable: boolean;
+  /** When a newer version replaced it (epoch ms); it is served `versions.grace_s` longer. */
+  supersededAt: number | null;
 }
 
 /** Negative answers are cached too: a wrapper, since the cache cannot hold undefined. */
@@ -70,6 +72,6 @@ export class MediaAccessCache {
 
   private async loadVersion(id: string, version: number): Promise<VersionAccess | undefined> {
     const row = await this.catalog.version(id, version);
-    return row && { ready: row.status === 'ready', playable: row.playable === 1 };
+    return row && { ready: row.status === 'ready', playable: row.playable === 1, supersededAt: row.superseded_at === null ? null : Number(row.superseded_at) };
   }
 }

@@ -36,6 +36,12 @@ export const HOOKS = {
   'action:video.ready': { kind: 'action' },
   /** Processing failed for good (no retry follows). */
   'action:video.failed': { kind: 'action' },
+  /**
+   * Media URLs of a video changed meaning (a new version replaced the served one, the
+   * visibility changed, the video was deleted): the value names the URL prefixes a CDN must
+   * purge. Wire it to your CDN's purge API (the webhooks plugin sends it as `video.media_changed`).
+   */
+  'action:video.media_changed': { kind: 'action' },
   /** A live went on air (first publish). */
   'action:live.started': { kind: 'action' },
   /** A live ended (the reconnect window passed or it was revoked). */
@@ -94,6 +100,26 @@ export interface PlaybackAuthorizeValue {
   token: string | null;
 }
 
+/** Why a video's media URLs changed (`action:video.media_changed`). */
+export type MediaChangeReason = 'new_version' | 'visibility' | 'deleted';
+
+/** `action:video.media_changed` value. */
+export interface MediaChangedValue {
+  video_id: string;
+  reason: MediaChangeReason;
+  /** The version now served (null once deleted). */
+  version: number | null;
+  /**
+   * URL prefixes to purge from caches: absolute under `public_url` when it is set, else
+   * paths. `new_version`: the replaced versions' prefixes (the origin serves them
+   * `versions.grace_s` longer, with max-age no longer than that, then 404); `visibility` and
+   * `deleted`: every version of the video (`/media/{id}/`).
+   */
+  purge_prefixes: string[];
+  /** `new_version`: when the origin stops serving the replaced versions (ISO 8601). */
+  replaced_served_until?: string;
+}
+
 /** Value and context of every hook. */
 export interface HookSignatures {
   'filter:upload.accept': { value: UploadAcceptValue; context: { principal: HookPrincipal } };
@@ -103,6 +129,7 @@ export interface HookSignatures {
   'filter:playback.authorize': { value: PlaybackAuthorizeValue; context: { method: string } };
   'action:video.ready': { value: VideoView; context: { video_id: string; version: number } };
   'action:video.failed': { value: VideoView; context: { video_id: string; version: number; error: VideoError } };
+  'action:video.media_changed': { value: MediaChangedValue; context: { video_id: string } };
   'action:live.started': { value: LiveHookValue; context: { live_id: string } };
   'action:live.ended': { value: LiveHookValue; context: { live_id: string; reason: string } };
 }

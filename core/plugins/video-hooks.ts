@@ -5,7 +5,8 @@
 import type { VideoError } from '../errors.js';
 import type { ProbeResult, Rung } from '../media/types.js';
 import type { Services } from '../services.js';
-import type { HookProbe } from './hooks.js';
+import { mediaBase } from '../catalog/videos.js';
+import type { HookProbe, MediaChangedValue } from './hooks.js';
 
 function hookProbe(p: ProbeResult): HookProbe {
   return {
@@ -51,4 +52,23 @@ export async function announceVideo(s: Services, videoId: string, version: numbe
   const video = await s.catalog.view(row);
   if (error) s.plugins.action('action:video.failed', video, { video_id: videoId, version, error });
   else s.plugins.action('action:video.ready', video, { video_id: videoId, version });
+}
+
+/**
+ * `action:video.media_changed`: URLs under the video's media changed meaning. `replaced`
+ * lists the versions a new one superseded (reason `new_version`); the other reasons purge
+ * every version of the video.
+ */
+export function announceMediaChanged(
+  s: Pick<Services, 'plugins' | 'config' | 'logger'>,
+  change: { videoId: string; reason: MediaChangedValue['reason']; version: number | null; replaced?: number[] },
+): void {
+  const { videoId, reason, version, replaced = [] } = change;
+  const prefix = s.config.public_url.replace(/\/+$/, '');
+  const paths = reason === 'new_version' ? replaced.map((v) => mediaBase(videoId, v)) : [`/media/${videoId}/`];
+  if (paths.length === 0) return;
+  const value: MediaChangedValue = { video_id: videoId, reason, version, purge_prefixes: paths.map((p) => prefix + p) };
+  if (reason === 'new_version') value.replaced_served_until = new Date(Date.now() + s.config.versions.grace_s * 1000).toISOString();
+  s.logger.info({ video_id: videoId, reason, purge_prefixes: value.purge_prefixes }, 'video media changed');
+  if (s.plugins.has('action:video.media_changed')) s.plugins.action('action:video.media_changed', value, { video_id: videoId });
 }

@@ -60,6 +60,10 @@ export interface VersionsTable {
   processing_started_at: number | null;
   created_at: number;
   ready_at: number | null;
+  /** When a newer version became current; served `versions.grace_s` longer, then swept. */
+  superseded_at: number | null;
+  /** When the sweep deleted this version's media. */
+  media_removed_at: number | null;
 }
 
 export interface RenditionsTable {

@@ -370,6 +370,23 @@ const uploadHolesAndTelemetryRetention: Migration = {
   },
 };
 
+/**
+ * Version lifecycle: when a newer version replaced a ready one (it is served for
+ * `versions.grace_s` after that), and when the sweep removed its media.
+ */
+const versionLifecycle: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('versions').addColumn('superseded_at', 'bigint').execute();
+    await db.schema.alterTable('versions').addColumn('media_removed_at', 'bigint').execute();
+    await db.schema.createIndex('versions_superseded_idx').on('versions').columns(['superseded_at']).execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropIndex('versions_superseded_idx').execute();
+    await db.schema.alterTable('versions').dropColumn('media_removed_at').execute();
+    await db.schema.alterTable('versions').dropColumn('superseded_at').execute();
+  },
+};
+
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_playback_events': playbackEvents,
@@ -378,6 +395,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_webhook_deliveries': webhookDeliveries,
   '0006_search_order': searchOrder,
   '0007_upload_holes_and_telemetry_retention': uploadHolesAndTelemetryRetention,
+  '0008_version_lifecycle': versionLifecycle,
 };
 
 export interface MigrateOptions {

@@ -101,8 +101,11 @@ export interface ObjectStore {
    */
   localPath?(key: string): string | undefined;
 
-  /** Copies the object to a local file (used when `localPath` is not available). */
-  download(key: string, localPath: string): Promise<void>;
+  /**
+   * Copies the object to a local file (used when `localPath` is not available). `signal`
+   * stops a download that hangs (the transfer is torn down, the promise rejects).
+   */
+  download(key: string, localPath: string, opts?: { signal?: AbortSignal | undefined }): Promise<void>;
 
   /** The @tus/server data store that writes uploads under `tus/` in this same storage. */
   tusDataStore(opts: { expirationPeriodInMilliseconds: number }): DataStore;

@@ -1,6 +1,7 @@
 /**
  * Built-in plugin `webhooks`: signed JSON POSTs to configured URLs when a video is ready or
- * failed and when a live starts or ends.
+ * failed, when its media URLs change (`video.media_changed`: new version, visibility,
+ * delete; `data.purge_prefixes` is what to purge from a CDN) and when a live starts or ends.
  *
  *   plugins:
  *     - name: webhooks
@@ -8,7 +9,7 @@
  *         secret: "…"                      # HMAC-SHA256 key (an endpoint may have its own)
  *         endpoints:
  *           - url: https://example.com/hooks/framecast
- *             events: [video.ready, video.failed]   # default: all four
+ *             events: [video.ready, video.failed]   # default: all of WEBHOOK_EVENTS
  *         max_age_s: 86400                 # retries stop this long after the event
  *         backoff_base_s: 10               # retry n waits base × 2^(n-1), capped by max_backoff_s
  *         max_backoff_s: 3600
@@ -28,7 +29,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { PluginApi } from '../../core/plugins/plugin-api.js';
 import type { Database, WebhookDeliveriesTable } from '../../core/storage/metadata-db.js';
 
-export const WEBHOOK_EVENTS = ['video.ready', 'video.failed', 'live.started', 'live.ended'] as const;
+export const WEBHOOK_EVENTS = ['video.ready', 'video.failed', 'video.media_changed', 'live.started', 'live.ended'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 interface Endpoint {
@@ -206,6 +207,7 @@ export function register(api: PluginApi): void {
 
   api.registerHook({ target: 'action:video.ready', handler: (video) => enqueue('video.ready', video) });
   api.registerHook({ target: 'action:video.failed', handler: (video) => enqueue('video.failed', video) });
+  api.registerHook({ target: 'action:video.media_changed', handler: (change) => enqueue('video.media_changed', change) });
   api.registerHook({ target: 'action:live.started', handler: (live) => enqueue('live.started', live) });
   api.registerHook({ target: 'action:live.ended', handler: (live, ctx) => enqueue('live.ended', { ...live, reason: ctx.reason }) });
 

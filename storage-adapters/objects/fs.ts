@@ -346,7 +346,8 @@ export class FsObjectStore implements ObjectStore {
     return this.#objectPath(key);
   }
 
-  async download(key: string, localPath: string): Promise<void> {
+  async download(key: string, localPath: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    opts.signal?.throwIfAborted();
     const from = this.#objectPath(key);
     if (!(await this.#statFile(from))) throw new AppError('E_NOT_FOUND', `object ${key} does not exist`);
     await copyFile(from, localPath, fsConstants.COPYFILE_FICLONE);

@@ -28,7 +28,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { S3Store } from '@tus/s3-store';
 import type { DataStore, KvStore } from '@tus/utils';
 import { Client, CopyDestinationOptions, CopySourceOptions, S3Error } from 'minio';
@@ -380,10 +382,19 @@ export class S3ObjectStore implements ObjectStore {
     await this.#removeKeys(objects.map((o) => o.key));
   }
 
-  async download(key: string, localPath: string): Promise<void> {
+  async download(key: string, localPath: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     assertObjectKey(key);
+    const { signal } = opts;
     try {
-      await this.#call(`download ${key}`, () => this.client.fGetObject(this.#bucket, key, localPath));
+      // A stream, not fGetObject: an abort tears the connection down wherever the transfer hangs.
+      await this.#call(`download ${key}`, async () => {
+        signal?.throwIfAborted();
+        const body = this.client.getObject(this.#bucket, key);
+        const aborted = signal && new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        aborted?.catch(() => undefined);
+        const stream = await (aborted ? Promise.race([body, aborted]) : body);
+        await pipeline(stream, createWriteStream(localPath), signal ? { signal } : {});
+      });
     } catch (err) {
       if (err instanceof AppError && isMissing(err.cause)) throw new AppError('E_NOT_FOUND', `object ${key} does not exist`, { cause: err.cause });
       throw err;

@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { liveFixture, parseLivePlaylist, pushRtmp, waitForLive } from '../helpers/live.js';
 import { eventually } from '../helpers/readiness.js';
+import { c0c1, chunkHeader, setChunkSize } from '../helpers/rtmp-chunks.js';
 import { freePort } from '../helpers/server.js';
 
 const PUBLIC_RTMP_URL = 'rtmp://live.example.net:19350/live';
@@ -85,9 +86,7 @@ class RawClient {
 
   /** C0 + C1, wait for S0 S1 S2, then C2: the simple RTMP handshake. */
   async handshake(): Promise<boolean> {
-    const c1 = randomBytes(1536);
-    c1.fill(0, 0, 8);
-    if (!(await this.write(Buffer.concat([Buffer.from([3]), c1])))) return false;
+    if (!(await this.write(c0c1()))) return false;
     if (!(await this.received_(1 + 1536 + 1536))) return false;
     return this.write(randomBytes(1536));
   }
@@ -95,23 +94,6 @@ class RawClient {
   close(): void {
     this.socket.destroy();
   }
-}
-
-/** A type-0 chunk header (1- or 2-byte basic header) announcing a message of `length` bytes. */
-function chunkHeader(chunkStream: number, length: number, type = 9): Buffer {
-  const basic = chunkStream < 64 ? Buffer.from([chunkStream]) : Buffer.from([0, chunkStream - 64]);
-  const message = Buffer.alloc(11);
-  message.writeUIntBE(length, 3, 3);
-  message[6] = type;
-  message.writeUInt32LE(1, 7);
-  return Buffer.concat([basic, message]);
-}
-
-/** Set Chunk Size: later chunks carry up to `size` bytes of payload. */
-function setChunkSize(size: number): Buffer {
-  const payload = Buffer.alloc(4);
-  payload.writeUInt32BE(size);
-  return Buffer.concat([chunkHeader(2, 4, 1), payload]);
 }
 
 /**
@@ -149,7 +131,7 @@ t.test('connections that never publish are cut while a real live goes on', async
     const held = await Promise.all([RawClient.open(), RawClient.open(), RawClient.open()]);
     for (const c of held) t.ok(await c.handshake(), 'a connection within the cap is served');
     const extra = await RawClient.open();
-    await extra.write(Buffer.concat([Buffer.from([3]), randomBytes(1536)]));
+    await extra.write(c0c1());
     await extra.closed;
     t.ok(extra.closedByServer, 'the connection over the cap is closed by the server');
     t.equal(extra.received, 0, '... without an answer to its handshake');

@@ -104,11 +104,20 @@ t.test('a 1080p source becomes an aligned five-rung HLS+DASH ladder', async (t) 
     for (const kf of keyframesByRung.slice(1)) t.same(kf, keyframesByRung[0], 'same keyframe times as 240p');
   });
 
-  t.test('master.mpd references existing files and opens', async (t) => {
+  t.test('master.mpd addresses every segment of every rendition by template and opens', async (t) => {
     const mpd = await readFile(path.join(outDir, 'master.mpd'), 'utf8');
-    const refs = [...mpd.matchAll(/(?:sourceURL|media)="([^"]+)"/g)].map((m) => m[1] ?? '');
-    t.ok(refs.length >= 6 * 3, `${refs.length} references`);
-    for (const ref of refs) await t.resolves(access(path.join(outDir, ref)), ref);
+    t.match(mpd, /profiles="urn:mpeg:dash:profile:isoff-live:2011"/);
+    t.notMatch(mpd, /SegmentList/);
+    const templates = [...mpd.matchAll(/<Representation id="([^"]+)"[^]*?initialization="([^"]+)" media="([^"]+)" startNumber="(\d+)">\s*<SegmentTimeline>(.*?)<\/SegmentTimeline>/g)];
+    t.equal(templates.length, 6);
+    for (const [, id = '', init = '', media = '', start = '', timeline = ''] of templates) {
+      const count = [...timeline.matchAll(/<S [^>]*?(?:r="(\d+)")?\/>/g)].reduce((n, m) => n + 1 + Number(m[1] ?? 0), 0);
+      const playlist = parseMediaPlaylist(await readFile(path.join(outDir, id, 'index.m3u8'), 'utf8'));
+      t.equal(count, playlist.segments.length, `${id}: as many segments as its HLS playlist`);
+      const urls = [init, ...Array.from({ length: count }, (_, i) => media.replace('$Number%05d$', String(Number(start) + i).padStart(5, '0')))];
+      t.same(urls.slice(1), playlist.segments.map((s) => `${id}/${s.uri}`), `${id}: the same files as HLS, from 00000`);
+      for (const url of urls) await t.resolves(access(path.join(outDir, url)), url);
+    }
     t.equal((mpd.match(/<AdaptationSet/g) ?? []).length, 2);
     t.equal((mpd.match(/<Representation/g) ?? []).length, 6);
     const { stdout } = await run(FFPROBE, ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'csv=p=0', path.join(outDir, 'master.mpd')]);

@@ -6,12 +6,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as HLS from 'hls-parser';
 import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { makeClip } from '../helpers/media-fixtures.js';
 import { eventually } from '../helpers/readiness.js';
 import { startServer } from '../helpers/server.js';
 
+HLS.setOptions({ strictMode: true });
 const dir = await mkdtemp(join(tmpdir(), 'framecast-resilience-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 // Long enough that the ladder takes several seconds at the default preset on 2 cores.
@@ -30,6 +32,11 @@ t.test('the video plays before the transcode ends (instant publish)', async (t) 
   t.equal(master.status, 200);
   t.match(master.headers.get('cache-control'), /max-age=1\b/, 'growing playlists are not cached for long');
   const masterText = await master.text();
+  const growing = HLS.parse(masterText) as HLS.types.MasterPlaylist;
+  t.ok(
+    growing.variants.length > 0 && growing.variants.every((v) => v.codecs && v.resolution && v.frameRate && v.averageBandwidth),
+    'the growing master passes strict parsing with CODECS, RESOLUTION, FRAME-RATE and AVERAGE-BANDWIDTH',
+  );
   const variant = masterText.split('\n').find((l) => l.endsWith('.m3u8') && !l.startsWith('#'))!;
   const media = await fetch(new URL(variant, server.url + early.playback.hls_url));
   const mediaText = await media.text();

@@ -2,11 +2,9 @@ import t from 'tap';
 import { parseFfmpegVersion, safeInputArgs } from '../../core/media/ffmpeg.js';
 import {
   growingPlaylist,
-  masterUris,
   parseMasterPlaylist,
   parseMediaPlaylist,
   vodPlaylist,
-  withoutAudioOnlyVariants,
 } from '../../core/media/playlists.js';
 import { parseRational, readRotation } from '../../core/media/probe.js';
 import { storyboardTileCount, storyboardVtt } from '../../core/media/storyboard.js';
@@ -69,10 +67,6 @@ t.test('a master playlist lists variants with their attributes and the audio gro
     audioGroup: 'group_aud',
   });
   t.same(m.media, [{ type: 'AUDIO', groupId: 'group_aud', name: 'audio_2', uri: 'audio/index.m3u8' }]);
-  t.same(masterUris(m), ['240p/index.m3u8', 'audio/index.m3u8', 'audio/index.m3u8']);
-  const cleaned = parseMasterPlaylist(withoutAudioOnlyVariants(MASTER));
-  t.same(cleaned.variants.map((v) => v.uri), ['240p/index.m3u8'], 'the audio-only variant is gone');
-  t.equal(cleaned.media.length, 1, 'the audio group stays');
 });
 
 t.test('storyboard cues cover the whole duration with real tile sizes', async (t) => {

@@ -32,12 +32,16 @@ const TOKEN_REFUSALS: Record<Exclude<TokenCheck, 'ok'>, string> = {
   expired: 'the playback token has expired',
 };
 
-/** Cache-Control by how long the bytes behind a URL stay the same. */
-function cacheControl(privateVideo: boolean, immutable: boolean, tokenExpiresAt: number): string {
+/**
+ * Cache-Control by how long the bytes behind a URL stay the same and servable: a replaced
+ * version only until its grace period ends (`servedUntil`, epoch ms; Infinity otherwise).
+ */
+function cacheControl(privateVideo: boolean, immutable: boolean, tokenExpiresAt: number, servedUntil: number): string {
   if (!immutable) return privateVideo ? 'private, max-age=1' : 'public, max-age=1';
-  if (!privateVideo) return 'public, max-age=31536000, immutable';
+  const graceLeft = Math.max(0, Math.floor((servedUntil - Date.now()) / 1000));
+  if (!privateVideo) return Number.isFinite(servedUntil) ? `public, max-age=${graceLeft}` : 'public, max-age=31536000, immutable';
   // Shared caches must not keep serving a private URL after its token expires.
-  const remaining = Math.max(0, Math.floor(tokenExpiresAt - Date.now() / 1000));
+  const remaining = Math.min(graceLeft, Math.max(0, Math.floor(tokenExpiresAt - Date.now() / 1000)));
   return `private, max-age=${remaining}, immutable`;
 }
 
@@ -89,6 +93,9 @@ export function createMediaService(s: Services): MediaService {
     }
     const version = await access.version(id, versionNo);
     if (!version || (!version.ready && !version.playable)) throw new AppError('E_NOT_FOUND', 'no such media');
+    // A replaced version plays on for the grace period only (its media is swept after it).
+    const servedUntil = version.supersededAt === null ? Infinity : version.supersededAt + s.config.versions.grace_s * 1000;
+    if (Date.now() >= servedUntil) throw new AppError('E_NOT_FOUND', 'this version was replaced by a newer one');
     if (s.plugins.has('filter:playback.authorize')) {
       await s.plugins.filter(
         'filter:playback.authorize',
@@ -103,7 +110,7 @@ export function createMediaService(s: Services): MediaService {
       key,
       mutable,
       contentType: type,
-      cacheControl: cacheControl(privateVideo, !mutable || !isPlaylist(file), tokenExpiresAt),
+      cacheControl: cacheControl(privateVideo, !mutable || !isPlaylist(file), tokenExpiresAt, servedUntil),
       method: req.method,
       headers: req.headers,
       rewrite: format && token ? { id: token, apply: (text) => rewriteChildUris(format, text, token) } : undefined,

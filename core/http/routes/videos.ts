@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import type { Services } from '../../services.js';
 import { playbackSigner } from '../../origin/signing.js';
-import { deleteVideo, reprocessVideo } from '../../catalog/video-operations.js';
+import { deleteVideo, patchVideo, reprocessVideo } from '../../catalog/video-operations.js';
 import type { VideoRow, Visibility } from '../../storage/metadata-db.js';
 import { canManage, hasScope, ownerOf, requireScope, type Principal } from '../auth.js';
 import { readJson } from '../body.js';
@@ -106,7 +106,7 @@ export function videoRoutes(router: Router<AppState>, s: Services): void {
   router.patch('/v1/videos/:id', async (ctx) => {
     const row = await loadManaged(ctx.params.id!, ctx.state.principal);
     const body = patchBody.parse(await readJson(ctx));
-    ctx.body = await view(await s.catalog.patch(row.id, body), ctx.ip);
+    ctx.body = await view(await patchVideo(s, row, body), ctx.ip);
   });
 
   router.delete('/v1/videos/:id', async (ctx) => {

@@ -3,10 +3,14 @@
  * the ladder still encodes, so the video plays seconds after its upload. Segments go first,
  * then each media playlist (made "growing": starts at 0), then the master once every
  * rendition has a segment: a player never sees a playlist that names a missing file.
+ * The master is ours (ladder-manifests.ts), from the layout and the segments written so far,
+ * so it carries the same attributes as the final one; its bit rates are those of the first
+ * segments until the finished master replaces it at publish.
  */
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { growingPlaylist, masterUris, parseMasterPlaylist, parseMediaPlaylist, withoutAudioOnlyVariants } from '../../media/playlists.js';
+import { hlsMasterFromFiles, layoutPlaylists, type LadderLayout } from '../../media/ladder-manifests.js';
+import { growingPlaylist, parseMediaPlaylist } from '../../media/playlists.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -28,6 +32,7 @@ export class StagingSync {
     private readonly store: ObjectStore,
     private readonly workDir: string,
     private readonly stagingPrefix: string,
+    private readonly layout: LadderLayout,
   ) {}
 
   /**
@@ -36,9 +41,7 @@ export class StagingSync {
    * progress measure that does not depend on ffmpeg's own reports.
    */
   async tick(): Promise<{ playable: boolean; encodedMs: number }> {
-    const masterText = await readIfExists(join(this.workDir, 'master.m3u8'));
-    if (!masterText) return { playable: false, encodedMs: 0 };
-    const uris = masterUris(parseMasterPlaylist(masterText));
+    const uris = layoutPlaylists(this.layout);
     let everyRenditionStarted = uris.length > 0;
     let encodedMs = Infinity;
     for (const uri of uris) {
@@ -64,8 +67,13 @@ export class StagingSync {
       }
     }
     if (everyRenditionStarted && !this.playable) {
-      await this.store.put(`${this.stagingPrefix}master.m3u8`, withoutAudioOnlyVariants(masterText));
-      this.playable = true;
+      // Measured from the work dir, whose playlists may have grown since they were copied:
+      // the master names only playlists, which are all in staging now.
+      const master = await hlsMasterFromFiles(this.workDir, this.layout);
+      if (master) {
+        await this.store.put(`${this.stagingPrefix}master.m3u8`, master);
+        this.playable = true;
+      }
     }
     return { playable: this.playable, encodedMs: Number.isFinite(encodedMs) ? encodedMs : 0 };
   }

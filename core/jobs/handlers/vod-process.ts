@@ -7,8 +7,10 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { mediaBase } from '../../catalog/videos.js';
-import type { VideoError } from '../../errors.js';
+import { AppError, type VideoError } from '../../errors.js';
+import { decodeCapSeconds } from '../../media/transcode-command.js';
 import { buildLadder } from '../../media/ladder.js';
+import { ladderLayout } from '../../media/ladder-manifests.js';
 import { probeSource } from '../../media/probe.js';
 import type { DynamicRange, TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
 import type { Services } from '../../services.js';
@@ -16,7 +18,8 @@ import { objectKeys } from '../../storage/object-store.js';
 import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
 import { ensureScratch, scratchEstimate } from './scratch.js';
 import { StagingSync } from './staging-sync.js';
-import { announceVideo, filterLadder, inspectVideo } from '../../plugins/video-hooks.js';
+import { withStepTimeout } from '../step-timeout.js';
+import { announceMediaChanged, announceVideo, filterLadder, inspectVideo } from '../../plugins/video-hooks.js';
 import { childCpuSeconds, jobMetrics } from '../../telemetry/metrics.js';
 
 /** What the media process provides to run ffmpeg. */
@@ -44,7 +47,11 @@ export interface MediaManifest {
 }
 
 const SYNC_INTERVAL_MS = 500;
+/** How often a running job checks that its video still exists (a delete stops the encode). */
+const DELETED_CHECK_MS = 1000;
 const PROGRESS_WRITE_MS = 1000;
+/** The slowest source download still taken for progress (4 MiB/s) beyond jobs.step_timeout_s. */
+const DOWNLOAD_FLOOR_BYTES_PER_S = 4 * 1024 * 1024;
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -62,8 +69,34 @@ async function observeQueueWait(s: Services, jobId: number): Promise<void> {
   if (row) jobMetrics.stage('queued', (Date.now() - Number(row.created_at)) / 1000);
 }
 
+/** Output this close to the decode cap means the encode was cut there (frame timing slack). */
+const CAP_REACHED_SLACK_MS = 1000;
+
+/**
+ * The transcode reads at most decodeCapSeconds(claimed) of the source: output reaching that
+ * cap means the file holds more than its header claims. It fails (E_TOO_LONG, not retried)
+ * rather than publishing a silently truncated video.
+ */
+function assertDurationHonest(claimedMs: number, encodedMs: number): void {
+  const capMs = decodeCapSeconds(claimedMs) * 1000;
+  if (encodedMs < capMs - CAP_REACHED_SLACK_MS) return;
+  throw new AppError(
+    'E_TOO_LONG',
+    `the file claims ${(claimedMs / 1000).toFixed(1)} s but holds more than ${(capMs / 1000).toFixed(1)} s of frames: its duration field is wrong; re-mux it (e.g. ffmpeg -i IN -c copy OUT.mp4) and upload again`,
+  );
+}
+
 export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<'vod.process'> {
   const { catalog, store, config } = s;
+
+  /** True once the video was deleted (the delete removed its rows first, then its objects). */
+  const isGone = async (videoId: string) => !(await catalog.find(videoId));
+
+  /** Removes everything this job wrote for a version of a deleted video (idempotent). */
+  async function discardOutputs(videoId: string, version: number): Promise<void> {
+    await store.deletePrefix(objectKeys.staging(videoId, version));
+    await store.deletePrefix(objectKeys.media(videoId, version));
+  }
 
   async function run(job: RunnableJob<'vod.process'>, ctx: JobContext): Promise<void> {
     const { videoId, version } = job.payload;
@@ -74,6 +107,24 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       log.info('video or version is gone; nothing to do');
       return;
     }
+    try {
+      await processVersion(job, ctx);
+    } catch (err) {
+      if (!(await isGone(videoId).catch(() => false))) throw err;
+      // Not a failure: the owner deleted the video; whatever we wrote after the delete goes too.
+      await discardOutputs(videoId, version);
+      log.info('video deleted while processing; removed what this job wrote');
+    }
+  }
+
+  async function processVersion(job: RunnableJob<'vod.process'>, ctx: JobContext): Promise<void> {
+    const { videoId, version } = job.payload;
+    const sourceVersion = job.payload.sourceVersion ?? version;
+    const log = ctx.logger;
+    // Aborted by the runner (timeout, shutdown) or when the video is deleted mid-way.
+    const deleted = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, deleted.signal]);
+
     const staging = objectKeys.staging(videoId, version);
     // One dir per attempt: an ffmpeg orphaned by a crashed attempt never writes into ours.
     const workRoot = join(config.data_dir, 'work');
@@ -85,6 +136,12 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
     await catalog.updateVersion(videoId, version, { playable: 0, processing_started_at: Date.now() });
     await store.deletePrefix(staging);
     if (job.attempts === 1) await observeQueueWait(s, job.id);
+    const deletedWatch = setInterval(() => {
+      isGone(videoId).then(
+        (gone) => gone && deleted.abort(new Error('the video was deleted')),
+        () => undefined,
+      );
+    }, DELETED_CHECK_MS);
     try {
       // probe
       let stageStart = Date.now();
@@ -97,8 +154,13 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       // The source copy is checked now; the outputs once the probe tells the duration.
       await ensureScratch(workRoot, copiesSource ? (sourceInfo?.size ?? 0) : 0, maxScratch);
       const sourcePath = copiesSource ? join(workDir, 'source') : localSource;
-      if (copiesSource) await store.download(sourceKey, sourcePath);
-      const probe = await probeSource(media.ffprobePath, sourcePath, config.limits, { ffmpegPath: media.ffmpegPath });
+      const stepS = config.jobs.step_timeout_s;
+      // A large source gets longer: one more second per DOWNLOAD_FLOOR_BYTES_PER_S of it.
+      const downloadS = stepS + Math.ceil((sourceInfo?.size ?? 0) / DOWNLOAD_FLOOR_BYTES_PER_S);
+      if (copiesSource) await withStepTimeout(signal, downloadS, 'downloading the source', (stepSignal) => store.download(sourceKey, sourcePath, { signal: stepSignal }));
+      const probe = await withStepTimeout(signal, stepS, 'probing the source (ffprobe)', (stepSignal) =>
+        probeSource(media.ffprobePath, sourcePath, config.limits, { ffmpegPath: media.ffmpegPath, signal: stepSignal }),
+      );
       log.info({ probe }, 'source accepted');
       await catalog.updateVersion(videoId, version, {
         duration_ms: probe.duration_ms,
@@ -108,7 +170,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       });
       await inspectVideo(s, videoId, version, probe);
       jobMetrics.stage('probe', (Date.now() - stageStart) / 1000);
-      ctx.signal.throwIfAborted();
+      signal.throwIfAborted();
 
       // transcode, publishing the first segments as soon as every rendition has one
       const ladder = await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder));
@@ -118,7 +180,14 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       const cpuBefore = childCpuSeconds();
       const outDir = join(workDir, 'out');
       await catalog.setProgress(videoId, version, 'transcode', 0);
-      const sync = new StagingSync(store, outDir, staging);
+      const layout = ladderLayout({
+        ladder,
+        probe,
+        audioKbps: config.transcode.audio_kbps,
+        segmentSeconds: config.transcode.segment_s,
+        maxFps: config.transcode.max_fps,
+      });
+      const sync = new StagingSync(store, outDir, staging, layout);
       let playable = false;
       let percent = 0;
       let lastWrite = 0;
@@ -163,7 +232,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
             maxFps: config.transcode.max_fps,
             progressPort: channel.port2,
           },
-          { signal: ctx.signal },
+          { signal },
         );
       } finally {
         clearInterval(syncTimer);
@@ -171,6 +240,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         await syncing;
       }
       log.info({ encoder: result.encoder, renditions: result.renditions.length, loudness: result.loudness }, 'ladder encoded');
+      assertDurationHonest(probe.duration_ms, result.duration_ms);
       const cpuAfter = childCpuSeconds();
       jobMetrics.transcode({ wallMs: Date.now() - stageStart, mediaMs: result.duration_ms, cpuSeconds: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined });
       jobMetrics.stage('transcode', (Date.now() - stageStart) / 1000);
@@ -197,15 +267,12 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         if (sync.copied.has(rel)) continue;
         await store.putFile(staging + rel, join(outDir, rel));
       }
-      if (!(await catalog.find(videoId))) {
-        log.info('video deleted while processing; discarding the outputs');
-        await store.deletePrefix(staging);
-        return;
-      }
+      signal.throwIfAborted();
+      if (await isGone(videoId)) throw new Error('the video was deleted');
       const finalPrefix = objectKeys.media(videoId, version);
       await store.deletePrefix(finalPrefix);
       await store.publishPrefix(staging, finalPrefix);
-      await catalog.markReady(
+      const { superseded } = await catalog.markReady(
         videoId,
         version,
         {
@@ -218,11 +285,15 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         },
         result.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
       );
+      // A delete between the check above and the publish found nothing to remove yet.
+      if (await isGone(videoId)) throw new Error('the video was deleted');
       log.info({ hls_url: manifest.hls_url }, 'video ready');
+      announceMediaChanged(s, { videoId, reason: 'new_version', version, replaced: superseded });
       jobMetrics.stage('publish', (Date.now() - stageStart) / 1000);
       jobMetrics.finished('ready');
       await announceVideo(s, videoId, version);
     } finally {
+      clearInterval(deletedWatch);
       await rm(workDir, { recursive: true, force: true });
     }
   }

@@ -1,0 +1,44 @@
+/**
+ * `live.archive`: an ended recorded live's segments become the ready version the job names
+ * (live/live-archive.ts). The recording is read back from the live's journal on this node,
+ * so an attempt after a crash or a restart starts over from what is on disk; the version's
+ * staging prefix is wiped first. A final failure marks the version failed and the live's
+ * error says why.
+ */
+import { archiveLive, recordedPackager } from '../../../live/live-archive.js';
+import { LiveStore } from '../../../live/live-store.js';
+import { AppError, type VideoError } from '../../errors.js';
+import type { VideoEncoder } from '../../media/types.js';
+import type { Services } from '../../services.js';
+import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
+
+export function liveArchiveHandler(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }): JobHandler<'live.archive'> {
+  const lives = new LiveStore(s.db.db);
+
+  async function run(job: RunnableJob<'live.archive'>, ctx: JobContext): Promise<void> {
+    const { liveId, videoId, version } = job.payload;
+    const [live, target] = await Promise.all([lives.find(liveId), s.catalog.version(videoId, version)]);
+    if (!live || !target) {
+      ctx.logger.info({ live_id: liveId }, 'live or its video is gone; nothing to archive');
+      return;
+    }
+    if (target.status === 'ready') return;
+    const deps = { catalog: s.catalog, store: s.store, config: s.config, ffmpegPath: media.ffmpegPath, encoder: media.encoder, logger: ctx.logger };
+    const packager = await recordedPackager(deps, liveId);
+    // Retryable: with a shared database another node (the one that ran the live) may hold it.
+    if (!packager) throw new AppError('E_TRANSCODE_FAILED', `the recording of live ${liveId} is not on this node`);
+    ctx.signal.throwIfAborted();
+    await archiveLive(deps, live, packager, { videoId, version });
+    await lives.update(liveId, { vod_video_id: videoId, error_message: null });
+    ctx.logger.info({ live_id: liveId, video_id: videoId }, 'live archived as a VOD');
+  }
+
+  async function failed(job: RunnableJob<'live.archive'>, error: VideoError, final: boolean): Promise<void> {
+    if (!final) return;
+    const { liveId, videoId, version } = job.payload;
+    await s.catalog.markFailed(videoId, version, { ...error, message: `archiving the live failed: ${error.message}` });
+    await lives.update(liveId, { error_message: `archiving failed: ${error.message}` });
+  }
+
+  return { run, failed };
+}
