@@ -107,10 +107,10 @@ export function readRotation(stream: Pick<FfprobeStream, 'side_data_list' | 'tag
 }
 
 /** The nominal rate (see video-probe.ts) and whether the source's rate varies. */
-async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream): Promise<{ fps: number; vfr: boolean }> {
+async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream, signal?: AbortSignal): Promise<{ fps: number; vfr: boolean }> {
   const avg = parseRational(stream.avg_frame_rate);
   const real = parseRational(stream.r_frame_rate);
-  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index), real);
+  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index, signal), real);
   const fps = Math.max(1, Math.round((measured?.nominal ?? avg ?? real ?? 30) * 1000) / 1000);
   const average = measured?.average ?? avg;
   return { fps, vfr: average !== null && Math.abs(average - fps) / fps > 0.005 };
@@ -191,14 +191,14 @@ export async function probeSource(
   const sar = sampleAspect(video);
   const displayWidth = sar === 1 ? video.width : Math.max(2, Math.round((video.width * sar) / 2) * 2);
   const field_order =
-    declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file) : 'progressive');
+    declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file, opts.signal) : 'progressive');
   return {
     format_name: out.format.format_name ?? 'unknown',
     duration_ms: Math.round(duration_s * 1000),
     width: swap ? video.height : displayWidth,
     height: swap ? displayWidth : video.height,
     rotation,
-    ...(await frameRate(ffprobePath, file, video)),
+    ...(await frameRate(ffprobePath, file, video, opts.signal)),
     video_codec: codec,
     audio_codec: audio?.codec_name ?? null,
     has_audio: Boolean(audio),

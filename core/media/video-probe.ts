@@ -62,12 +62,13 @@ export function declaredFieldOrder(stream: Pick<FfprobeVideoFields, 'field_order
 const IDET_FRAMES = 120;
 
 /** Runs `idet` over the first frames; interlaced when most decided frames are. */
-export async function detectFieldOrder(ffmpegPath: string, file: string): Promise<FieldOrder> {
+export async function detectFieldOrder(ffmpegPath: string, file: string, signal?: AbortSignal): Promise<FieldOrder> {
   const counts = { tff: 0, bff: 0, progressive: 0 };
   await runFfmpeg(
     ffmpegPath,
     ['-hide_banner', '-nostdin', ...safeInputArgs(file), '-an', '-sn', '-map', '0:v:0', '-vf', 'idet', '-frames:v', String(IDET_FRAMES), '-f', 'null', '-'],
     {
+      signal,
       onStderrLine: (line) => {
         const m = /Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)/.exec(line);
         if (m) Object.assign(counts, { tff: Number(m[1]), bff: Number(m[2]), progressive: Number(m[3]) });
@@ -141,11 +142,11 @@ function nominalOf(measured: number, declared: number | null): number {
 const RATE_SCAN_SECONDS = 120;
 
 /** Presentation timestamps (s) of the stream's packets in the first RATE_SCAN_SECONDS. */
-export async function packetTimestamps(ffprobePath: string, file: string, streamIndex: number): Promise<number[]> {
+export async function packetTimestamps(ffprobePath: string, file: string, streamIndex: number, signal?: AbortSignal): Promise<number[]> {
   const stdout = await runFfmpeg(ffprobePath, [
     '-v', 'error', '-select_streams', String(streamIndex), '-read_intervals', `%+${RATE_SCAN_SECONDS}`,
     '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ...safeInputArgs(file),
-  ]);
+  ], { signal });
   return stdout
     .split('\n')
     .map((line) => Number.parseFloat(line))
