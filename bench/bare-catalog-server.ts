@@ -12,9 +12,9 @@
  * - GET /v1/feed         newest ready public videos, `order by created_at desc limit 21`
  * - GET /healthz         `{"status":"ok"}`: the floor, a request that does nothing
  */
-import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import BetterSqlite3 from 'better-sqlite3';
+import { serveInCluster } from './bare-process.js';
 
 const [file, processes = '2'] = process.argv.slice(2);
 if (!file) {
@@ -22,24 +22,7 @@ if (!file) {
   process.exit(2);
 }
 
-if (cluster.isPrimary) {
-  const server = createServer();
-  // The primary only picks the port; the workers share it through cluster.
-  server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close();
-    let listening = 0;
-    for (let i = 0; i < Number(processes); i++) {
-      cluster.fork({ BARE_PORT: String(port) }).on('listening', () => {
-        if (++listening === Number(processes)) process.stdout.write(`${JSON.stringify({ port })}\n`);
-      });
-    }
-  });
-  process.on('SIGTERM', () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  });
-} else {
+serveInCluster(Number(processes), (port) => {
   const db = new BetterSqlite3(file, { readonly: true });
   const get = db.prepare<[string], { current_version: number }>('select * from videos where id = ?');
   const version = db.prepare('select * from versions where video_id = ? and version = ?');
@@ -64,5 +47,5 @@ if (cluster.isPrimary) {
     } else if (url.pathname === '/v1/feed') body = { items: feed.all() };
     res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body ?? { error: 'not found' }));
-  }).listen(Number(process.env.BARE_PORT), '127.0.0.1');
-}
+  }).listen(port, '127.0.0.1');
+});

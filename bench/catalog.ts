@@ -20,17 +20,16 @@
  * The seeded database is cached in the OS temp dir by size and schema, so a second run
  * skips the seeding (delete framecast-catalog-*.db there to reseed).
  */
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { migrations } from '../core/storage/migrations.js';
 import createSqliteMetadataDb from '../storage-adapters/metadata/sqlite.js';
 import { openSeedDb, seedVideos, type SeedVideo } from '../test/helpers/catalog-seed.js';
-import { REPO_ROOT, startServer } from '../test/helpers/server.js';
+import { startServer } from '../test/helpers/server.js';
+import { startBareServer } from './bare-process.js';
 import { fmt, markdownTable, writeResults } from './report.js';
 
 const { values } = parseArgs({
@@ -197,22 +196,13 @@ async function capacity(pool: Pool, next: () => string, targetMs: number): Promi
   return { ...best, steps };
 }
 
-async function startBare(file: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/bare-catalog-server.ts'), file, String(WORKERS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const { port } = JSON.parse(line) as { port: number };
-    return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
-  }
-  throw new Error('the bare catalog server did not start');
-}
-
 const dataDir = await mkdtemp(join(tmpdir(), 'framecast-bench-catalog-'));
 const dbFile = join(dataDir, 'framecast.db');
 const seedSeconds = await seededDatabase(dbFile);
 console.log(seedSeconds > 0 ? `seeded ${VIDEOS} videos and 100000 events in ${seedSeconds.toFixed(1)} s` : `${VIDEOS} videos from the seed cache`);
 
 const server = await startServer({ dataDir, env: { FRAMECAST_WORKERS: String(WORKERS), FRAMECAST_ROLES: 'api' }, config: { log_level: 'warn' } });
-const bare = await startBare(dbFile);
+const bare = await startBareServer('bare-catalog-server.ts', [dbFile, String(WORKERS)]);
 try {
   const words = [...SUBJECTS, ...FORMATS, 'past', 'gui', 'kyo', 'sour'];
   const feedCursors: string[] = [];

@@ -1,6 +1,7 @@
 /**
- * Origin benchmark: Framecast's caching origin against nginx serving the same published
- * version directory, same machine, same run, with wrk.
+ * Origin benchmark: Framecast's caching origin against nginx and a bare Node server
+ * (bench/bare-origin-server.ts) serving the same published version directory, same machine,
+ * same run, with wrk.
  *
  *   node --import tsx bench/origin.ts [-- --seconds 10 --workers 2]
  *
@@ -8,7 +9,9 @@
  * nginx from the page cache):
  *   segment   a ~1 MB fMP4 segment, 32 connections
  *   playlist  a ~2 KB media playlist, 64 connections
- * Targets: segments ≥ 1.0× nginx's requests/s, playlists ≥ 0.5×.
+ * Targets: segments ≥ 1.0× nginx's requests/s; playlists ≥ 0.5× nginx and ≥ 0.9× the bare
+ * Node server (as many processes as Framecast's HTTP processes), which shows what the
+ * origin's own work costs over Node's floor.
  *
  * Framecast runs as `npm start` would (the cluster supervisor with `--workers` HTTP
  * processes, default 2 = this machine's cores) from source under tsx; nginx (Debian's
@@ -25,12 +28,17 @@ import { parseArgs } from 'node:util';
 import { api, tusUpload, waitForVideo } from '../test/helpers/api.js';
 import { makeClip } from '../test/helpers/media-fixtures.js';
 import { freePort, startServer, type TestServer } from '../test/helpers/server.js';
-import { childrenOf, memory } from './proc-stats.js';
+import { startBareServer } from './bare-process.js';
+import { childrenOf, cpuTimes, memory } from './proc-stats.js';
 import { fmt, markdownTable, verdict, writeResults } from './report.js';
 
 const MB = 1_000_000;
-const TARGETS = { segment: 1.0, playlist: 0.5 } as const;
+const SERVERS = ['framecast', 'nginx', 'bare'] as const;
+type ServerName = (typeof SERVERS)[number];
+/** Framecast's requests/s over each reference's, at least. */
+const TARGETS = { segment: { nginx: 1.0 }, playlist: { nginx: 0.5, bare: 0.9 } } as const satisfies Record<string, Partial<Record<ServerName, number>>>;
 type Scenario = keyof typeof TARGETS;
+const REFERENCES = ['nginx', 'bare'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +52,8 @@ const WORKERS = Number(args.workers);
 /** One wrk run. */
 interface WrkResult {
   requests_per_s: number;
+  /** CPU (user + system) the server's processes spent per request, in µs: steadier than req/s on a busy machine. */
+  server_cpu_us_per_request?: number;
   transfer_mb_per_s: number;
   latency_p50_ms: number | null;
   latency_p99_ms: number | null;
@@ -95,7 +105,7 @@ async function wrk(url: string, connections: number, seconds: number): Promise<W
   return parseWrk(out);
 }
 
-async function startNginx(root: string, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startNginx(root: string, dir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
   await writeFile(
@@ -139,6 +149,7 @@ http {
   }
   return {
     url,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGQUIT');
@@ -173,7 +184,8 @@ async function httpRss(server: TestServer): Promise<number[]> {
 ensureTools();
 const work = await mkdtemp(join(tmpdir(), 'framecast-bench-origin-'));
 let server: TestServer | undefined;
-let nginx: { url: string; stop(): Promise<void> } | undefined;
+let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+let bare: Awaited<ReturnType<typeof startBareServer>> | undefined;
 try {
   server = await startServer({ config: { log_level: 'warn' }, env: { FRAMECAST_WORKERS: String(WORKERS) } });
   const admin = api(server.url, server.adminToken);
@@ -198,50 +210,68 @@ try {
   };
 
   nginx = await startNginx(mediaRoot, work);
-  const targets = { framecast: server.url, nginx: nginx.url } as const;
+  bare = await startBareServer('bare-origin-server.ts', [mediaRoot, String(WORKERS)]);
+  const targets: Record<ServerName, string> = { framecast: server.url, nginx: nginx.url, bare: bare.url };
+  // Each server's processes: Framecast's supervisor and HTTP processes (not the idle media process).
+  const media = await server.mediaPid();
+  const framecastPid = server.process.pid!;
+  const nginxPid = nginx.pid;
+  const barePid = bare.pid;
+  const serverPids: Record<ServerName, () => number[]> = {
+    framecast: () => [framecastPid, ...childrenOf(framecastPid).filter((pid) => pid !== media)],
+    nginx: () => [nginxPid, ...childrenOf(nginxPid)],
+    bare: () => [barePid, ...childrenOf(barePid)],
+  };
+  const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuTimes(pid).self, 0);
   // Same bytes from both, or the comparison means nothing.
   for (const pick of Object.values(picks)) {
     const [a, b] = await Promise.all(Object.values(targets).map(async (base) => Buffer.from(await (await fetch(`${base}/media/${pick.path}`)).arrayBuffer())));
     if (!a || !b || !a.equals(b) || a.length !== pick.size) throw new Error(`the servers disagree on ${pick.path}`);
   }
 
-  const results: Record<Scenario, Record<keyof typeof targets, WrkResult> & { bytes: number; file: string; connections: number }> = {} as never;
+  const results: Record<Scenario, Record<ServerName, WrkResult> & { bytes: number; file: string; connections: number }> = {} as never;
   const rssBefore = await httpRss(server);
   for (const scenario of Object.keys(TARGETS) as Scenario[]) {
     const pick = picks[scenario];
     const row = { bytes: pick.size, file: pick.path, connections: pick.connections } as (typeof results)[Scenario];
-    for (const [name, base] of Object.entries(targets) as [keyof typeof targets, string][]) {
+    for (const [name, base] of Object.entries(targets) as [ServerName, string][]) {
       const url = `${base}/media/${pick.path}`;
       await wrk(url, pick.connections, 2); // warm-up: caches, JIT, connections
       console.log(`${scenario}: ${name} …`);
+      const pids = serverPids[name]();
+      const cpuBefore = cpuOf(pids);
       row[name] = await wrk(url, pick.connections, SECONDS);
+      row[name].server_cpu_us_per_request = ((cpuOf(pids) - cpuBefore) * 1e6) / (row[name].requests_per_s * SECONDS);
     }
     results[scenario] = row;
   }
   const rssAfter = await httpRss(server);
   const stats = (await admin.json('GET', '/v1/origin/stats')).body;
 
+  const ratio = (scenario: Scenario, reference: ServerName) => results[scenario].framecast.requests_per_s / results[scenario][reference].requests_per_s;
   const rows = (Object.keys(TARGETS) as Scenario[]).map((scenario) => {
     const r = results[scenario];
-    const ratio = r.framecast.requests_per_s / r.nginx.requests_per_s;
+    const targets: Partial<Record<ServerName, number>> = TARGETS[scenario];
+    const vs = (reference: ServerName) => {
+      const target = targets[reference];
+      return `${fmt(ratio(scenario, reference))}${target === undefined ? '' : ` (≥ ${fmt(target, 1)}: ${verdict(ratio(scenario, reference), target, 'min')})`}`;
+    };
     return [
       scenario,
       `${fmt(r.bytes / 1024, 1)} KiB`,
       String(r.connections),
-      fmt(r.framecast.requests_per_s, 0),
-      fmt(r.nginx.requests_per_s, 0),
-      fmt(ratio),
-      `≥ ${fmt(TARGETS[scenario], 1)}`,
-      verdict(ratio, TARGETS[scenario], 'min'),
-      `${fmt(r.framecast.latency_p99_ms, 1)} / ${fmt(r.nginx.latency_p99_ms, 1)}`,
-      String(r.framecast.errors + r.nginx.errors),
+      ...SERVERS.map((name) => fmt(r[name].requests_per_s, 0)),
+      ...REFERENCES.map(vs),
+      SERVERS.map((name) => fmt(r[name].server_cpu_us_per_request, 1)).join(' / '),
+      SERVERS.map((name) => fmt(r[name].latency_p99_ms, 1)).join(' / '),
+      String(SERVERS.reduce((sum, name) => sum + r[name].errors, 0)),
     ];
   });
   const table = markdownTable(
-    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'ratio', 'target', 'verdict', 'p99 ms (FC / nginx)', 'errors'],
+    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node req/s', 'vs nginx', 'vs bare Node', 'CPU µs/req (FC / nginx / bare)', 'p99 ms (FC / nginx / bare)', 'errors'],
     rows,
   );
-  console.log(`\nOrigin, hot, ${SECONDS} s per run, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile), wrk -t2:\n`);
+  console.log(`\nOrigin, hot, ${SECONDS} s per run, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile) vs bare Node ${WORKERS} processes, wrk -t2:\n`);
   console.log(table);
   console.log(`\nFramecast HTTP process RSS: ${rssBefore.map((v) => fmt(v, 0)).join(', ')} MB before, ${rssAfter.map((v) => fmt(v, 0)).join(', ')} MB after`);
   const file = await writeResults('origin', {
@@ -251,7 +281,7 @@ try {
     framecast_workers: WORKERS,
     nginx_workers: 2,
     results,
-    ratios: Object.fromEntries((Object.keys(TARGETS) as Scenario[]).map((s) => [s, results[s].framecast.requests_per_s / results[s].nginx.requests_per_s])),
+    ratios: Object.fromEntries((Object.keys(TARGETS) as Scenario[]).map((s) => [s, Object.fromEntries(REFERENCES.map((ref) => [ref, ratio(s, ref)]))])),
     targets: TARGETS,
     framecast_http_rss_mb: { before: rssBefore, after: rssAfter },
     origin_stats_one_process: stats,
@@ -260,6 +290,7 @@ try {
   console.log(`\nwrote ${file}`);
 } finally {
   await nginx?.stop();
+  bare?.stop();
   await server?.stop();
   await rm(work, { recursive: true, force: true });
 }

@@ -79,6 +79,7 @@ export const configSchema = z.object({
     segment_s: z.coerce.number().int().min(1).max(10),
     ladder: z.array(rung).min(1),
     audio_kbps: z.coerce.number().int().positive(),
+    max_audio_tracks: z.coerce.number().int().min(1).max(32),
     /** Highest output frame rate: faster sources keep every 2nd (3rd…) frame, e.g. 120 → 60. */
     max_fps: z.coerce.number().int().min(10).max(240),
     storyboard: z.object({
@@ -95,6 +96,18 @@ export const configSchema = z.object({
   catalog: z.object({
     /** The trending feed re-ranks at most this often per HTTP process; new views count after at most this long. */
     feed_refresh_s: z.coerce.number().min(0).max(3600),
+  }),
+  telemetry: z.object({
+    /** Raw playback events are kept this long, then rolled up per day; at least the feed's 7-day window + 1. */
+    retention_days: z.coerce.number().int().min(8),
+    /** Event batches one client address may post per second, per HTTP process (burst: twice this). */
+    per_address_batches_per_s: z.coerce.number().positive(),
+    /** Event batches all clients together may post per second, per HTTP process (burst: twice this). */
+    total_batches_per_s: z.coerce.number().positive(),
+    /** Admitted events are written at least this often (write-behind). */
+    flush_interval_ms: z.coerce.number().int().min(10).max(60_000),
+    /** Most events waiting to be written per HTTP process; more are dropped (and counted). */
+    buffer_max_events: z.coerce.number().int().min(1),
   }),
   origin: z.object({
     cache_bytes: z.coerce.number().int().min(0),

@@ -15,6 +15,7 @@ import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/aut
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
 import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
+import { localNodeId } from './jobs/node-id.js';
 import { takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
@@ -32,6 +33,8 @@ import type { Services } from './services.js';
 import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
 import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
 import { expireUploads } from './uploads/tus.js';
+import { rollUpExpiredEvents } from './telemetry/retention.js';
+import { closeEventBuffers } from './telemetry/event-buffer.js';
 import { startLiveRole } from '../live/live-role.js';
 import { currentRole } from './cluster.js';
 import type { PluginRole } from './plugins/plugin-api.js';
@@ -136,6 +139,8 @@ export async function startHttpRole(s: Services): Promise<{ server: Server; stop
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      // Telemetry admitted but not yet written (write-behind) goes in before the database closes.
+      await closeEventBuffers();
     },
   };
 }
@@ -156,7 +161,8 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     // Live first: VOD ladders yield the CPU to live packagers on a node that runs both.
     transcode: (task, opts) => pool.run(s.config.roles.includes('live') ? { ...task, niceness: s.config.live.vod_niceness } : task, opts),
   };
-  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }) : undefined;
+  const node = await localNodeId(s.config.data_dir);
+  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }, node) : undefined;
   const handlers: JobHandlers = {
     'vod.process': vodProcessHandler(s, media),
     'live.archive': liveArchiveHandler(s, media),
@@ -187,6 +193,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       timeoutMs: s.config.jobs.timeout_s * 1000,
       // The recording of a live is on the disk of the node that ran it (a live role).
       types: s.config.roles.includes('live') ? JOB_TYPES : JOB_TYPES.filter((type) => type !== 'live.archive'),
+      node,
     },
     s.logger,
   );
@@ -195,6 +202,13 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
     Math.min(60_000, s.config.uploads.expire_after_s * 500),
   );
+  // Raw telemetry past its retention is rolled up per day and deleted (hourly; one node at a time).
+  const rollUp = () =>
+    void rollUpExpiredEvents(s.db, s.config.telemetry.retention_days)
+      .then((r) => r.days > 0 && s.logger.info({ days: r.days, events: r.events }, 'old playback events rolled up into daily figures'))
+      .catch((err: unknown) => s.logger.error({ err }, 'telemetry roll-up failed'));
+  const retention = setInterval(rollUp, 3_600_000);
+  rollUp();
   // Replaced versions: media deleted once their grace period ends (worker nodes do it).
   const sweep = s.config.roles.includes('worker')
     ? setInterval(
@@ -204,6 +218,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     : undefined;
   return {
     async stop() {
+      clearInterval(retention);
       clearInterval(expiry);
       clearInterval(sweep);
       await live?.stop();

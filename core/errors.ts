@@ -10,7 +10,7 @@ export const ERRORS = {
   E_CONFLICT: { status: 409, retryable: false, message: 'conflict' },
   E_TOO_LARGE: { status: 413, retryable: false, message: 'the upload is larger than the limit' },
   E_NOT_MEDIA: { status: 422, retryable: false, message: 'the file is not a supported media file' },
-  E_NO_VIDEO_STREAM: { status: 422, retryable: false, message: 'the file has no video stream' },
+  E_NO_VIDEO_STREAM: { status: 422, retryable: false, message: 'the file has neither audio nor video' },
   E_CODEC_UNSUPPORTED: { status: 422, retryable: false, message: 'the video codec is not supported' },
   E_TOO_LONG: { status: 422, retryable: false, message: 'the video is longer than the limit' },
   E_RESOLUTION_TOO_HIGH: { status: 422, retryable: false, message: 'the video resolution is above the limit' },

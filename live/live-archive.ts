@@ -8,7 +8,9 @@
  * the archive is done) and the job names them, so every attempt fills the same version; the
  * recording is read back from the packager's journal on local disk. At start the media
  * process queues again any ended recorded live of this node whose VOD is neither ready nor
- * queued (requeueUnarchived).
+ * queued (requeueUnarchived). The job is pinned to the node that recorded the live (its
+ * node id, core/jobs/node-id.ts): with a shared database another live node never claims it,
+ * and while that node is down it waits, queued, and GET /v1/jobs names the node.
  * The VOD playlists list every segment of every run (a reconnect shows as a
  * discontinuity with the run's own init segment); only the poster and the storyboard are
  * made, from the recording (each run's init + segments of a rendition is a playable fMP4).
@@ -43,6 +45,8 @@ export interface ArchiveDeps {
   ffmpegPath: string;
   encoder: VideoEncoder;
   logger: Logger;
+  /** The job's signal (timeout, shutdown, lost lease): kills the archive's ffmpeg runs and stops between steps. */
+  signal?: AbortSignal;
 }
 
 /** Segments around the middle of the recording that the poster is picked from. */
@@ -95,7 +99,7 @@ async function makeSheets(
     '-hide_banner', '-nostdin', '-y', '-loglevel', 'error', ...files.flatMap((f) => safeInputArgs(f)),
     '-filter_complex', [...scaled, `${joined}${storyboardChain(tile, spec)}[sb]`].join(';'),
     '-map', '[sb]', '-c:v', 'mjpeg', '-q:v', '5', '-fps_mode', 'passthrough', '-f', 'image2', '-start_number', '0', join(outDir, SPRITE_PATTERN),
-  ]);
+  ], { signal: deps.signal });
   const sheets = (await readdir(outDir)).filter((f) => /^sprite-\d+\.jpg$/.test(f)).length;
   return { ...tile, sheets };
 }
@@ -130,6 +134,8 @@ export interface ArchiveQueueDeps {
   catalog: VideoCatalog;
   queue: JobQueue;
   lives: LiveStore;
+  /** This node's id: the recording is on its disk, so only it may run the archive. */
+  node: string;
 }
 
 /**
@@ -146,7 +152,7 @@ export async function queueArchive(deps: ArchiveQueueDeps, live: LiveRow): Promi
     target = { videoId: video.id, version: await deps.catalog.openVersion(video.id, { status: 'processing' }) };
     await deps.lives.update(live.id, { vod_video_id: target.videoId });
   }
-  await deps.queue.enqueue('live.archive', { liveId: live.id, ...target }, target);
+  await deps.queue.enqueue('live.archive', { liveId: live.id, ...target }, { ...target, node: deps.node });
   return target.videoId;
 }
 
@@ -212,6 +218,7 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
     const rendered = [...variants.map((v) => v.name), ...(audio?.length ? [AUDIO_RENDITION] : [])];
     const target = targetDurationOf(deps.config.transcode.segment_s, [...timelines.values()].flat().map((s) => s.duration));
     for (const name of rendered) {
+      deps.signal?.throwIfAborted();
       const timeline = timelines.get(name)!;
       for (const run of runsOf(timeline)) {
         await deps.store.putFile(`${staging}${name}/${run[0]!.init}`, packager.localFile(run[0]!, 'init'));
@@ -234,6 +241,7 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
       duration_ms: Math.round(seconds(longest) * 1000),
       width: top.width,
       height: top.height,
+      signal: deps.signal,
     });
     const lowFiles: string[] = [];
     for (const [i, run] of runsOf(timelines.get(lowest.name)!).entries()) {
@@ -241,6 +249,7 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
       await joinRun(packager, run, file);
       lowFiles.push(file);
     }
+    deps.signal?.throwIfAborted();
     const sheetsDir = join(work, 'sheets');
     await mkdir(sheetsDir);
     const board = await makeSheets(deps, lowFiles, lowest, sheetsDir);
@@ -266,6 +275,8 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
       encoder: deps.encoder,
     };
     await deps.store.put(`${staging}manifest.json`, JSON.stringify(manifest, null, 2));
+    // Past this point the version is published: a late abort must not leave it half done.
+    deps.signal?.throwIfAborted();
     await deps.store.publishPrefix(staging, objectKeys.media(videoId, version));
     await deps.catalog.markReady(
       videoId,

@@ -93,11 +93,12 @@ class LiveSessions implements IngestHandler {
 }
 
 /** Starts the ingest and the live packagers in this (media) process. */
-export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }): Promise<{ stop(): Promise<void> }> {
+/** `node`: this node's id; the archive of a live recorded here is pinned to it. */
+export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }, node: string): Promise<{ stop(): Promise<void> }> {
   const lives = new LiveStore(s.db.db);
   const log = s.logger.child({ component: 'live' });
   const workDirOf = (liveId: string) => liveWorkDir(s.config, liveId);
-  const archiveQueue = { catalog: s.catalog, queue: s.queue, lives };
+  const archiveQueue = { catalog: s.catalog, queue: s.queue, lives, node };
   const sessions = new LiveSessions(
     lives,
     (liveId) => ({

@@ -223,7 +223,7 @@ export class TrendingFeed {
       with engagement as materialized (
         select e.video_id as video_id, sum(
           (case when e.type = 'view_start' then 1.0 else coalesce(e.dwell_ms, 0) / 600000.0 end)
-          * exp(${k} * (e.received_at - ${snap.asOf}))
+          * exp(cast(${k} as double precision) * (e.received_at - ${snap.asOf}))
         ) as score
         from playback_events e
         where e.id <= ${snap.maxEventId}

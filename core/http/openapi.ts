@@ -16,7 +16,10 @@ type Operation = Record<string, unknown>;
 export const SERVED_BESIDE_KOA = ['tus', 'media-fast-path', 'plugins'] as const;
 
 /** Every error code (core/errors.ts), in error bodies and on failed videos. */
-const errorCode: Schema = { enum: Object.keys(ERRORS) };
+const errorCode: Schema = {
+  enum: Object.keys(ERRORS),
+  description: 'API.md "Errors". E_NO_VIDEO_STREAM: the file has neither audio nor video (an audio-only file becomes an audio-only video)',
+};
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Schema) => ({ 'application/json': { schema } });
 const ok = (description: string, schema?: Schema, status = '200') => ({ [status]: schema ? { description, content: json(schema) } : { description } });
@@ -62,12 +65,13 @@ const videoView: Schema = {
       },
     },
     duration_ms: { type: ['integer', 'null'] },
-    width: { type: ['integer', 'null'] },
-    height: { type: ['integer', 'null'] },
+    width: { type: ['integer', 'null'], description: 'null or 0 for an audio-only video (an m4a, mp3, flac, wav or ogg source)' },
+    height: { type: ['integer', 'null'], description: 'null or 0 for an audio-only video' },
     created_at: { type: 'string', format: 'date-time' },
     ready_at: { type: ['string', 'null'], format: 'date-time' },
     renditions: {
       type: 'array',
+      description: 'the video renditions; an audio-only video lists its audio renditions ("audio-0", width and height 0, codecs "mp4a.40.2")',
       items: { type: 'object', properties: { name: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' }, bitrate_kbps: { type: 'integer' }, codecs: { type: 'string' } } },
     },
     source_dynamic_range: {
@@ -81,6 +85,22 @@ const videoView: Schema = {
   },
 };
 
+/** One audio rendition of a version (core/media/types.ts AudioRenditionInfo). */
+const audioRendition: Schema = {
+  type: 'object',
+  required: ['name', 'track', 'language', 'label', 'channels', 'default', 'codecs', 'bitrate_kbps'],
+  properties: {
+    name: { type: 'string', description: 'directory and HLS/DASH id: "audio-N" (stereo) or "audio-N-surround"' },
+    track: { type: 'integer', description: 'index among the source audio tracks' },
+    language: { type: 'string', description: "the source track's language tag; \"und\" when untagged" },
+    label: { type: 'string', description: 'HLS NAME / DASH Label: the track title, else the language name, else "Audio N"' },
+    channels: { type: 'integer', description: '2, or 6/8 for the surround rendition of a 5.1/7.1 track' },
+    default: { type: 'boolean', description: "the source's default track (the first when none is flagged)" },
+    codecs: { type: 'string' },
+    bitrate_kbps: { type: 'integer' },
+  },
+};
+
 const schemas: Record<string, Schema> = {
   Error: {
     type: 'object',
@@ -88,18 +108,21 @@ const schemas: Record<string, Schema> = {
     properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: errorCode, message: { type: 'string' } } } },
   },
   Video: videoView,
+  AudioRendition: audioRendition,
   MediaManifest: {
     type: 'object',
     description: 'media_manifest.json of a ready version (API.md); VOD versions also name their source_dynamic_range, and each ladder entry its frame_rate and video_range',
+    required: ['version', 'hls_url', 'poster_url', 'thumbnail_vtt_url', 'duration_ms', 'ladder', 'loudness'],
     properties: {
       version: { type: 'integer' },
       hls_url: { type: 'string' },
       dash_url: { type: ['string', 'null'] },
-      poster_url: { type: 'string' },
-      thumbnail_vtt_url: { type: 'string' },
+      poster_url: { type: 'string', description: 'a frame of the video; for audio-only sources the cover art, else a waveform picture' },
+      thumbnail_vtt_url: { type: 'string', description: 'storyboard cues (none for audio-only sources)' },
       duration_ms: { type: 'integer' },
       ladder: {
         type: 'array',
+        description: 'the renditions, as in the video',
         items: {
           type: 'object',
           properties: {
@@ -113,9 +136,14 @@ const schemas: Record<string, Schema> = {
           },
         },
       },
-      loudness: { type: ['number', 'null'] },
+      audio: {
+        type: 'array',
+        items: ref('AudioRendition'),
+        description: 'every audio rendition (each source track up to transcode.max_audio_tracks, stereo plus surround for 5.1/7.1), in master order',
+      },
+      loudness: { type: ['number', 'null'], description: 'integrated LUFS of the default audio track; null without audio' },
       encoder: { type: 'string' },
-      source_dynamic_range: { enum: ['SDR', 'HLG', 'PQ'] },
+      source_dynamic_range: { enum: ['SDR', 'HLG', 'PQ'], description: "the source's dynamic range (VOD versions); the ladder is BT.709 SDR whatever it is" },
     },
   },
   VideoPage: { type: 'object', required: ['items', 'next_cursor'], properties: { items: { type: 'array', items: ref('Video') }, next_cursor: { type: ['string', 'null'] } } },
@@ -153,6 +181,7 @@ const schemas: Record<string, Schema> = {
       percent: { type: ['number', 'null'] },
       created_at: { type: 'string', format: 'date-time' },
       run_after: { type: 'string', format: 'date-time' },
+      node: { type: ['string', 'null'], description: 'the only node that may run the job (its input is on that disk); null: any node' },
     },
   },
   Live: {
@@ -208,9 +237,9 @@ const paths: Record<string, Record<string, Operation | string>> = {
       responses: { ...ok('a page', ref('VideoPage')), ...errors(400) },
     }),
   },
-  '/v1/feed': { get: op('Trending: ready videos ranked by recent engagement, then newest', { parameters: pageParams, responses: { ...ok('a page', ref('VideoPage')), ...errors(400) } }) },
+  '/v1/feed': { get: op('Trending: ready videos ranked by recent engagement, then newest (next_cursor is signed by the server: a forged or changed cursor is 400 E_BAD_REQUEST)', { parameters: pageParams, responses: { ...ok('a page', ref('VideoPage')), ...errors(400) } }) },
   '/v1/events': {
-    post: op('Player telemetry batch', {
+    post: op('Player telemetry batch: events count only for public, ready videos (the others are refused by index); 429 E_RATE_LIMITED with Retry-After past the per-address or the total limit; events are written behind the request', {
       auth: 'none',
       requestBody: { required: true, content: json({ type: 'object', required: ['events'], properties: { events: { type: 'array', items: { type: 'object' } } } }) },
       responses: { ...ok('accepted (bad events counted)', { type: 'object' }, '202'), ...errors(400, 429) },
@@ -271,7 +300,7 @@ const paths: Record<string, Record<string, Operation | string>> = {
   '/v1/uploads/{upload_id}': {
     'x-served-by': 'tus',
     head: op('tus: the upload offset', { auth: 'required', parameters: [pathParam('upload_id', 'tus upload id')], responses: { '200': { description: 'Upload-Offset, Upload-Length' }, ...errors(404) } }),
-    patch: op('tus: append bytes (Upload-Checksum sha1 optional)', {
+    patch: op('tus: append bytes (Upload-Checksum sha1 optional); one request writes an upload at a time across processes and nodes: another one waits, then gets 409 (offset moved, or still being written)', {
       auth: 'required',
       parameters: [pathParam('upload_id', 'tus upload id')],
       responses: { '204': { description: 'accepted; Upload-Offset' }, ...errors(400, 404, 409, 412, 460, 503, 507) },

@@ -112,14 +112,17 @@ export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Ser
     },
     (req, res) => {
       const path = req.url ?? '/';
+      if (path.startsWith('/media/')) {
+        // Sets its own security headers and counts its own requests: a prepared answer
+        // writes all its headers in one writeHead and needs no 'finish' listener.
+        media(req, res);
+        return;
+      }
       setBaseSecurityHeaders(res);
       if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
         observeRawRequest(req, res, UPLOADS_PATH);
         enforceUploadIdleTimeout(req, limits.upload_idle_timeout_ms, s.logger);
         void uploads.handle(req, res);
-      } else if (path.startsWith('/media/')) {
-        observeRawRequest(req, res, '/media/{id}/{version}/{file}');
-        void media(req, res);
       } else {
         enforceBodyDeadline(req, res, limits.body_timeout_ms, s.logger);
         void koa(req, res);

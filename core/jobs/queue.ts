@@ -54,6 +54,12 @@ export interface EnqueueOptions {
   runAfter?: number;
   /** Overrides the queue's `max_attempts` for this job. */
   maxAttempts?: number;
+  /**
+   * Only the node with this id (core/jobs/node-id.ts) may run the job: its input is on that
+   * node's disk. Other nodes never claim it, so it waits, queued, while that node is down
+   * (GET /v1/jobs shows the node); default any node.
+   */
+  node?: string;
 }
 
 /** What `fail` did: queued again later, dead-lettered, or nothing because the lease was lost. */
@@ -100,6 +106,7 @@ export class JobQueue {
         updated_at: now,
         started_at: null,
         finished_at: null,
+        node_id: opts.node ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -108,11 +115,13 @@ export class JobQueue {
   /**
    * Takes the next runnable job for `owner` (unique per worker, e.g. host:pid:random), or
    * undefined when none is due. Jobs whose worker died (lease expired) come back here.
+   * `node` is the claimer's node id: jobs pinned to another node are left alone, and
+   * without it only unpinned jobs are taken.
    */
-  async claim(owner: string, types: readonly JobType[] = JOB_TYPES): Promise<Job | undefined> {
+  async claim(owner: string, types: readonly JobType[] = JOB_TYPES, node?: string): Promise<Job | undefined> {
     for (;;) {
       const now = this.#now();
-      const row = await this.#db.claimJob(owner, this.#leaseMs, now, types);
+      const row = await this.#db.claimJob(owner, this.#leaseMs, now, types, node);
       if (!row) return undefined;
       const job = parseJob(row);
       if (row.attempts <= row.max_attempts) return job;

@@ -44,6 +44,8 @@ export interface RunnerOptions {
   timeoutMs: number;
   /** The job types this process claims (default all): e.g. a node without the live role leaves `live.archive` to one with it. */
   types?: readonly JobType[];
+  /** This node's id (core/jobs/node-id.ts): jobs pinned to it are claimed here, and only here. */
+  node?: string;
   now?: () => number;
 }
 
@@ -82,7 +84,7 @@ export class JobRunner {
     this.polling = true;
     try {
       while (!this.stopping && this.running.size < this.opts.concurrency) {
-        const job = await this.queue.claim(this.opts.owner, this.opts.types);
+        const job = await this.queue.claim(this.opts.owner, this.opts.types, this.opts.node);
         if (!job) break;
         const abort = new AbortController();
         const done = this.execute(job, abort)

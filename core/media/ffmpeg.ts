@@ -40,7 +40,7 @@ const MIN_MAJOR = 5;
  * Demuxers accepted for uploads: real containers only. Not listed on purpose: hls, dash,
  * concat, image2 and every *_pipe image demuxer, lavfi, tty, playlists (m3u/pls/ffmetadata),
  * subtitle formats, raw elementary streams, gif/apng (images are not videos here).
- * Audio-only containers are listed so an mp3 gets E_NO_VIDEO_STREAM, not E_NOT_MEDIA.
+ * Audio-only containers are listed: an mp3, flac, wav or ogg becomes an audio-only version.
  * A demuxer with several names ("mov,mp4,m4a,3gp,3g2,mj2") matches if one of them is here.
  */
 export const SAFE_INPUT_FORMATS: readonly string[] = [

@@ -9,7 +9,7 @@ import { buildDashManifest, numberTemplate, type DashRepresentation } from './da
 import { readInitTimescale, readInitVideoCodec, readSegmentTiming } from './fmp4.js';
 import { audioGroups, buildHlsMaster, groupDefault, variantBandwidth, type MasterAudio, type MasterVideo } from './hls-master.js';
 import { parseMediaPlaylist } from './playlists.js';
-import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST, fpsRational } from './transcode-command.js';
+import { MASTER_PLAYLIST, MEDIA_PLAYLIST, audioRenditionsFor, fpsRational } from './transcode-command.js';
 import type { AudioRenditionInfo, RenditionInfo, Rung, TranscodeTask } from './types.js';
 import { outputFrameRate } from './video-filters.js';
 
@@ -29,15 +29,16 @@ const FALLBACK_VIDEO_CODEC = 'avc1.640028';
 export const MPD_FILE = 'master.mpd';
 
 /**
- * The layout of today's one-pass ladder: every rung, at the output frame rate, SDR, and the
- * source's first audio track as one stereo AAC rendition.
+ * The layout of the one-pass ladder: every rung (none for an audio-only source), at the output
+ * frame rate, SDR, and every kept source audio track as stereo AAC plus a surround rendition
+ * for 5.1/7.1 (audio-renditions.ts).
  */
-export function ladderLayout(task: Pick<TranscodeTask, 'ladder' | 'probe' | 'audioKbps' | 'segmentSeconds' | 'maxFps'>): LadderLayout {
-  const audio: AudioRenditionInfo[] = task.probe.has_audio
-    ? [{ name: AUDIO_RENDITION, track: 0, language: 'und', label: 'Audio', channels: 2, default: true, codecs: 'mp4a.40.2', bitrate_kbps: task.audioKbps }]
-    : [];
+export function ladderLayout(
+  task: Pick<TranscodeTask, 'ladder' | 'probe' | 'audioKbps' | 'maxAudioTracks' | 'segmentSeconds' | 'maxFps'>,
+): LadderLayout {
+  const audio = audioRenditionsFor(task);
   return {
-    video: task.ladder.map(({ name, width, height }) => ({ name, width, height })),
+    video: task.probe.has_video ? task.ladder.map(({ name, width, height }) => ({ name, width, height })) : [],
     frameRate: outputFrameRate(task.probe, task.maxFps),
     videoRange: 'SDR',
     audio,

@@ -12,6 +12,9 @@
  *   size at all; its "Picture size WxH is invalid" on stderr turns that into
  *   E_RESOLUTION_TOO_HIGH instead of a misleading E_NOT_MEDIA.
  * - Cover art (attached_pic) is not video: an m4a with artwork has no video stream.
+ * - A source with audio and no video (m4a, mp3, flac, wav, ogg) is accepted: it becomes an
+ *   audio-only version (width/height/fps 0, video_codec null). E_NO_VIDEO_STREAM is left for
+ *   a container whose streams are neither audio nor video (subtitles, data, attachments).
  * - fps is the nominal rate (video-probe.ts: the highest rate the packets really use; the
  *   average when too few), rounded to 3 decimals so 29.97 and 23.976 survive as such
  *   (transcode-command maps them back to N*1000/1001). The source is VFR when its average and
@@ -19,8 +22,9 @@
  * - Dynamic range, field order and pixel aspect: see video-probe.ts.
  */
 import { AppError } from '../errors.js';
+import { normaliseLanguage } from './audio-renditions.js';
 import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
-import type { ProbeResult } from './types.js';
+import type { AudioTrack, ProbeResult } from './types.js';
 import {
   declaredFieldOrder,
   detectFieldOrder,
@@ -74,7 +78,8 @@ interface FfprobeStream extends FfprobeVideoFields {
   avg_frame_rate?: string;
   r_frame_rate?: string;
   duration?: string;
-  disposition?: { attached_pic?: number };
+  channels?: number;
+  disposition?: { attached_pic?: number; default?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number; dv_profile?: number; dv_bl_signal_compatibility_id?: number }[];
 }
@@ -142,6 +147,23 @@ async function runFfprobe(ffprobePath: string, file: string, signal: AbortSignal
   }
 }
 
+/** Seconds of a Matroska DURATION tag ("HH:MM:SS.nnnnnnnnn"); undefined when absent or malformed. */
+export function parseTagDuration(tag: string | undefined): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(tag?.trim() ?? '');
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+}
+
+function audioTrack(stream: FfprobeStream, track: number): AudioTrack {
+  return {
+    track,
+    codec: stream.codec_name ?? 'unknown',
+    channels: stream.channels ?? 2,
+    language: normaliseLanguage(stream.tags?.language),
+    title: stream.tags?.title?.trim() || null,
+    default: stream.disposition?.default === 1,
+  };
+}
+
 /**
  * Probes an uploaded file and checks it against the limits; throws AppError when refused.
  * `signal` stops an ffprobe that hangs (e.g. on a source that never ends).
@@ -155,54 +177,72 @@ export async function probeSource(
 ): Promise<ProbeResult> {
   const out = await runFfprobe(ffprobePath, file, opts.signal);
   const streams = out.streams ?? [];
-  const known = streams.filter((s) => s.codec_type === 'video' || s.codec_type === 'audio');
-  if (!out.format || known.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
+  if (!out.format || streams.length === 0) throw new AppError('E_NOT_MEDIA', 'the file has no audio or video stream');
 
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
-  const audio = streams.find((s) => s.codec_type === 'audio');
-  if (!video) throw new AppError('E_NO_VIDEO_STREAM');
-  const codec = video.codec_name ?? 'unknown';
-  if (!VIDEO_CODECS.has(codec)) {
-    throw new AppError('E_CODEC_UNSUPPORTED', `the video codec "${codec}" is not supported`);
+  const audioStreams = streams.filter((s) => s.codec_type === 'audio');
+  if (!video && audioStreams.length === 0) {
+    throw new AppError('E_NO_VIDEO_STREAM', 'the file has neither audio nor video');
   }
-  // libavutil refuses pictures over ~268 Mpx before the size reaches the stream: say why.
-  if ((!video.width || !video.height) && out.refusedSize) {
-    const { width, height } = out.refusedSize;
-    throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, too large to decode`);
+  const codec = video?.codec_name ?? 'unknown';
+  if (video) {
+    if (!VIDEO_CODECS.has(codec)) {
+      throw new AppError('E_CODEC_UNSUPPORTED', `the video codec "${codec}" is not supported`);
+    }
+    // libavutil refuses pictures over ~268 Mpx before the size reaches the stream: say why.
+    if ((!video.width || !video.height) && out.refusedSize) {
+      const { width, height } = out.refusedSize;
+      throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, too large to decode`);
+    }
+    if (!video.width || !video.height) throw new AppError('E_NOT_MEDIA', 'the video stream has no picture size');
   }
-  if (!video.width || !video.height) throw new AppError('E_NOT_MEDIA', 'the video stream has no picture size');
-
-  const duration_s = Number(out.format.duration ?? video.duration);
+  const duration_s = Number(out.format.duration ?? video?.duration ?? audioStreams[0]?.duration);
   if (!Number.isFinite(duration_s) || duration_s <= 0) throw new AppError('E_NOT_MEDIA', 'the file has no duration');
   if (duration_s > limits.max_duration_s) {
     throw new AppError('E_TOO_LONG', `the video lasts ${Math.round(duration_s)} s, the limit is ${limits.max_duration_s} s`);
   }
-  if (video.width * video.height > limits.max_pixels) {
-    throw new AppError(
-      'E_RESOLUTION_TOO_HIGH',
-      `the video is ${video.width}x${video.height}, the limit is ${limits.max_pixels} pixels`,
-    );
+  const bitRate = Number(out.format.bit_rate);
+  const common = {
+    format_name: out.format.format_name ?? 'unknown',
+    duration_ms: Math.round(duration_s * 1000),
+    audio_codec: audioStreams[0]?.codec_name ?? null,
+    has_audio: audioStreams.length > 0,
+    audio_tracks: audioStreams.map(audioTrack),
+    cover_art: streams.some((s) => s.codec_type === 'video' && Boolean(s.disposition?.attached_pic)),
+    bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+  };
+  if (!video) {
+    return {
+      ...common,
+      ...{ width: 0, height: 0, rotation: 0, fps: 0, vfr: false, video_codec: null, has_video: false, video_duration_ms: null },
+      ...{ dynamic_range: 'SDR', field_order: 'progressive' },
+    };
+  }
+
+  const width = video.width ?? 0;
+  const height = video.height ?? 0;
+  if (width * height > limits.max_pixels) {
+    throw new AppError('E_RESOLUTION_TOO_HIGH', `the video is ${width}x${height}, the limit is ${limits.max_pixels} pixels`);
   }
 
   const rotation = readRotation(video);
   const swap = rotation === 90 || rotation === 270;
-  const bitRate = Number(out.format.bit_rate);
+  // Matroska/WebM keep per-stream durations only as a DURATION tag ("00:00:04.021000000").
+  const videoDuration = Number(video.duration ?? parseTagDuration(video.tags?.DURATION) ?? duration_s);
   // Anamorphic pixels are shown wider (or narrower) than coded: the ladder works in square pixels.
   const sar = sampleAspect(video);
-  const displayWidth = sar === 1 ? video.width : Math.max(2, Math.round((video.width * sar) / 2) * 2);
+  const displayWidth = sar === 1 ? width : Math.max(2, Math.round((width * sar) / 2) * 2);
   const field_order =
     declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file, opts.signal) : 'progressive');
   return {
-    format_name: out.format.format_name ?? 'unknown',
-    duration_ms: Math.round(duration_s * 1000),
-    width: swap ? video.height : displayWidth,
-    height: swap ? displayWidth : video.height,
+    ...common,
+    width: swap ? height : displayWidth,
+    height: swap ? displayWidth : height,
     rotation,
     ...(await frameRate(ffprobePath, file, video, opts.signal)),
     video_codec: codec,
-    audio_codec: audio?.codec_name ?? null,
-    has_audio: Boolean(audio),
-    bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+    has_video: true,
+    video_duration_ms: Number.isFinite(videoDuration) && videoDuration > 0 ? Math.round(videoDuration * 1000) : null,
     dynamic_range: dynamicRangeOf(video),
     field_order,
   };

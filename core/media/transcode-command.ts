@@ -5,8 +5,11 @@
  *   [0:v] → (bwdif) → fps (CFR) → (HDR→SDR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
  *                                                   ├→ … one branch per rung
  *                                                   └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
- *   [0:a] → 48 kHz → asplit ─┬→ AAC (encoded once, its own HLS audio group)
- *                            └→ ebur128 (integrated loudness, read from stderr)
+ *   [0:a:N] → 48 kHz → (trim to the video) → asplit ─┬→ stereo AAC        one per audio track,
+ *                                                   ├→ 5.1/7.1 AAC       (multichannel tracks)
+ *                                                   └→ ebur128           (the default track only)
+ * Every audio rendition is a member of one HLS audio group (audio-renditions.ts decides which).
+ * An audio-only source has no video branch, no storyboard and no GOP settings.
  * Every rung gets a keyframe exactly on each segment boundary (-force_key_frames) plus a
  * fixed GOP of segment_s×fps frames and no scene-cut keyframes, so segments line up across
  * rungs and a player can switch at any boundary. The encoder-specific part comes from
@@ -15,7 +18,8 @@
  */
 import path from 'node:path';
 import { safeInputArgs } from './ffmpeg.js';
-import type { ProbeResult, Rung, StoryboardSpec, TranscodeTask, VideoEncoder } from './types.js';
+import { channelLayout, planAudioRenditions } from './audio-renditions.js';
+import type { AudioRenditionInfo, ProbeResult, Rung, StoryboardSpec, TranscodeTask, VideoEncoder } from './types.js';
 import { outputFrameRate, SDR_TAGS, sourcePictureFilters } from './video-filters.js';
 
 /** How the GOP must look: `keyint` frames, a forced keyframe every `segmentSeconds`. */
@@ -102,8 +106,14 @@ export function storyboardTileSize(probe: Pick<ProbeResult, 'width' | 'height'>,
   return { width, height: Math.max(2, Math.round((width * probe.height) / probe.width / 2) * 2) };
 }
 
-/** Name of the HLS audio rendition's directory. */
+/** Name of the HLS audio rendition's directory (live: one audio track). */
 export const AUDIO_RENDITION = 'audio';
+/** `transcode.max_audio_tracks` when a task does not say. */
+export const DEFAULT_MAX_AUDIO_TRACKS = 8;
+/** Audio sample rate of every rendition. */
+export const AUDIO_SAMPLE_RATE = 48_000;
+/** Samples per AAC frame; the encoder also adds one frame of priming before the first. */
+const AAC_FRAME = 1024;
 /** Media playlist name inside each rendition directory. */
 export const MEDIA_PLAYLIST = 'index.m3u8';
 export const MASTER_PLAYLIST = 'master.m3u8';
@@ -117,8 +127,40 @@ export function initSegmentName(rendition: string): string {
 /** Options of the one-pass command (a TranscodeTask without its ports). */
 export type TranscodeCommandInput = Pick<
   TranscodeTask,
-  'sourcePath' | 'outDir' | 'probe' | 'ladder' | 'segmentSeconds' | 'preset' | 'audioKbps' | 'encoder' | 'storyboard' | 'maxFps'
+  | 'sourcePath'
+  | 'outDir'
+  | 'probe'
+  | 'ladder'
+  | 'segmentSeconds'
+  | 'preset'
+  | 'audioKbps'
+  | 'maxAudioTracks'
+  | 'encoder'
+  | 'storyboard'
+  | 'maxFps'
 >;
+
+/** The audio renditions a task produces, in output (and master) order. */
+export function audioRenditionsFor(input: Pick<TranscodeCommandInput, 'probe' | 'audioKbps' | 'maxAudioTracks'>): AudioRenditionInfo[] {
+  return planAudioRenditions(input.probe.audio_tracks, input.audioKbps, input.maxAudioTracks ?? DEFAULT_MAX_AUDIO_TRACKS);
+}
+
+/**
+ * Where the audio must stop so it ends with the video: the first AAC frame boundary at or
+ * after the video's end, counting the encoder's priming frame. The video's end is where the
+ * fps filter stops at the output rate `fps` (it rounds the stream's end to the nearest
+ * frame). Without it the audio ran
+ * ~32 ms past the video and left a 0.02 s trailing audio segment; ending the audio before the
+ * video instead would make players report a duration under the video's (3.999 s for 4 s).
+ * Null for audio-only sources.
+ */
+export function audioEndSample(probe: Pick<ProbeResult, 'has_video' | 'video_duration_ms'>, fps: number): number | null {
+  if (!probe.has_video || !probe.video_duration_ms || !fps) return null;
+  const videoEnd = Math.round((probe.video_duration_ms / 1000) * fps) / fps;
+  // Encoded frames, the priming one included; the epsilon keeps 187.0000001 from becoming 188.
+  const frames = Math.ceil((videoEnd * AUDIO_SAMPLE_RATE) / AAC_FRAME - 1e-6);
+  return Math.max(1, frames - 1) * AAC_FRAME;
+}
 
 /** The filter chain turning a video stream into storyboard sheets (one tile per interval). */
 export function storyboardChain(tile: { width: number; height: number }, storyboard: StoryboardSpec): string {
@@ -141,11 +183,19 @@ export function audioEncodeArgs(audioKbps: number): string[] {
   return ['-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2', '-ar', '48000'];
 }
 
+/** Per-output-stream AAC arguments of the audio renditions (output audio streams 0…n-1). */
+export function audioRenditionArgs(audio: readonly Pick<AudioRenditionInfo, 'bitrate_kbps'>[]): string[] {
+  return ['-c:a', 'aac', '-ar', String(AUDIO_SAMPLE_RATE), ...audio.flatMap((a, i) => [`-b:a:${i}`, `${a.bitrate_kbps}k`])];
+}
+
 /** The CMAF HLS output of a ladder: one variant per rung (output video streams in order), the audio as its own group. */
 export interface HlsLadderOutput {
   /** Rendition names, in the order of the output video streams. */
   names: readonly string[];
+  /** One audio rendition named AUDIO_RENDITION (live); ignored when `audio` is given. */
   hasAudio: boolean;
+  /** The audio renditions, in the order of the output audio streams (VOD). */
+  audio?: readonly Pick<AudioRenditionInfo, 'name' | 'language' | 'default' | 'channels'>[];
   segmentSeconds: number;
   outDir: string;
   /** Segments kept in ffmpeg's own playlists (0 = all). */
@@ -155,11 +205,17 @@ export interface HlsLadderOutput {
 }
 
 export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
-  const names = [...out.names, ...(out.hasAudio ? [AUDIO_RENDITION] : [])];
-  const group = out.hasAudio ? ',agroup:aud' : '';
+  const audio = out.audio ?? (out.hasAudio ? [{ name: AUDIO_RENDITION, language: 'und', default: true, channels: 2 }] : []);
+  const names = [...out.names, ...audio.map((a) => a.name)];
+  const group = audio.length > 0 ? ',agroup:aud' : '';
   const streamMap = [
     ...out.names.map((name, i) => `v:${i}${group},name:${name}`),
-    ...(out.hasAudio ? [`a:0${group},name:${AUDIO_RENDITION}`] : []),
+    // LANGUAGE and DEFAULT already in ffmpeg's master, which instant publish serves while encoding.
+    ...audio.map((a, i) => {
+      if (!out.audio) return `a:${i}${group},name:${a.name}`;
+      const isDefault = a.default && a.channels === 2 ? ',default:yes' : '';
+      return `a:${i}${group},name:${a.name},language:${a.language}${isDefault}`;
+    }),
   ].join(' ');
   return [
     '-f', 'hls',
@@ -177,22 +233,39 @@ export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
   ];
 }
 
-function filterGraph(input: TranscodeCommandInput, builder: EncoderBuilder): string {
+/** The audio chains: per kept track, one branch per rendition plus ebur128 on the default track. */
+function audioChains(audio: readonly AudioRenditionInfo[], endSample: number | null): string[] {
+  const trim = endSample === null ? '' : `,atrim=end_sample=${endSample}`;
+  const chains: string[] = [];
+  const tracks = [...new Set(audio.map((a) => a.track))];
+  for (const track of tracks) {
+    const outputs = audio.flatMap((a, i) => (a.track === track ? [`[a${i}p]`] : []));
+    // Loudness is the default track's (the stereo one: the renditions share the source).
+    const measured = audio.some((a) => a.track === track && a.default);
+    const branches = [...outputs, ...(measured ? ['[aloud]'] : [])];
+    const head = `[0:a:${track}]aresample=${AUDIO_SAMPLE_RATE}${trim}`;
+    chains.push(branches.length > 1 ? `${head},asplit=${branches.length}${branches.join('')}` : `${head}${branches[0]}`);
+    audio.forEach((a, i) => {
+      // aformat makes the auto-inserted resampler downmix (or keep) to the rendition's layout.
+      if (a.track === track) chains.push(`[a${i}p]aformat=channel_layouts=${channelLayout(a.channels)}[a${i}]`);
+    });
+    if (measured) chains.push('[aloud]ebur128=framelog=verbose,anullsink');
+  }
+  return chains;
+}
+
+function videoChains(input: TranscodeCommandInput, builder: EncoderBuilder): string[] {
   const { probe, ladder, storyboard } = input;
   const tile = storyboardTileSize(probe, storyboard);
   const splits = ladder.map((_, i) => `[s${i}]`).join('');
   // An HDR source is tone-mapped once, at the largest rung's size (a plugin may have reordered the ladder).
   const largest = ladder.reduce<Rung | undefined>((big, r) => (!big || r.width * r.height > big.width * big.height ? r : big), undefined);
   const picture = sourcePictureFilters(probe, { rate: fpsRational(outputFrameRate(probe, input.maxFps)), size: largest });
-  const chains = [
+  return [
     `[0:v:0]${picture.join(',')},split=${ladder.length + 1}${splits}[ssb]`,
     ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),
     `[ssb]${storyboardChain(tile, storyboard)}[sb]`,
   ];
-  if (probe.has_audio) {
-    chains.push('[0:a:0]aresample=48000,asplit=2[aenc][aloud]', '[aloud]ebur128=framelog=verbose,anullsink');
-  }
-  return chains.join(';');
 }
 
 /**
@@ -208,27 +281,38 @@ export function decodeCapSeconds(claimedMs: number): number {
 /** The complete argument list of the one-pass transcode (progress on stdout). */
 export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   const { probe, ladder, segmentSeconds, outDir } = input;
+  const video = probe.has_video;
+  const audio = audioRenditionsFor(input);
   const builder = encoderBuilders[input.encoder];
-  const gop: GopSpec = { keyint: keyintFor(outputFrameRate(probe, input.maxFps), segmentSeconds), segmentSeconds };
-  const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...builder.inputArgs];
+  const fps = video ? outputFrameRate(probe, input.maxFps) : 0;
+  const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...(video ? builder.inputArgs : [])];
   args.push('-t', String(decodeCapSeconds(probe.duration_ms)), ...safeInputArgs(input.sourcePath));
-  args.push('-filter_complex', filterGraph(input, builder));
+  const chains = [...(video ? videoChains(input, builder) : []), ...audioChains(audio, audioEndSample(probe, fps))];
+  args.push('-filter_complex', chains.join(';'));
 
-  // The HLS output: every rung, then the audio.
+  // The HLS output: every rung, then every audio rendition.
   args.push('-map_metadata', '-1', '-map_chapters', '-1');
-  ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
-  if (probe.has_audio) args.push('-map', '[aenc]');
-  args.push(...builder.videoArgs(gop, input.preset));
-  if (probe.dynamic_range !== 'SDR') args.push(...SDR_TAGS);
-  args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
-  args.push(...rungBitrateArgs(ladder));
-  if (probe.has_audio) args.push(...audioEncodeArgs(input.audioKbps));
-  args.push(...hlsLadderOutputArgs({ names: ladder.map((r) => r.name), hasAudio: probe.has_audio, segmentSeconds, outDir, listSize: 0 }));
+  if (video) {
+    ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
+  }
+  audio.forEach((_, i) => args.push('-map', `[a${i}]`));
+  if (video) {
+    const gop: GopSpec = { keyint: keyintFor(fps, segmentSeconds), segmentSeconds };
+    args.push(...builder.videoArgs(gop, input.preset));
+    if (probe.dynamic_range !== 'SDR') args.push(...SDR_TAGS);
+    args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
+    args.push(...rungBitrateArgs(ladder));
+  }
+  if (audio.length > 0) args.push(...audioRenditionArgs(audio));
+  const names = video ? ladder.map((r) => r.name) : [];
+  args.push(...hlsLadderOutputArgs({ names, hasAudio: audio.length > 0, audio, segmentSeconds, outDir, listSize: 0 }));
 
   // The storyboard output.
-  args.push(
-    '-map', '[sb]', '-c:v', 'mjpeg', '-q:v', '5', '-fps_mode', 'passthrough',
-    '-f', 'image2', '-start_number', '0', path.join(outDir, SPRITE_PATTERN),
-  );
+  if (video) {
+    args.push(
+      '-map', '[sb]', '-c:v', 'mjpeg', '-q:v', '5', '-fps_mode', 'passthrough',
+      '-f', 'image2', '-start_number', '0', path.join(outDir, SPRITE_PATTERN),
+    );
+  }
   return args;
 }

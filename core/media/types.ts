@@ -4,13 +4,31 @@
  * `TranscodeTask` and returns a `TranscodeResult`; both must be structured-clone safe.
  */
 
+/** One audio stream of a source, as the ladder needs it. */
+export interface AudioTrack {
+  /** Index among the source's audio streams (ffmpeg `0:a:N`). */
+  track: number;
+  codec: string;
+  channels: number;
+  /** ISO 639 language tag as written in the source; "und" when untagged. */
+  language: string;
+  /** The track's title tag, if any. */
+  title: string | null;
+  /** The source flags this track as its default (disposition). */
+  default: boolean;
+}
+
 /** How a picture's brightness is coded: SDR (BT.709 and older), HLG or PQ (HDR10, Dolby Vision). */
 export type DynamicRange = 'SDR' | 'HLG' | 'PQ';
 
 /** How the source's frames are scanned: progressive, or interlaced with the top/bottom field shown first. */
 export type FieldOrder = 'progressive' | 'tff' | 'bff';
 
-/** What ffprobe told us about a source, normalised. Sizes are as displayed (rotation and pixel aspect applied). */
+/**
+ * What ffprobe told us about a source, normalised. Sizes are as displayed (rotation and pixel
+ * aspect applied). An audio-only source (m4a, mp3, flac, wav, ogg) has `has_video` false,
+ * width/height/fps 0 and `video_codec` null.
+ */
 export interface ProbeResult {
   /** ffprobe format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
   format_name: string;
@@ -28,9 +46,16 @@ export interface ProbeResult {
   fps: number;
   /** True when the source's real and average frame rates differ (variable frame rate). */
   vfr: boolean;
-  video_codec: string;
+  video_codec: string | null;
+  has_video: boolean;
+  /** Duration of the video stream alone (the audio is trimmed to the frames it makes); null without video. */
+  video_duration_ms: number | null;
   audio_codec: string | null;
   has_audio: boolean;
+  /** Every audio stream, in source order. */
+  audio_tracks: AudioTrack[];
+  /** The source carries a picture as cover art (attached_pic), e.g. an m4a or mp3 with artwork. */
+  cover_art: boolean;
   /** Bits per second of the whole file, when known. */
   bit_rate: number | null;
   /** The source's dynamic range; every output is tone-mapped to BT.709 SDR. */
@@ -69,6 +94,8 @@ export interface TranscodeTask {
   segmentSeconds: number;
   preset: string;
   audioKbps: number;
+  /** At most this many source audio tracks become renditions (config `transcode.max_audio_tracks`). */
+  maxAudioTracks?: number;
   encoder: VideoEncoder;
   storyboard: StoryboardSpec;
   /** Highest output frame rate (config `transcode.max_fps`); default 60. */
@@ -139,8 +166,11 @@ export interface AudioRenditionInfo {
 export interface TranscodeResult {
   /** The encoder that really produced the video (after any fallback). */
   encoder: VideoEncoder;
+  /** The video renditions; for an audio-only source, its audio renditions (width and height 0). */
   renditions: RenditionInfo[];
-  /** Integrated loudness of the source in LUFS; null without audio. */
+  /** Every audio rendition, in master order (empty without audio). */
+  audio: AudioRenditionInfo[];
+  /** Integrated loudness of the source's default audio track in LUFS; null without audio. */
   loudness: number | null;
   /** Duration of the produced media, ms. */
   duration_ms: number;
@@ -150,6 +180,11 @@ export interface TranscodeResult {
   storyboard?: { sheets: number; tile_width: number; tile_height: number; columns: number; rows: number };
   /** Wall time of the whole task, ms. */
   elapsed_ms?: number;
+  /**
+   * Files (relative to outDir) changed after ffmpeg finished them (a short last segment
+   * joined to the one before): instant publish may hold an older copy, so publish them again.
+   */
+  rewritten?: string[];
 }
 
 /*
@@ -158,7 +193,7 @@ export interface TranscodeResult {
  *   {rung}/index.m3u8          media playlist per rendition (CMAF fMP4, 2 s segments, from 00000)
  *   {rung}/init_{rung}.mp4     init segment (ffmpeg's hls muxer insists on a per-variant name)
  *   {rung}/seg-NNNNN.m4s       media segments
- *   audio/index.m3u8, audio/init_audio.mp4, audio/seg-NNNNN.m4s   (sources with audio)
+ *   audio-N/…, audio-N-surround/…   one per AudioRenditionInfo (sources with audio)
  * While ffmpeg runs, the playlists are EVENT playlists that grow (files appear whole: ffmpeg
  * writes *.tmp and renames); when the task resolves they are VOD playlists with ENDLIST.
  *   master.mpd                 DASH manifest over the same segments

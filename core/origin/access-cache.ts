@@ -65,6 +65,17 @@ export class MediaAccessCache {
     return (this.versions.get(key) ?? (await this.versions.fetch(key)))?.value;
   }
 
+  /**
+   * How much longer the cached answers for a video and version stay unchecked (the least of
+   * both); 0 when either is not cached or caching is off. Whatever is derived from them may
+   * be reused for this long without delaying a change past the lookup TTL.
+   */
+  freshForMs(id: string, version: number): number {
+    if (!this.videos || !this.versions) return 0;
+    const remaining = Math.min(this.videos.getRemainingTTL(id), this.versions.getRemainingTTL(`${id}/${version}`));
+    return Number.isFinite(remaining) && remaining > 0 ? remaining : 0;
+  }
+
   private async loadVideo(id: string): Promise<VideoAccess | undefined> {
     const row = await this.catalog.find(id);
     return row && { visibility: row.visibility };

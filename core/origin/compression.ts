@@ -62,21 +62,18 @@ function acceptedCodings(header: string): Map<string, number> {
 }
 
 /**
- * The coding to send among the available variants: the highest q-value the client gives,
- * br on a tie; undefined means identity.
+ * The codings a client accepts, best first: highest q-value first, br on a tie; codings it
+ * refuses (q=0, or not listed and no `*`) are left out. Empty means identity only.
  */
-export function chooseCoding(acceptEncoding: string | undefined, available: EncodedVariants): ContentCoding | undefined {
-  if (!acceptEncoding) return undefined;
+export function codingPreference(acceptEncoding: string | undefined): ContentCoding[] {
+  if (!acceptEncoding) return [];
   const q = acceptedCodings(acceptEncoding);
-  let best: ContentCoding | undefined;
-  let bestQ = 0;
-  for (const coding of CODINGS) {
-    if (!available[coding]) continue;
-    const weight = q.get(coding) ?? q.get('*') ?? 0;
-    if (weight > bestQ) {
-      best = coding;
-      bestQ = weight;
-    }
-  }
-  return best;
+  const weight = (coding: ContentCoding) => q.get(coding) ?? q.get('*') ?? 0;
+  // Array.prototype.sort is stable: CODINGS order breaks ties.
+  return CODINGS.filter((coding) => weight(coding) > 0).sort((a, b) => weight(b) - weight(a));
+}
+
+/** The coding to send among the available variants (see codingPreference); undefined means identity. */
+export function chooseCoding(acceptEncoding: string | undefined, available: EncodedVariants): ContentCoding | undefined {
+  return codingPreference(acceptEncoding).find((coding) => available[coding] !== undefined);
 }

@@ -21,3 +21,8 @@ export function ifRangeAllows(header: string | undefined, etag: string): boolean
   const tag = header.trim();
   return !tag.startsWith('W/') && tag === etag;
 }
+
+/** `"abc"` → `"abc-br"`: every representation (coding, rewrite) needs its own strong validator. */
+export function derivedEtag(etag: string, suffix: string): string {
+  return etag.endsWith('"') ? `${etag.slice(0, -1)}-${suffix}"` : `"${etag}-${suffix}"`;
+}

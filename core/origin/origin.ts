@@ -23,7 +23,7 @@ import { LRUCache } from 'lru-cache';
 import type { Config } from '../../config/schema.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { chooseCoding, compress, compressVariants, type ContentCoding, type EncodedVariants } from './compression.js';
-import { ifNoneMatchHits, ifRangeAllows } from './conditional.js';
+import { derivedEtag, ifNoneMatchHits, ifRangeAllows } from './conditional.js';
 import { isCompressible } from './content-types.js';
 import { OriginMetrics, type OriginCounters } from './metrics.js';
 import { parseRange } from './range.js';
@@ -73,6 +73,24 @@ export interface OriginResponse {
   body?: Buffer | Readable;
   /** Content-Length of a 200/206 (also for HEAD, which has no body). */
   length: number;
+  /** On whole answers from memory without a rewrite: the object's representation, every coding. */
+  cached?: CachedRepresentation;
+  /**
+   * Set by the route: how long the same URL may get the same answer without running its
+   * access checks again (public media; see core/origin/hot-answers.ts). Absent: never.
+   */
+  shareableForMs?: number;
+}
+
+/** The bytes of an object in memory, every coding, and the headers its answers carry. */
+export interface CachedRepresentation {
+  etag: string;
+  identity: Buffer;
+  encoded: EncodedVariants;
+  contentType: string;
+  cacheControl: string;
+  /** Sent with `Vary: Accept-Encoding`, coded when the client accepts it. */
+  compressible: boolean;
 }
 
 /** Cache occupancy and counters of one process's origin. */
@@ -94,11 +112,6 @@ type CacheEntry = ({ kind: 'buffered'; info: ObjectInfo } & Representation) | { 
 
 /** Bookkeeping bytes charged per entry on top of its bodies. */
 const ENTRY_OVERHEAD = 256;
-
-/** `"abc"` → `"abc-br"`: every representation needs its own strong validator. */
-function derivedEtag(etag: string, suffix: string): string {
-  return etag.endsWith('"') ? `${etag.slice(0, -1)}-${suffix}"` : `"${etag}-${suffix}"`;
-}
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -130,8 +143,13 @@ export class Origin {
     const entry = await this.entry(req.key, req.mutable);
     if (!entry) return undefined;
     if (entry.kind === 'streamed') return this.stream(entry.info, req);
-    const rep = req.rewrite ? await this.rewritten(entry, req.rewrite, req.headers) : entry;
-    return this.fromMemory(rep, req);
+    if (req.rewrite) return this.fromMemory(await this.rewritten(entry, req.rewrite, req.headers), req);
+    const answer = this.fromMemory(entry, req);
+    if (answer.status === 200 || answer.status === 304) {
+      const { etag, identity, encoded } = entry;
+      answer.cached = { etag, identity, encoded, contentType: req.contentType, cacheControl: req.cacheControl, compressible: isCompressible(req.key) };
+    }
+    return answer;
   }
 
   /** Drops an object from memory (e.g. after it was deleted or replaced). */

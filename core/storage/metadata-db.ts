@@ -94,6 +94,8 @@ export interface JobsTable {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** The only node that may claim the job (its `core/jobs/node-id.ts` id); null: any node. */
+  node_id: string | null;
 }
 
 export interface UploadSessionsTable {
@@ -308,8 +310,10 @@ export interface MetadataDb {
    * increments `attempts`, and returns it; undefined when none is runnable. `started_at` is
    * set by the first claim only (timeouts and queue latency count from it). Due jobs are
    * taken in `run_after`, then `id`, order; `types` limits the job types (empty: none).
+   * A job that names a node (`node_id`) is only taken when `node` is that node; jobs
+   * without one are taken by any claimer.
    */
-  claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined>;
+  claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string): Promise<JobRow | undefined>;
 
   /**
    * Ranked full-text search (SQLite: FTS5, storage-adapters/metadata/sqlite-search.ts).

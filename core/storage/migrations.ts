@@ -387,6 +387,19 @@ const versionLifecycle: Migration = {
   },
 };
 
+/**
+ * A job may name the node that must run it (`jobs.node_id`: its work is on that node's
+ * disk, e.g. a live's recording); null means any node.
+ */
+const jobNode: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('jobs').addColumn('node_id', 'text').execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('jobs').dropColumn('node_id').execute();
+  },
+};
+
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_playback_events': playbackEvents,
@@ -396,6 +409,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_search_order': searchOrder,
   '0007_upload_holes_and_telemetry_retention': uploadHolesAndTelemetryRetention,
   '0008_version_lifecycle': versionLifecycle,
+  '0009_job_node': jobNode,
 };
 
 export interface MigrateOptions {

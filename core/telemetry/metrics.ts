@@ -165,6 +165,26 @@ export function countDroppedConnection(): void {
   droppedConnections.inc();
 }
 
+type HttpLabels = { method: string; route: string; status: string };
+const instantLabels = new Map<string, { request: HttpLabels; duration: { method: string; route: string } }>();
+
+/**
+ * Counts a request answered synchronously, inside its handler (the media fast path's
+ * prepared answers): no 'finish' listener, and label objects reused per method and status,
+ * since at tens of thousands of requests a second the bookkeeping would cost more than the
+ * answer. `startedMs` is performance.now() when the handler began.
+ */
+export function observeInstantAnswer(method: string, route: string, status: number, startedMs: number): void {
+  const key = `${method} ${status} ${route}`;
+  let labels = instantLabels.get(key);
+  if (labels === undefined) {
+    labels = { request: { method, route, status: String(status) }, duration: { method, route } };
+    instantLabels.set(key, labels);
+  }
+  httpRequests.inc(labels.request);
+  httpDuration.observe(labels.duration, (performance.now() - startedMs) / 1000);
+}
+
 /** Koa middleware (first in the chain): counts requests by the router's matched pattern. */
 export function httpMetricsMiddleware(): Middleware {
   return async (ctx, next) => {
@@ -184,6 +204,19 @@ export const uploadMetrics = {
   completed(createdAtMs: number): void {
     uploadsCompleted.inc();
     uploadDuration.observe(Math.max(0, (Date.now() - createdAtMs) / 1000));
+  },
+};
+
+const telemetryDropped = new Counter({
+  name: 'framecast_telemetry_events_dropped_total',
+  help: 'Player telemetry events admitted but not stored: the write-behind buffer was full, or its write failed',
+  labelNames: ['reason'],
+  registers: [registry],
+});
+
+export const telemetryMetrics = {
+  dropped(reason: 'buffer_full' | 'write_failed', n: number): void {
+    telemetryDropped.inc({ reason }, n);
   },
 };
 

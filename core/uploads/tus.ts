@@ -290,6 +290,9 @@ async function completeUpload(s: Services, inner: DataStore, uploadId: string, b
   logger.info({ video_id: videoId, version, upload_id: uploadId, bytes, job_id: job.id }, 'upload complete, processing queued');
 }
 
+/** A lease expired this long ago is left over from a holder that died: the sweep deletes it. */
+const STALE_LEASE_MS = 3_600_000;
+
 /** A complete upload untouched this long was cut off from its finishing step (the node died). */
 const RECOVER_AFTER_MS = 30_000;
 
@@ -338,5 +341,7 @@ export async function expireUploads(s: Services): Promise<number> {
     await s.store.delete(s.store.tusUploadKey(session.id)).catch(() => undefined);
     s.logger.info({ video_id: session.video_id, version: session.version, upload_id: session.id }, 'upload expired');
   }
+  // Leases whose holder died without releasing them (a request cut off with its process).
+  await s.db.db.deleteFrom('leases').where('expires_at', '<', now - STALE_LEASE_MS).execute();
   return expired.length;
 }

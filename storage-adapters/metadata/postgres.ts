@@ -71,10 +71,10 @@ class PostgresMetadataDb implements MetadataDb {
     this.db = db;
   }
 
-  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined> {
+  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string): Promise<JobRow | undefined> {
     if (types?.length === 0) return undefined;
     // The subquery locks the chosen row; a concurrent claimer skips it and takes the next.
-    return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: true });
+    return claimNextJob(this.db, { owner, leaseMs, now, types, node, lockRow: true });
   }
 
   searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {

@@ -81,10 +81,10 @@ class SqliteMetadataDb implements MetadataDb {
     }
   }
 
-  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[]): Promise<JobRow | undefined> {
+  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string): Promise<JobRow | undefined> {
     if (types?.length === 0) return undefined;
     // The statement takes SQLite's write lock when it starts: no writer runs in between.
-    return claimNextJob(this.db, { owner, leaseMs, now, types, lockRow: false });
+    return claimNextJob(this.db, { owner, leaseMs, now, types, node, lockRow: false });
   }
 
   searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {

@@ -12,6 +12,7 @@ import type { Insertable } from 'kysely';
 import type { Test } from 'tap';
 import type { JobsTable, MetadataDb, NewVideo } from '../../core/storage/metadata-db.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
+import { telemetryContract } from './metadata-telemetry-suite.js';
 import { uploadContract } from './metadata-upload-suite.js';
 
 export interface MetadataFixture {
@@ -152,6 +153,7 @@ function assertEachClaimedOnce(t: Test, claims: number[][], all: number[]): void
 
 export function metadataContract(t: Test, opts: MetadataContractOptions): void {
   uploadContract(t, opts, openFor);
+  telemetryContract(t, opts, openFor);
   t.test('migrations create the tables and are idempotent', async (t) => {
     const fixture = await opts.makeFixture(t);
     const first = await openFor(t, fixture);
@@ -307,6 +309,18 @@ export function metadataContract(t: Test, opts: MetadataContractOptions): void {
     t.equal((await db.claimJob('w1', 30_000, 1000, ['vod.process']))?.id, mine);
     t.equal(await db.claimJob('w1', 30_000, 1000, ['vod.process']), undefined);
     t.equal((await db.claimJob('w1', 30_000, 1000))?.id, other, 'without a filter any type');
+  });
+
+  t.test('a job pinned to a node is claimed by that node only, also after its lease expires', async (t) => {
+    const fixture = await opts.makeFixture(t);
+    const db = await openFor(t, fixture);
+    const [pinned = -1, anyNode] = await insertJobs(db, [queuedJob({ type: 'live.archive', node_id: 'node-a' }), queuedJob({ run_after: 10 })]);
+    t.equal((await db.claimJob('b1', 10_000, 1000, ['live.archive'], 'node-b'))?.id, undefined, 'another node leaves it queued');
+    t.equal((await db.claimJob('x1', 10_000, 1000, ['live.archive']))?.id, undefined, 'a claimer without a node id too');
+    t.equal((await db.claimJob('b1', 10_000, 1000, undefined, 'node-b'))?.id, anyNode, 'an unpinned job goes to any node');
+    t.match(await db.claimJob('a1', 10_000, 1000, ['live.archive'], 'node-a'), { id: pinned, lease_owner: 'a1', attempts: 1 }, 'its node takes it');
+    t.equal(await db.claimJob('b2', 10_000, 20_000, ['live.archive'], 'node-b'), undefined, 'its expired lease is not taken over by another node');
+    t.match(await db.claimJob('a2', 10_000, 20_000, ['live.archive'], 'node-a'), { id: pinned, lease_owner: 'a2', attempts: 2 }, 'but by its own node');
   });
 
   t.test('a running job is reclaimed only after its lease expires, and the attempt counts', async (t) => {

@@ -61,6 +61,15 @@ export async function makeAudioOnly(dir: string, seconds = 2): Promise<string> {
   return file;
 }
 
+/** A Matroska file with a subtitle stream and neither audio nor video. */
+export async function makeSubtitlesOnly(dir: string): Promise<string> {
+  const srt = path.join(dir, 'only.srt');
+  await writeFile(srt, '1\n00:00:00,000 --> 00:00:01,000\nno picture, no sound\n');
+  const file = path.join(dir, 'subtitles-only.mkv');
+  await run(FFMPEG, ['-hide_banner', '-v', 'error', '-y', '-i', srt, '-c:s', 'srt', file]);
+  return file;
+}
+
 /** A single PNG image. */
 export async function makePng(dir: string): Promise<string> {
   const file = path.join(dir, 'image.png');

@@ -11,13 +11,13 @@ export async function readyz(server: TestServer): Promise<{ status: number; body
  * Polls `read` until `until` holds and returns that value; throws with the last value seen
  * after `timeoutMs` (a bound for a hung test, not an assertion about speed).
  */
-export async function eventually<T>(read: () => Promise<T>, until: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(read: () => Promise<T>, until: (v: T) => boolean, what: string, timeoutMs = 60_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   do {
     last = await read();
     if (until(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   } while (Date.now() < deadline);
   throw new Error(`${what}: last seen ${JSON.stringify(last)}`);
 }

@@ -239,3 +239,36 @@ t.test('connections past http.max_connections are closed on arrival while the no
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   t.match(metrics, /^framecast_http_connections_dropped_total [1-9]/m, 'the refusals are counted');
 });
+
+t.test('a hot media URL answers exactly as the first time, and a delete still takes effect within the lookup TTL', async (t) => {
+  const created = await admin.json('POST', '/v1/videos', { title: 'hot', visibility: 'public' });
+  const clip = await makeClip(dir, { width: 160, height: 90, seconds: 2, audio: false, name: 'hot.mp4' });
+  await tusUpload(server.url, clip, { token: server.adminToken, metadata: { video_id: created.body.id, filename: 'hot.mp4' } });
+  const video = await waitForVideo(admin, created.body.id);
+  const url = server.url + video.playback.hls_url;
+  const answer = async (headers: Record<string, string>, query = '') => {
+    const r = await fetch(url + query, { headers });
+    const all: Record<string, string> = {};
+    r.headers.forEach((value, name) => (all[name] = value));
+    const kept = Object.fromEntries(Object.entries(all).filter(([name]) => name !== 'date' && name !== 'keep-alive' && name !== 'connection'));
+    return { status: r.status, headers: kept, body: Buffer.from(await r.arrayBuffer()).toString('base64') };
+  };
+  for (const [i, encoding] of ['', 'gzip', 'br;q=1, gzip;q=0.5', 'identity'].entries()) {
+    const headers: Record<string, string> = { 'accept-encoding': encoding };
+    // A URL of its own per case: the first answer takes the full path, the second the prepared one.
+    const first = await answer(headers, `?case=${i}`);
+    const again = await answer(headers, `?case=${i}`);
+    t.same(again, first, `the same status, headers and bytes for Accept-Encoding "${encoding}"`);
+    const revalidated = await answer({ ...headers, 'if-none-match': first.headers.etag! });
+    t.equal(revalidated.status, 304, 'If-None-Match on a hot URL: 304');
+  }
+  for (const encoding of ['', 'gzip']) {
+    const head = await fetch(url, { method: 'HEAD', headers: { 'accept-encoding': encoding } });
+    t.equal(head.headers.get('content-length'), (await answer({ 'accept-encoding': encoding })).headers['content-length'], `HEAD agrees (Accept-Encoding "${encoding}")`);
+  }
+
+  await admin.json('DELETE', `/v1/videos/${video.id}`);
+  // origin.lookup_ttl_ms is 1 s by default: gone within it (plus scheduling slack), hot or not.
+  await sleep(1500);
+  t.equal((await fetch(url)).status, 404, 'the deleted video is gone');
+});

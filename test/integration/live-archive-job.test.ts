@@ -1,9 +1,10 @@
 /**
  * A recorded live's archive is a queued job: the media process killed (kill -9) in the middle
  * of it, the process the supervisor starts next finishes it into the same video, which
- * becomes ready; and an ended recorded live found without its VOD at start is queued again.
+ * becomes ready; an ended recorded live found without its VOD at start is queued again; and
+ * a hung ffmpeg of the archive is killed when the node shuts down (the job's signal).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -72,4 +73,44 @@ t.test('an ended recorded live without its VOD at start is queued again', async 
   t.not(live.vod_video_id, firstVod, 'a VOD is made again');
   const video = await waitForVideo(admin(), live.vod_video_id);
   t.equal(video.status, 'ready');
+});
+
+/** Pids of the media process's children whose command line contains `needle`. */
+async function childrenRunning(mediaPid: number, needle: string): Promise<number[]> {
+  const children = await readFile(`/proc/${mediaPid}/task/${mediaPid}/children`, 'utf8').catch(() => '');
+  const found: number[] = [];
+  for (const pid of children.trim().split(/\s+/).filter(Boolean).map(Number)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(needle)) found.push(pid);
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test('a hung ffmpeg of the archive is killed at shutdown and the job is given back', async (t) => {
+  const created = await admin().json('POST', '/v1/live', { title: 'Hung archive', record: true });
+  const { id, rtmp_url: rtmpUrl, stream_key: key } = created.body as { id: string; rtmp_url: string; stream_key: string };
+  const push = pushRtmp(rtmpUrl, key, clip);
+  t.equal(await push.exited, 0, 'the broadcast ran to its end');
+  const mediaPid = await server.mediaPid();
+  // Its poster or storyboard ffmpeg (they work in data_dir/work/archive-ID), frozen: a hang.
+  const hung = await eventually(() => childrenRunning(mediaPid, `archive-${id}`), (pids) => pids.length > 0, 'an ffmpeg of the archive', 90_000, 5);
+  for (const pid of hung) process.kill(pid, 'SIGSTOP');
+  t.teardown(() => hung.filter(alive).forEach((pid) => process.kill(pid, 'SIGKILL')));
+
+  await server.stop();
+  t.same(hung.filter(alive), [], 'no ffmpeg of the archive outlives the node');
+  t.match(server.logs(), /"job_type":"live\.archive"[^\n]*"msg":"job released for another process \(shutdown\)"/, 'the job was given back, not left to the drain timeout');
+  const db = openSeedDb(join(dataDir, 'framecast.db'));
+  const job = db.prepare("select status, attempts from jobs where type = 'live.archive' and payload like ? order by id desc").get(`%${id}%`) as { status: string; attempts: number };
+  db.close();
+  t.match(job, { status: 'queued', attempts: 0 }, 'queued again without using an attempt');
 });

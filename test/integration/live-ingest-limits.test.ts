@@ -1,7 +1,9 @@
 /**
  * RTMP connections that never publish cannot hold the media process's memory or its
  * connection slots: raw clients that park unfinished messages over many chunk streams,
- * announce huge messages, stay silent or open too many connections are cut by the server,
+ * announce huge messages, stay silent or open too many connections (per address and in all)
+ * are cut by the server, and an accepted publisher that goes silent is closed after
+ * `live.idle_timeout_s`,
  * while a real encoder on the same address goes on publishing (its keyframes larger than
  * the pre-publish message cap: the caps end once its key is accepted) and the live plays.
  * Also: `live.public_rtmp_url` is the rtmp_url the API hands out.
@@ -17,6 +19,9 @@ import { freePort } from '../helpers/server.js';
 const PUBLIC_RTMP_URL = 'rtmp://live.example.net:19350/live';
 const LIMITS = {
   handshake_timeout_s: 3,
+  // Above the handshake timeout, so a connection that never publishes is cut by that first.
+  idle_timeout_s: 4,
+  max_connections: 6,
   max_connections_per_address: 4,
   // Below the clip's keyframes (~11-13 KB): they must still reach the live after publish.
   prepublish_max_message_bytes: 8192,
@@ -57,9 +62,10 @@ class RawClient {
     );
   }
 
-  static open(): Promise<RawClient> {
+  /** `from`: the local address (any of 127.0.0.0/8 reaches the server over loopback). */
+  static open(from = '127.0.0.1'): Promise<RawClient> {
     return new Promise((res, rej) => {
-      const socket = connect(rtmpPort, '127.0.0.1', () => res(new RawClient(socket)));
+      const socket = connect({ port: rtmpPort, host: '127.0.0.1', localAddress: from }, () => res(new RawClient(socket)));
       socket.once('error', rej);
     });
   }
@@ -139,6 +145,21 @@ t.test('connections that never publish are cut while a real live goes on', async
     await Promise.all(held.map((c) => c.closed));
   });
 
+  await t.test('the node gets at most live.max_connections connections in all (the encoder holds one)', async (t) => {
+    // Five more from two other addresses, each within its per-address cap: six in all.
+    const held = await Promise.all(['127.0.0.2', '127.0.0.2', '127.0.0.2', '127.0.0.3', '127.0.0.3'].map((from) => RawClient.open(from)));
+    for (const c of held) t.ok(await c.handshake(), 'a connection within the cap is served');
+    const extra = await RawClient.open('127.0.0.4');
+    await extra.write(c0c1());
+    await extra.closed;
+    t.ok(extra.closedByServer, 'a seventh connection, from a fresh address, is closed by the server');
+    t.equal(extra.received, 0, '... without an answer to its handshake');
+    // The media process's log reaches the test through the supervisor's pipe a little later.
+    await eventually(async () => server.logs(), (logs) => /live\.max_connections reached/.test(logs), 'the log names the total cap', 10_000);
+    for (const c of held) c.close();
+    await Promise.all(held.map((c) => c.closed));
+  });
+
   await t.test('a silent connection is closed after live.handshake_timeout_s', async (t) => {
     const silent = await RawClient.open();
     await Promise.race([silent.closed, new Promise((r) => setTimeout(r, 30_000))]);
@@ -191,4 +212,18 @@ t.test('connections that never publish are cut while a real live goes on', async
   const after = await eventually(() => playlist(media), (p) => p.mediaSequence + p.segments.length > before.mediaSequence + before.segments.length + 2, 'more segments after the attacks', 60_000);
   t.ok(after.segments.length > 0, 'the live plays on');
   t.equal(await push.exited, 0, 'the push ran to its end');
+});
+
+t.test('a publisher that goes silent is closed after live.idle_timeout_s', async (t) => {
+  const created = await admin.json('POST', '/v1/live', { title: 'Frozen encoder', record: false });
+  const { id, stream_key: key } = created.body as { id: string; stream_key: string };
+  const push = pushRtmp(`rtmp://127.0.0.1:${rtmpPort}/live`, key, clip);
+  t.teardown(() => push.stop());
+  await waitForLive(admin, id, (l) => l.publishing === true, 30_000);
+  const idleBefore = (server.logs().match(/idle connection closed/g) ?? []).length;
+  // An encoder that hangs: its key was accepted (no handshake deadline any more), it sends nothing.
+  process.kill(push.child.pid!, 'SIGSTOP');
+  await eventually(async () => (server.logs().match(/idle connection closed \(live\.idle_timeout_s\)/g) ?? []).length, (n) => n > idleBefore, 'the idle close logged', 30_000);
+  process.kill(push.child.pid!, 'SIGCONT');
+  t.not(await push.exited, 0, 'the encoder, woken, finds its connection closed');
 });

@@ -13,6 +13,7 @@ import {
   makeConcatList,
   makeHlsPlaylist,
   makePng,
+  makeSubtitlesOnly,
   makeTextFile,
 } from '../helpers/media-fixtures.js';
 
@@ -49,12 +50,21 @@ t.test('portrait and rotated sources report display sizes', async (t) => {
   t.match(rotated, { width: 180, height: 320, has_audio: false, audio_codec: null });
 });
 
+t.test('an audio-only file is described as such', async (t) => {
+  const dir = t.testdir();
+  const p = await probeSource(FFPROBE, await makeAudioOnly(dir), LIMITS);
+  t.match(p, { has_video: false, has_audio: true, width: 0, height: 0, fps: 0, video_codec: null, audio_codec: 'aac', cover_art: false });
+  t.match(p.audio_tracks, [{ track: 0, codec: 'aac', channels: 1, language: 'und', title: null }]);
+  t.ok(Math.abs(p.duration_ms - 2000) < 100, `duration ${p.duration_ms}`);
+});
+
 t.test('each kind of bad source is refused with its code', async (t) => {
   const dir = t.testdir();
   const cases: [string, () => Promise<string>, string, typeof LIMITS?][] = [
     ['a text file', () => makeTextFile(dir), 'E_NOT_MEDIA'],
     ['a PNG image', () => makePng(dir), 'E_NOT_MEDIA'],
-    ['an audio-only m4a', () => makeAudioOnly(dir), 'E_NO_VIDEO_STREAM'],
+    ['an audio-only m4a', () => makeAudioOnly(dir), 'accepted'],
+    ['a file with neither audio nor video', () => makeSubtitlesOnly(dir), 'E_NO_VIDEO_STREAM'],
     [
       'PNG frames in a MOV',
       () => makeClip(dir, { width: 64, height: 48, seconds: 1, videoCodec: 'png', name: 'png.mov', audio: false }),

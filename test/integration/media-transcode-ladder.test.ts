@@ -78,7 +78,7 @@ t.test('a 1080p source becomes an aligned five-rung HLS+DASH ladder', async (t) 
       t.ok(v.audioGroup);
     }
     t.equal(master.media.length, 1);
-    t.match(master.media[0], { type: 'AUDIO', uri: 'audio/index.m3u8' });
+    t.match(master.media[0], { type: 'AUDIO', uri: 'audio-0/index.m3u8' });
   });
 
   t.test('every segment decodes at its rung size, 2 s long, keyframes aligned across rungs', async (t) => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { makeAudioOnly, makeClip, makeConcatList, makeHlsPlaylist, makePng, makeTextFile } from '../helpers/media-fixtures.js';
+import { makeClip, makeConcatList, makeHlsPlaylist, makePng, makeSubtitlesOnly, makeTextFile } from '../helpers/media-fixtures.js';
 import { startServer } from '../helpers/server.js';
 
 // Small limits so that tiny generated clips can break them.
@@ -28,7 +28,7 @@ async function uploadAndWait(file: string, name: string): Promise<any> {
 const cases: [string, () => Promise<string>, string][] = [
   ['a text file', () => makeTextFile(dir), 'E_NOT_MEDIA'],
   ['a PNG image', () => makePng(dir), 'E_NOT_MEDIA'],
-  ['an audio-only file', () => makeAudioOnly(dir), 'E_NO_VIDEO_STREAM'],
+  ['a file with neither audio nor video', () => makeSubtitlesOnly(dir), 'E_NO_VIDEO_STREAM'],
   ['a video in an unsupported codec', () => makeClip(dir, { width: 160, height: 120, seconds: 1, videoCodec: 'png', audio: false, name: 'png.mov' }), 'E_CODEC_UNSUPPORTED'],
   ['a video over limits.max_duration_s', () => makeClip(dir, { width: 160, height: 120, seconds: 7, name: 'long.mp4' }), 'E_TOO_LONG'],
   ['a video over limits.max_pixels', () => makeClip(dir, { width: 1920, height: 1080, seconds: 1, name: 'big.mp4' }), 'E_RESOLUTION_TOO_HIGH'],

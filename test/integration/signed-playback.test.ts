@@ -60,7 +60,13 @@ function childUris(file: string, text: string): string[] {
       return l ? [l] : [];
     });
   }
-  if (file.endsWith('.mpd')) return [...text.matchAll(/(?:sourceURL|media)="([^"]*)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+  if (file.endsWith('.mpd')) {
+    // A SegmentTemplate names segments by number: follow the first one ($Number%05d$ → startNumber).
+    const start = Number(/startNumber="(\d+)"/.exec(text)?.[1] ?? 1);
+    return [...text.matchAll(/(?:sourceURL|media|initialization)="([^"]*)"/g)].map((m) =>
+      m[1]!.replaceAll('&amp;', '&').replace(/\$Number(?:%0(\d+)d)?\$/g, (_, width: string | undefined) => String(start).padStart(Number(width ?? 0), '0')),
+    );
+  }
   return text.split('\n').filter((l) => /\.jpg/.test(l)).map((l) => l.trim());
 }
 

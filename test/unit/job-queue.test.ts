@@ -158,3 +158,15 @@ t.test("expireLeasesOf hands a dead worker's running jobs out at once, and only 
   t.ok(await queue.heartbeat(live!.id, 'host:2:live'));
   t.notOk(await queue.heartbeat(dead!.id, 'host:1:dead'), 'the dead owner cannot act on it any more');
 });
+
+t.test('a job enqueued for one node is never run by another, even past max_attempts of tries elsewhere', async (t) => {
+  const { queue, clock } = await setup(t);
+  const row = await queue.enqueue('live.archive', { liveId: 'l1', videoId: 'v1', version: 1 }, { videoId: 'v1', version: 1, node: 'node-a' });
+  t.equal(row.node_id, 'node-a', 'the job names its node');
+  for (let i = 0; i < 5; i++) {
+    t.equal(await queue.claim('b', undefined, 'node-b'), undefined, `another node leaves it (poll ${i + 1})`);
+    clock.advance(60_000);
+  }
+  t.match(await queue.list({ status: 'queued' }), [{ id: row.id, attempts: 0, node_id: 'node-a' }], 'it waits, queued, with no attempt used');
+  t.match(await queue.claim('a', undefined, 'node-a'), { id: row.id, attempts: 1 }, 'its own node runs it');
+});

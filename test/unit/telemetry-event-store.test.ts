@@ -23,9 +23,16 @@ await migrateToLatest(db);
 const catalog = new VideoCatalog(db);
 const store = new EventStore(db, () => 42);
 
+/** A public video ready to play: the only kind that takes telemetry. */
+async function readyVideo(title: string) {
+  const v = await catalog.create({ title, visibility: 'public' });
+  await db.updateTable('videos').set({ status: 'ready' }).where('id', '=', v.id).execute();
+  return v;
+}
+
 t.test('a batch of 500 events over 2 videos is one lookup and one INSERT', async (t) => {
-  const a = await catalog.create({ title: 'a' });
-  const b = await catalog.create({ title: 'b' });
+  const a = await readyVideo('a');
+  const b = await readyVideo('b');
   const events = Array.from({ length: 500 }, (_, i) => ({
     type: i % 2 === 0 ? 'rebuffer' : 'view_start',
     video_id: i % 3 === 0 ? a.id : i % 3 === 1 ? b.id : 'AAAAAAAAAAAA',
@@ -45,7 +52,7 @@ t.test('a batch of 500 events over 2 videos is one lookup and one INSERT', async
 });
 
 t.test('each type keeps its figures in their columns and the rest as JSON', async (t) => {
-  const v = await catalog.create({ title: 'figures' });
+  const v = await readyVideo('figures');
   const common = { video_id: v.id, session_id: 'figures-session', ts: 5 };
   await store.ingest(
     validateBatch({
@@ -78,6 +85,23 @@ t.test('each type keeps its figures in their columns and the rest as JSON', asyn
   t.match(stats, { views: 1, unique_sessions: 1, watch_time_ms: 1235, completion_rate: 1, ttff_p50_ms: 333, ttff_p95_ms: 333, playback_errors: 1 });
 });
 
+t.test('events for private, unlisted or unfinished videos are refused, like unknown ones', async (t) => {
+  const ready = await readyVideo('public and ready');
+  const priv = await catalog.create({ title: 'private', visibility: 'private' });
+  await db.updateTable('videos').set({ status: 'ready' }).where('id', '=', priv.id).execute();
+  const unlisted = await catalog.create({ title: 'unlisted', visibility: 'unlisted' });
+  await db.updateTable('videos').set({ status: 'ready' }).where('id', '=', unlisted.id).execute();
+  const processing = await catalog.create({ title: 'processing', visibility: 'public' });
+  await db.updateTable('videos').set({ status: 'processing' }).where('id', '=', processing.id).execute();
+  const ids = [ready.id, priv.id, unlisted.id, processing.id, 'AAAAAAAAAAAA'];
+  const result = await store.ingest(validateBatch({ events: ids.map((id, i) => ({ type: 'view_start', video_id: id, session_id: `session-refused-${i}`, ts: i })) }));
+  t.equal(result.accepted, 1);
+  t.same(result.errors.map((e) => e.index), [1, 2, 3, 4]);
+  t.equal(new Set(result.errors.map((e) => e.message.replace(/[A-Za-z0-9_-]{12}$/, ''))).size, 1, 'one message for all: a private video is not told apart from a missing one');
+  const stored = await db.selectFrom('playback_events').select('video_id').where('video_id', 'in', ids).execute();
+  t.same(stored.map((r) => r.video_id), [ready.id], 'only the public ready video\'s event is stored');
+});
+
 t.test('a batch with nothing to keep writes nothing', async (t) => {
   statements.length = 0;
   const result = await store.ingest(validateBatch({ events: [{ type: 'play' }] }));
@@ -86,7 +110,7 @@ t.test('a batch with nothing to keep writes nothing', async (t) => {
 });
 
 t.test('TTFF percentiles read at most the newest sample', async (t) => {
-  const v = await catalog.create({ title: 'sample' });
+  const v = await readyVideo('sample');
   const events = [100, 200, 300, 400, 500].map((ms, i) => ({ type: 'ttff_ms', video_id: v.id, session_id: `sample-${i}`, ts: i, ttff_ms: ms }));
   await new EventStore(db, () => 1).ingest(validateBatch({ events: events.slice(0, 2) }));
   await new EventStore(db, () => 2).ingest(validateBatch({ events: events.slice(2) }));

@@ -491,16 +491,28 @@ function togglePlay() {
   else video.pause();
 }
 
+/**
+ * The mute button and slider as the video's volume is now. Called right after our own
+ * changes too: 'volumechange' is a queued task that a busy page may run only later.
+ */
+function showVolume() {
+  labelButton(ui.mute, video.muted ? 'Unmute' : 'Mute', 'm');
+  ui.player.classList.toggle('muted', video.muted);
+  ui.volume.value = String(video.muted ? 0 : video.volume);
+}
+
 function toggleMute() {
   video.muted = !video.muted;
   // Unmuting at volume 0 would still be silent.
   if (!video.muted && video.volume === 0) video.volume = VOLUME_STEP;
+  showVolume();
 }
 
 function changeVolume(delta) {
   const volume = Math.min(1, Math.max(0, Math.round((video.volume + delta) * 100) / 100));
   video.volume = volume;
   video.muted = volume === 0;
+  showVolume();
 }
 
 function toggleFullscreen() {
@@ -624,11 +636,7 @@ for (const type of ['play', 'pause']) {
     ui.player.classList.toggle('paused', video.paused);
   });
 }
-video.addEventListener('volumechange', () => {
-  labelButton(ui.mute, video.muted ? 'Unmute' : 'Mute', 'm');
-  ui.player.classList.toggle('muted', video.muted);
-  ui.volume.value = String(video.muted ? 0 : video.volume);
-});
+video.addEventListener('volumechange', showVolume);
 document.addEventListener('fullscreenchange', () => {
   const on = document.fullscreenElement === ui.player;
   labelButton(ui.fullscreen, on ? 'Exit fullscreen' : 'Fullscreen', 'f');

@@ -32,6 +32,8 @@ export async function jobView(s: Services, j: JobRow) {
     percent: v?.percent ?? null,
     created_at: new Date(Number(j.created_at)).toISOString(),
     run_after: new Date(Number(j.run_after)).toISOString(),
+    // Pinned to one node (its input is on that disk): it waits while that node is down.
+    node: j.node_id,
   };
 }
 

@@ -10,14 +10,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../../errors.js';
 import { clientIpResolver } from '../client-ip.js';
+import { BASE_SECURITY_HEADERS, setBaseSecurityHeaders } from '../security-headers.js';
 import { ID_RE } from '../../ids.js';
 import { MediaAccessCache } from '../../origin/access-cache.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
+import { ifNoneMatchHits } from '../../origin/conditional.js';
+import { HotAnswers } from '../../origin/hot-answers.js';
 import { MEDIA_CORS_HEADERS, MEDIA_PREFLIGHT_HEADERS, writeOriginResponse } from '../../origin/http-response.js';
 import type { OriginRequest, OriginResponse } from '../../origin/origin.js';
 import { playbackSigner, type TokenCheck } from '../../origin/signing.js';
 import { rewritableFormat, rewriteChildUris } from '../../origin/token-rewrite.js';
 import type { Services } from '../../services.js';
+import { observeInstantAnswer, observeRawRequest } from '../../telemetry/metrics.js';
 import { objectKeys } from '../../storage/object-store.js';
 
 const FILE_RE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$/;
@@ -129,6 +133,13 @@ export function createMediaService(s: Services): MediaService {
     // The version may have been published (staging moved) since its state was read.
     if (!res && !version.ready) res = await origin.serve(request(finalKey, false));
     if (!res) throw new AppError('E_NOT_FOUND', 'no such media');
+    // The same answer may go to anyone asking for this URL until the access checks above
+    // would run again: public media only, immutable objects only (a growing playlist keeps
+    // its own short TTL in the origin), not a replaced version (its Cache-Control counts
+    // down its grace period, which ends to the millisecond), no plugin deciding per viewer.
+    if (res.cached && !privateVideo && version.ready && version.supersededAt === null && !s.plugins.has('filter:playback.authorize')) {
+      res.shareableForMs = access.freshForMs(id, versionNo);
+    }
     return res;
   };
 }
@@ -138,20 +149,31 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** The route pattern media requests are counted under in /metrics. */
+const MEDIA_ROUTE = '/media/{id}/{version}/{file}';
+
+/** Distinct media URLs whose whole answers one process keeps (core/origin/hot-answers.ts). */
+const HOT_URLS = 20_000;
+
 /**
  * The media fast path: GET/HEAD/OPTIONS under /media/ answered straight from the node
  * request, without Koa's middleware and router (a playlist hit costs a fraction of a
- * millisecond, so the framework's per-request work would dominate it).
+ * millisecond, so the framework's per-request work would dominate it). A URL answered from
+ * memory a moment ago is answered again from its prepared answer, before any parsing.
  */
-export function createMediaHandler(s: Services): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createMediaHandler(s: Services): (req: IncomingMessage, res: ServerResponse) => void {
   const serve = createMediaService(s);
   const clientIp = clientIpResolver(s.config.http.trust_proxy);
+  const metrics = s.origin.metrics;
+  const hot = new HotAnswers(HOT_URLS, Object.entries({ ...BASE_SECURITY_HEADERS, ...MEDIA_CORS_HEADERS }).flat());
   const sendError = (res: ServerResponse, err: AppError) => {
     const body = JSON.stringify(err.toBody());
     res.writeHead(err.status, { ...MEDIA_CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
     res.end(body);
   };
-  return async (req, res) => {
+
+  const fullPath = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    setBaseSecurityHeaders(res);
     if (req.method === 'OPTIONS') {
       res.writeHead(204, MEDIA_PREFLIGHT_HEADERS);
       res.end();
@@ -175,6 +197,7 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
           acceptEncoding: header(req, 'accept-encoding'),
         },
       });
+      if (answer.shareableForMs && answer.cached && req.url) hot.remember(req.url, answer.cached, answer.shareableForMs, performance.now());
       writeOriginResponse(res, answer, req.method === 'HEAD');
     } catch (err) {
       if (err instanceof AppError) return sendError(res, err);
@@ -182,5 +205,34 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
       if (!res.headersSent) sendError(res, new AppError('E_INTERNAL'));
       else res.destroy();
     }
+  };
+
+  return (req, res) => {
+    const method = req.method;
+    const headers = req.headers;
+    if ((method === 'GET' || method === 'HEAD') && headers.range === undefined && headers['if-range'] === undefined) {
+      const now = performance.now();
+      const prepared = hot.lookup(req.url!, headers['accept-encoding'], now);
+      if (prepared !== undefined) {
+        metrics.hits++;
+        const ifNoneMatch = headers['if-none-match'];
+        if (ifNoneMatch !== undefined && ifNoneMatchHits(ifNoneMatch, prepared.etag)) {
+          metrics.notModified++;
+          res.writeHead(304, prepared.notModified as (string | number)[]);
+          res.end();
+        } else {
+          res.writeHead(200, prepared.headers as (string | number)[]);
+          if (method === 'HEAD') res.end();
+          else {
+            metrics.bytesServed += prepared.body.length;
+            res.end(prepared.body);
+          }
+        }
+        observeInstantAnswer(method, MEDIA_ROUTE, res.statusCode, now);
+        return;
+      }
+    }
+    observeRawRequest(req, res, MEDIA_ROUTE);
+    void fullPath(req, res);
   };
 }

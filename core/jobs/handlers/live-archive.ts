@@ -23,9 +23,13 @@ export function liveArchiveHandler(s: Services, media: { ffmpegPath: string; enc
       return;
     }
     if (target.status === 'ready') return;
-    const deps = { catalog: s.catalog, store: s.store, config: s.config, ffmpegPath: media.ffmpegPath, encoder: media.encoder, logger: ctx.logger };
+    // The job's signal reaches every ffmpeg of the archive: a hung one is killed at the
+    // job timeout or at shutdown instead of holding the job (and the process) forever.
+    const deps = { catalog: s.catalog, store: s.store, config: s.config, ffmpegPath: media.ffmpegPath, encoder: media.encoder, logger: ctx.logger, signal: ctx.signal };
     const packager = await recordedPackager(deps, liveId);
-    // Retryable: with a shared database another node (the one that ran the live) may hold it.
+    // The job is pinned to the node that recorded the live (core/jobs/node-id.ts), so this
+    // means the recording is gone from its disk, or the job predates pinning and another
+    // node took it: retryable, as that node may still claim it.
     if (!packager) throw new AppError('E_TRANSCODE_FAILED', `the recording of live ${liveId} is not on this node`);
     ctx.signal.throwIfAborted();
     await archiveLive(deps, live, packager, { videoId, version });

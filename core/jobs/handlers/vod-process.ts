@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { mediaBase } from '../../catalog/videos.js';
 import { AppError, type VideoError } from '../../errors.js';
+import { planAudioRenditions } from '../../media/audio-renditions.js';
 import { decodeCapSeconds } from '../../media/transcode-command.js';
 import { buildLadder } from '../../media/ladder.js';
 import { ladderLayout } from '../../media/ladder-manifests.js';
@@ -40,6 +41,9 @@ export interface MediaManifest {
   thumbnail_vtt_url: string;
   duration_ms: number;
   ladder: TranscodeResult['renditions'];
+  /** Every audio rendition (language, label, channels, default), in master order; absent on archived lives. */
+  audio?: TranscodeResult['audio'];
+  /** Integrated LUFS of the default audio track; null without audio. */
   loudness: number | null;
   encoder: VideoEncoder;
   /** The source's dynamic range (VOD versions); the ladder is BT.709 SDR whatever it is. */
@@ -173,8 +177,11 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
       signal.throwIfAborted();
 
       // transcode, publishing the first segments as soon as every rendition has one
-      const ladder = await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder));
-      const totalKbps = ladder.reduce((sum, r) => sum + r.video_kbps, probe.has_audio ? config.transcode.audio_kbps : 0);
+      // An audio-only source has no picture to ladder: its renditions are the audio ones.
+      const ladder = probe.has_video ? await filterLadder(s, videoId, version, probe, buildLadder(probe, config.transcode.ladder)) : [];
+      const audioKbps = planAudioRenditions(probe.audio_tracks, config.transcode.audio_kbps, config.transcode.max_audio_tracks)
+        .reduce((sum, a) => sum + a.bitrate_kbps, 0);
+      const totalKbps = ladder.reduce((sum, r) => sum + r.video_kbps, audioKbps);
       await ensureScratch(workRoot, scratchEstimate({ sourceBytes: 0, copiesSource: false, durationMs: probe.duration_ms, totalKbps }), maxScratch);
       stageStart = Date.now();
       const cpuBefore = childCpuSeconds();
@@ -184,6 +191,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         ladder,
         probe,
         audioKbps: config.transcode.audio_kbps,
+        maxAudioTracks: config.transcode.max_audio_tracks,
         segmentSeconds: config.transcode.segment_s,
         maxFps: config.transcode.max_fps,
       });
@@ -227,6 +235,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
             segmentSeconds: config.transcode.segment_s,
             preset: config.transcode.preset,
             audioKbps: config.transcode.audio_kbps,
+            maxAudioTracks: config.transcode.max_audio_tracks,
             encoder: media.encoder,
             storyboard: config.transcode.storyboard,
             maxFps: config.transcode.max_fps,
@@ -239,7 +248,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         channel.port1.close();
         await syncing;
       }
-      log.info({ encoder: result.encoder, renditions: result.renditions.length, loudness: result.loudness }, 'ladder encoded');
+      log.info({ encoder: result.encoder, renditions: result.renditions.length, audio: result.audio.length, loudness: result.loudness }, 'ladder encoded');
       assertDurationHonest(probe.duration_ms, result.duration_ms);
       const cpuAfter = childCpuSeconds();
       jobMetrics.transcode({ wallMs: Date.now() - stageStart, mediaMs: result.duration_ms, cpuSeconds: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined });
@@ -257,16 +266,23 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         thumbnail_vtt_url: `${base}storyboard.vtt`,
         duration_ms: result.duration_ms,
         ladder: result.renditions,
+        audio: result.audio,
         loudness: result.loudness,
         encoder: result.encoder,
         source_dynamic_range: probe.dynamic_range,
       };
       await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-      for (const rel of await listFiles(outDir)) {
-        // Segments already in staging are identical; playlists are final (VOD) now.
-        if (sync.copied.has(rel)) continue;
+      const rewritten = new Set(result.rewritten ?? []);
+      const finalFiles = await listFiles(outDir);
+      for (const rel of finalFiles) {
+        // Segments already in staging are identical (unless a short tail was joined to one);
+        // playlists are final (VOD) now.
+        if (sync.copied.has(rel) && !rewritten.has(rel)) continue;
         await store.putFile(staging + rel, join(outDir, rel));
       }
+      // A joined short tail is gone from the outputs, but instant publish may have copied it.
+      const kept = new Set(finalFiles);
+      for (const rel of sync.copied) if (!kept.has(rel)) await store.delete(staging + rel);
       signal.throwIfAborted();
       if (await isGone(videoId)) throw new Error('the video was deleted');
       const finalPrefix = objectKeys.media(videoId, version);
