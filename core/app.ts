@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
@@ -16,7 +15,7 @@ import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
 import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
 import { localNodeId } from './jobs/node-id.js';
-import { takeOverFromPredecessor } from './jobs/predecessor.js';
+import { processOwnerName, takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
 import { AppError, toVideoError } from './errors.js';
 import { sweepIntervalMs, sweepReplacedVersions } from './catalog/version-sweep.js';
@@ -176,7 +175,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     },
   });
   // Unique per process start: a stalled process that comes back cannot act on a re-claimed job.
-  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const owner = processOwnerName(randomBytes(4).toString('hex'));
   const predecessor = await takeOverFromPredecessor(join(s.config.data_dir, 'run'), owner);
   if (predecessor) {
     const released = await queue.expireLeasesOf(predecessor);

@@ -25,6 +25,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A lease-owner name for this process: `host:pid:random` (what `ownerIsGone` understands). */
+export function processOwnerName(random: string): string {
+  return `${hostname()}:${process.pid}:${random}`;
+}
+
+/**
+ * True when `owner` (host:pid:…) names a process of THIS host that no longer runs: its leases
+ * can be taken at once instead of waiting for them to expire. Anything else (another host,
+ * a live pid, a name of another shape) is false.
+ */
+export function ownerIsGone(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  return host === hostname() && /^\d+$/.test(pid ?? '') && Number(pid) !== process.pid && !alive(Number(pid));
+}
+
 /**
  * Records `owner` as this node's media process and returns the owner name of a predecessor
  * on this host that died without releasing its leases (undefined when there is none).
@@ -34,7 +49,6 @@ export async function takeOverFromPredecessor(runDir: string, owner: string): Pr
   const file = join(runDir, FILE);
   const previous = (await readFile(file, 'utf8').catch(() => '')).trim();
   await writeFile(file, `${owner}\n`);
-  const [host, pid] = previous.split(':');
-  if (!previous || previous === owner || host !== hostname() || !/^\d+$/.test(pid ?? '')) return undefined;
-  return alive(Number(pid)) ? undefined : previous;
+  if (!previous || previous === owner) return undefined;
+  return ownerIsGone(previous) ? previous : undefined;
 }

@@ -38,6 +38,10 @@ const httpRequests = new Counter({
   help: 'HTTP requests answered, by method, route pattern and status',
   labelNames: ['method', 'route', 'status'] as const,
   registers: [registry],
+  // Instant answers are tallied in plain numbers and added here, when the counter is read.
+  collect() {
+    flushInstantCounts();
+  },
 });
 const httpDuration = new Histogram({
   name: 'framecast_http_request_duration_seconds',
@@ -166,22 +170,38 @@ export function countDroppedConnection(): void {
 }
 
 type HttpLabels = { method: string; route: string; status: string };
-const instantLabels = new Map<string, { request: HttpLabels; duration: { method: string; route: string } }>();
+/** Per method, status and route: the labels, reused, and the requests not yet added to httpRequests. */
+interface InstantTally {
+  request: HttpLabels;
+  duration: { method: string; route: string };
+  pending: number;
+}
+const instantLabels = new Map<string, InstantTally>();
+
+/** Adds the instant answers tallied since the last read to httpRequests (its collect()). */
+function flushInstantCounts(): void {
+  for (const tally of instantLabels.values()) {
+    if (tally.pending === 0) continue;
+    httpRequests.inc(tally.request, tally.pending);
+    tally.pending = 0;
+  }
+}
 
 /**
  * Counts a request answered synchronously, inside its handler (the media fast path's
  * prepared answers): no 'finish' listener, and label objects reused per method and status,
  * since at tens of thousands of requests a second the bookkeeping would cost more than the
- * answer. `startedMs` is performance.now() when the handler began.
+ * answer. The request counter is a plain number added to prom-client when /metrics is read
+ * (prom-client's inc hashes and validates labels on every call). `startedMs` is performance.now() when the handler began.
  */
 export function observeInstantAnswer(method: string, route: string, status: number, startedMs: number): void {
   const key = `${method} ${status} ${route}`;
   let labels = instantLabels.get(key);
   if (labels === undefined) {
-    labels = { request: { method, route, status: String(status) }, duration: { method, route } };
+    labels = { request: { method, route, status: String(status) }, duration: { method, route }, pending: 0 };
     instantLabels.set(key, labels);
   }
-  httpRequests.inc(labels.request);
+  labels.pending++;
   httpDuration.observe(labels.duration, (performance.now() - startedMs) / 1000);
 }
 

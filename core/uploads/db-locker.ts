@@ -6,13 +6,16 @@
  * A request waits for the lease (polling) up to `acquireTimeoutMs`, then gets 409
  * E_CONFLICT; the holder renews it while it writes and, each time, marks the upload active
  * (bytes are arriving), so the expiry sweep never removes an upload being written and a
- * holder that died frees it after `ttlMs`. On release the upload is marked active too: idle
+ * holder that died frees it after `ttlMs`, or at once when it was a process of this host that
+ * is gone (kill -9 of a node mid-PATCH: the restarted node must answer the client's HEAD
+ * and resume without waiting out the lease). On release the upload is marked active too: idle
  * time counts from the last byte received.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import { AppError } from '../errors.js';
+import { ownerIsGone, processOwnerName } from '../jobs/predecessor.js';
 import { uploadLeaseName, type MetadataDb } from '../storage/metadata-db.js';
 
 export interface DbLockerOptions {
@@ -62,7 +65,7 @@ export class DbLocker implements Locker {
 }
 
 class DbLock implements Lock {
-  private readonly owner = randomUUID();
+  private readonly owner = processOwnerName(randomUUID());
   private renewal: NodeJS.Timeout | undefined;
   private readonly lease: string;
 
@@ -79,6 +82,7 @@ class DbLock implements Lock {
     const deadline = now() + acquireTimeoutMs;
     while (!(await db.acquireLease(this.lease, this.owner, ttlMs, now()))) {
       if (signal.aborted) throw new AppError('E_CONFLICT', 'the request was cancelled while waiting for the upload');
+      if (await this.freeFromDeadHolder()) continue;
       if (now() >= deadline) {
         throw new AppError('E_CONFLICT', 'another request is writing this upload; ask HEAD for the offset and resume');
       }
@@ -92,6 +96,14 @@ class DbLock implements Lock {
         .catch(() => undefined);
     }, Math.max(50, Math.floor(ttlMs / 3)));
     this.renewal.unref();
+  }
+
+  /** Releases the lease when its holder was a process of this host that died; true if it did. */
+  private async freeFromDeadHolder(): Promise<boolean> {
+    const row = await this.locker.db.db.selectFrom('leases').select('owner').where('name', '=', this.lease).executeTakeFirst();
+    if (!row || !ownerIsGone(row.owner)) return false;
+    await this.locker.db.releaseLease(this.lease, row.owner);
+    return true;
   }
 
   async unlock(): Promise<void> {

@@ -7,7 +7,6 @@
  * upload opens a new version of its video. When the last byte arrives the upload becomes the
  * version's source and a `vod.process` job is queued.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { statfs, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,7 +19,7 @@ import { isId } from '../ids.js';
 import type { Services } from '../services.js';
 import { objectKeys } from '../storage/object-store.js';
 import { canManage, ownerOf, requireScope, type Principal } from '../http/auth.js';
-import { ChecksumDataStore, checksumContext, parseChecksumHeader } from './checksum-store.js';
+import { ChecksumDataStore, parseChecksumHeader, type ExpectedChecksum } from './checksum-store.js';
 import { VerifyFirstDataStore } from './verify-first-store.js';
 import { takeUploadStart } from './upload-rate-limit.js';
 import { DbLocker } from './db-locker.js';
@@ -51,9 +50,14 @@ function sendError(res: ServerResponse, err: AppError, status = err.status): voi
 interface UploadRequest {
   principal: Principal;
   res: ServerResponse;
+  checksum: ExpectedChecksum | undefined;
 }
 
-const requestContext = new AsyncLocalStorage<UploadRequest>();
+/**
+ * Keyed by the web Request we hand tus (its hooks and locker get that same object). A WeakMap,
+ * not AsyncLocalStorage: that would turn promise hooks on for every request in the process.
+ */
+const uploadRequests = new WeakMap<Request, UploadRequest>();
 
 export interface UploadHandler {
   /** Handles a request under /v1/uploads. */
@@ -75,18 +79,20 @@ export function createUploadHandler(s: Services): UploadHandler {
       })
     : new VerifyFirstDataStore(inner, join(config.data_dir, 'tmp', 'upload-spool'));
 
+  // One writer per upload across HTTP processes and nodes (a lease row in the metadata DB).
+  const locker = new DbLocker(s.db, { idleExpiryMs: config.uploads.expire_after_s * 1000 });
   const tus = new TusServer({
     path: UPLOADS_PATH,
     datastore: dataStore,
-    // One writer per upload across HTTP processes and nodes (a lease row in the metadata DB).
-    locker: new DbLocker(s.db, { idleExpiryMs: config.uploads.expire_after_s * 1000 }),
+    // Each request's locks also tell the data store which checksum that request's body must have.
+    locker: (req: Request) => dataStore.expectations.lockerFor(locker, uploadRequests.get(req)?.checksum),
     maxSize: config.limits.max_upload_bytes,
     relativeLocation: true,
     respectForwardedHeaders: true,
     exposedHeaders: [VIDEO_ID_HEADER, 'Upload-Checksum'],
     allowedHeaders: ['Authorization', 'Upload-Checksum'],
-    async onUploadCreate(_req, upload) {
-      const request = requestContext.getStore();
+    async onUploadCreate(req, upload) {
+      const request = uploadRequests.get(req);
       if (!request) throw { status_code: 500, body: 'upload request without context' };
       try {
         const metadata = await prepareCreation(upload, request);
@@ -96,8 +102,8 @@ export function createUploadHandler(s: Services): UploadHandler {
         throw err;
       }
     },
-    async onUploadFinish(_req, upload) {
-      await completeUpload(s, inner, upload.id, upload.offset, requestContext.getStore()?.res);
+    async onUploadFinish(req, upload) {
+      await completeUpload(s, inner, upload.id, upload.offset, uploadRequests.get(req)?.res);
       return {};
     },
     onResponseError(_req, err) {
@@ -223,7 +229,9 @@ export function createUploadHandler(s: Services): UploadHandler {
         if (checksum === 'unsupported') throw new AppError('E_BAD_REQUEST', 'Upload-Checksum algorithm not supported (use sha1)');
         if (checksum === 'invalid') throw new AppError('E_BAD_REQUEST', 'malformed Upload-Checksum header');
         // What tus.handle does, with its error bodies made ours in between.
-        const response = await requestContext.run({ principal, res }, () => checksumContext.run(checksum, () => tus.handleWeb(new NodeRequest({ req, res }))));
+        const request = new NodeRequest({ req, res });
+        uploadRequests.set(request, { principal, res, checksum });
+        const response = await tus.handleWeb(request);
         await sendNodeResponse(res, await withErrorBody(response));
       } catch (err) {
         const known = asAppError(err);

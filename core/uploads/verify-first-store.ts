@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DataStore } from '@tus/utils';
-import { ChecksumDataStore, checksumContext } from './checksum-store.js';
+import { ChecksumDataStore } from './checksum-store.js';
 
 export class VerifyFirstDataStore extends ChecksumDataStore {
   constructor(
@@ -26,7 +26,7 @@ export class VerifyFirstDataStore extends ChecksumDataStore {
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
-    const expected = checksumContext.getStore();
+    const expected = this.expectations.get(id);
     if (!expected) return super.write(stream, id, offset);
     await mkdir(this.spoolDir, { recursive: true });
     const spool = join(this.spoolDir, `${randomBytes(8).toString('hex')}.patch`);
