@@ -2,10 +2,13 @@
  * Transcode benchmark: the Framecast VOD pipeline against one hand-written ffmpeg command
  * doing the same ladder, on the same machine, in the same run.
  *
- *   npm run bench:transcode [-- --seconds 60 --runs 1 --source FILE]
+ *   npm run bench:transcode [-- --seconds 60 --runs 1 --source FILE --hdr]
  *
  * Source: testsrc2 + sine (lavfi), 1080p30, encoded once to H.264/AAC mp4 (cached in a temp
- * dir for the run, or --source to reuse a file).
+ * dir for the run, or --source to reuse a file). With --hdr: the phone case, 10-bit HEVC
+ * HLG (testsrc2 converted to HLG by zscale, tagged BT.2020/arib-std-b67) + AAC; both sides
+ * then tone-map to BT.709 SDR once before the split (the reference with the hand-written
+ * zscale/tonemap chain of FACTS.md) and tag the output bt709.
  *
  * Reference: ONE ffmpeg process, the ideal the pipeline is measured against: decode once,
  * split, scale to the five rungs, x264 with the pipeline's preset and GOP (keyframe every
@@ -117,26 +120,40 @@ async function timed(cmd: string, args: string[]): Promise<Cost> {
   return { wall_s, cpu_s, other_load_cores: Math.max(0, other) / wall_s };
 }
 
-async function makeSource(dir: string, seconds: number): Promise<string> {
-  const file = join(dir, 'source-1080p30.mp4');
+/** The video encode of the bench source: H.264 SDR, or 10-bit HEVC HLG (--hdr) like a phone's. */
+function sourceVideoArgs(hdr: boolean): string[] {
+  const rate = ['-g', String(FPS * 2), '-b:v', '8M', '-maxrate', '8M', '-bufsize', '16M'];
+  if (!hdr) return ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', ...rate];
+  return [
+    '-vf', 'zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t=arib-std-b67:m=bt2020nc:p=bt2020:r=tv:npl=100,format=yuv420p10le',
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', ...rate,
+    '-color_primaries', 'bt2020', '-color_trc', 'arib-std-b67', '-colorspace', 'bt2020nc', '-color_range', 'tv',
+  ];
+}
+
+async function makeSource(dir: string, seconds: number, hdr: boolean): Promise<string> {
+  const file = join(dir, hdr ? 'source-1080p30-hlg.mp4' : 'source-1080p30.mp4');
   await run(FFMPEG, [
     '-hide_banner', '-v', 'error', '-y',
     '-f', 'lavfi', '-i', `testsrc2=size=1920x1080:rate=${FPS}`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', String(FPS * 2),
-    '-b:v', '8M', '-maxrate', '8M', '-bufsize', '16M',
+    ...sourceVideoArgs(hdr),
     '-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart',
     file,
   ]);
   return file;
 }
 
+/** The reference's hand-written HLG → BT.709 SDR tone-map (FACTS.md's chain with the mobius curve). */
+const REFERENCE_TONEMAP =
+  'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p';
+
 /** The hand-written reference: the whole ladder in one ffmpeg process (see the file comment). */
-function referenceArgs(source: string, outDir: string): string[] {
+function referenceArgs(source: string, outDir: string, hdr = false): string[] {
   const split = LADDER.map((_, i) => `[s${i}]`).join('');
   const graph = [
-    `[0:v:0]split=${LADDER.length}${split}`,
+    `[0:v:0]${hdr ? `${REFERENCE_TONEMAP},` : ''}split=${LADDER.length}${split}`,
     ...LADDER.map((r, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1[v${i}]`),
   ].join(';');
   const keyint = String(FPS * SEGMENT_S);
@@ -148,6 +165,7 @@ function referenceArgs(source: string, outDir: string): string[] {
     '-c:v', 'libx264', '-preset', PRESET, '-profile:v', 'high',
     '-g', keyint, '-keyint_min', keyint, '-sc_threshold', '0', '-flags', '+cgop', '-x264-params', 'open_gop=0:scenecut=0',
     '-force_key_frames', `expr:gte(t,n_forced*${SEGMENT_S})`,
+    ...(hdr ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709', '-color_range', 'tv'] : []),
     ...LADDER.flatMap((r, i) => [
       `-b:v:${i}`, `${r.kbps}k`, `-maxrate:v:${i}`, `${Math.round(r.kbps * 1.1)}k`, `-bufsize:v:${i}`, `${r.kbps * 2}k`,
     ]),
@@ -162,11 +180,11 @@ function referenceArgs(source: string, outDir: string): string[] {
   ];
 }
 
-async function runReference(source: string, work: string): Promise<Cost> {
+async function runReference(source: string, work: string, hdr: boolean): Promise<Cost> {
   const outDir = join(work, 'reference');
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const cost = await timed(FFMPEG, referenceArgs(source, outDir));
+  const cost = await timed(FFMPEG, referenceArgs(source, outDir, hdr));
   const made = await readdir(outDir);
   if (!made.includes('master.m3u8') || !LADDER.every((r) => made.includes(r.name))) {
     throw new Error(`the reference did not write the whole ladder: ${made.join(', ')}`);
@@ -415,17 +433,20 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '1' },
       source: { type: 'string' },
       'no-replay': { type: 'boolean', default: false },
+      hdr: { type: 'boolean', default: false },
     },
   });
+  const hdr = values.hdr;
+  const kind = hdr ? '1080p30 HLG 10-bit HEVC' : '1080p30';
   const secs = Number(values.seconds);
   const runs = Math.max(1, Number(values.runs));
   const work = await mkdtemp(join(tmpdir(), 'framecast-bench-transcode-'));
   try {
     let source = values.source;
     if (!source) {
-      process.stderr.write(`making a ${secs} s 1080p30 H.264/AAC source…\n`);
+      process.stderr.write(`making a ${secs} s ${kind} source…\n`);
       const t0 = performance.now();
-      source = await makeSource(work, secs);
+      source = await makeSource(work, secs, hdr);
       process.stderr.write(`  done in ${fmt((performance.now() - t0) / 1000, 1)} s (${fmt((await stat(source)).size / 1e6, 1)} MB)\n`);
     }
 
@@ -437,7 +458,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) {
       await quiet();
       process.stderr.write(`run ${i + 1}/${runs}: reference…\n`);
-      const reference = await runReference(source, work);
+      const reference = await runReference(source, work, hdr);
       process.stderr.write(`  reference: ${fmt(reference.wall_s)} s wall, ${fmt(reference.cpu_s)} s CPU; pipeline…\n`);
       const pipeline = await runPipeline(source, quiet);
       process.stderr.write(`  pipeline: ${fmt(pipeline.wall_s)} s wall, ${fmt(pipeline.cpu_s)} s CPU, playable after ${fmt(pipeline.playable_after_s)} s\n`);
@@ -470,7 +491,7 @@ async function main(): Promise<void> {
     };
     const runsNote = runs > 1 ? `medians of ${runs} runs` : '1 run';
     const out: string[] = [];
-    out.push(`## Transcode: ${secs} s 1080p30 source → 240p–1080p ladder, x264 ${PRESET}, ${SEGMENT_S} s fMP4 segments`);
+    out.push(`## Transcode: ${secs} s ${kind} source → 240p–1080p ladder${hdr ? ' tone-mapped to SDR' : ''}, x264 ${PRESET}, ${SEGMENT_S} s fMP4 segments`);
     out.push('');
     out.push(`${machine.cpus} cores (${machine.cpu_model}), Node ${machine.node}, ffmpeg ${machine.ffmpeg}; ${runsNote}; reference run first, then the pipeline.`);
     out.push('');
@@ -546,10 +567,10 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`${out.join('\n')}\n`);
 
-    const file = await writeResults('transcode', {
+    const file = await writeResults(hdr ? 'transcode-hdr' : 'transcode', {
       date: new Date().toISOString(),
       machine,
-      params: { seconds: secs, runs, preset: PRESET, segment_s: SEGMENT_S, ladder: LADDER, audio_kbps: AUDIO_KBPS, jobs: PRODUCTION_JOBS },
+      params: { seconds: secs, runs, hdr, preset: PRESET, segment_s: SEGMENT_S, ladder: LADDER, audio_kbps: AUDIO_KBPS, jobs: PRODUCTION_JOBS },
       targets: { wall_ratio_max: TARGET_RATIO, cpu_ratio_max: TARGET_RATIO, playable_share_max: TARGET_PLAYABLE_SHARE },
       summary: {
         other_load_cores: { reference: otherRef, pipeline: otherPipe },
@@ -564,7 +585,7 @@ async function main(): Promise<void> {
       },
       runs: results,
       replay,
-      reference_argv: referenceArgs('SOURCE', 'OUT'),
+      reference_argv: referenceArgs('SOURCE', 'OUT', hdr),
     });
     process.stdout.write(`\nJSON: ${file}\n`);
   } finally {

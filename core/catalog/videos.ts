@@ -11,6 +11,7 @@ import { sql, type Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { AppError, isErrorCode, type ErrorCode, type VideoError } from '../errors.js';
 import { newId } from '../ids.js';
+import type { DynamicRange, ProbeResult } from '../media/types.js';
 import type {
   Database,
   MetadataDb,
@@ -39,6 +40,8 @@ export interface VideoView {
   created_at: string;
   ready_at: string | null;
   renditions: { name: string; width: number; height: number; bitrate_kbps: number; codecs: string }[];
+  /** The source's dynamic range (HLG, PQ or SDR) once probed; the renditions are SDR either way. */
+  source_dynamic_range: DynamicRange | null;
   playback: {
     hls_url: string | null;
     dash_url?: string | null;
@@ -128,6 +131,7 @@ function decodeSearchCursor(cursor: string): { snapshot: number; after: NonNulla
 
 /** A version as a video's view needs it (see VideoCatalog.versionView). */
 interface VersionView extends Pick<VersionRow, 'version' | 'status' | 'stage' | 'percent' | 'playable' | 'duration_ms' | 'width' | 'height'> {
+  source_dynamic_range: DynamicRange | null;
   /** Its manifest names a DASH MPD. */
   dash: boolean;
   renditions: VideoView['renditions'];
@@ -514,6 +518,7 @@ export class VideoCatalog {
       width: row.width,
       height: row.height,
       dash: Boolean(manifest?.dash_url),
+      source_dynamic_range: row.probe ? ((JSON.parse(row.probe) as Partial<ProbeResult>).dynamic_range ?? null) : null,
       renditions: Object.freeze(
         renditions.map((r) => Object.freeze({ name: r.name, width: r.width, height: r.height, bitrate_kbps: r.bitrate_kbps, codecs: r.codecs })),
       ) as VideoView['renditions'],
@@ -565,6 +570,7 @@ export class VideoCatalog {
       created_at: iso(row.created_at)!,
       ready_at: iso(row.ready_at),
       renditions: current?.status === 'ready' ? current.renditions : [],
+      source_dynamic_range: (current ?? latest)?.source_dynamic_range ?? null,
       playback: {
         hls_url: playing ? sign(`${base(playing.version)}master.m3u8`) : null,
         dash_url: ready && current.dash ? sign(`${base(current.version)}master.mpd`) : null,

@@ -74,6 +74,10 @@ const videoView: Schema = {
       description: 'the video renditions; an audio-only video lists its audio renditions ("audio-0", width and height 0, codecs "mp4a.40.2")',
       items: { type: 'object', properties: { name: { type: 'string' }, width: { type: 'integer' }, height: { type: 'integer' }, bitrate_kbps: { type: 'integer' }, codecs: { type: 'string' } } },
     },
+    source_dynamic_range: {
+      enum: ['SDR', 'HLG', 'PQ', null],
+      description: "the source's dynamic range once probed (Dolby Vision 8.4 counts as HLG); the renditions are always tone-mapped to BT.709 SDR",
+    },
     playback: {
       type: 'object',
       properties: Object.fromEntries(['hls_url', 'dash_url', 'poster_url', 'thumbnail_vtt_url', 'manifest_url'].map((k) => [k, { type: ['string', 'null'] }])),
@@ -107,6 +111,7 @@ const schemas: Record<string, Schema> = {
   AudioRendition: audioRendition,
   MediaManifest: {
     type: 'object',
+    description: 'media_manifest.json of a ready version (API.md); VOD versions also name their source_dynamic_range, and each ladder entry its frame_rate and video_range',
     required: ['version', 'hls_url', 'poster_url', 'thumbnail_vtt_url', 'duration_ms', 'ladder', 'loudness'],
     properties: {
       version: { type: 'integer' },
@@ -115,7 +120,22 @@ const schemas: Record<string, Schema> = {
       poster_url: { type: 'string', description: 'a frame of the video; for audio-only sources the cover art, else a waveform picture' },
       thumbnail_vtt_url: { type: 'string', description: 'storyboard cues (none for audio-only sources)' },
       duration_ms: { type: 'integer' },
-      ladder: { type: 'array', items: { type: 'object' }, description: 'the renditions, as in the video' },
+      ladder: {
+        type: 'array',
+        description: 'the renditions, as in the video',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            width: { type: 'integer' },
+            height: { type: 'integer' },
+            bitrate_kbps: { type: 'integer' },
+            codecs: { type: 'string' },
+            frame_rate: { type: 'string', description: 'exact output frame rate: "30", "30000/1001"; variable-rate sources at the highest rate they use, capped by transcode.max_fps' },
+            video_range: { enum: ['SDR'], description: 'HDR sources are tone-mapped to BT.709 SDR' },
+          },
+        },
+      },
       audio: {
         type: 'array',
         items: ref('AudioRendition'),
@@ -123,6 +143,7 @@ const schemas: Record<string, Schema> = {
       },
       loudness: { type: ['number', 'null'], description: 'integrated LUFS of the default audio track; null without audio' },
       encoder: { type: 'string' },
+      source_dynamic_range: { enum: ['SDR', 'HLG', 'PQ'], description: "the source's dynamic range (VOD versions); the ladder is BT.709 SDR whatever it is" },
     },
   },
   VideoPage: { type: 'object', required: ['items', 'next_cursor'], properties: { items: { type: 'array', items: ref('Video') }, next_cursor: { type: ['string', 'null'] } } },

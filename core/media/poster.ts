@@ -1,7 +1,7 @@
 /*
  * poster.jpg: a representative frame from the first seconds, never a black or blank one when
  * a better one exists. Two cheap ffmpeg runs:
- *   1. choose: the first WINDOW_S seconds, SAMPLES_PER_S pictures a second, small, through the
+ *   1. choose: the first WINDOW_S seconds (reference frames only), SAMPLES_PER_S pictures a second, small, through the
  *      same deinterlace/tone-map as the ladder; pictures that are nearly all black (a fade-in,
  *      a black title card: 90th luma percentile dark) or nearly all white are dropped
  *      (signalstats + metadata select); `thumbnail` picks the most representative of the rest
@@ -14,8 +14,8 @@ import { runFfmpeg, safeInputArgs } from './ffmpeg.js';
 import type { ProbeResult } from './types.js';
 import { sourcePictureFilters } from './video-filters.js';
 
-/** Seconds of video the poster is chosen from, per window. */
-const WINDOW_S = 10;
+/** Seconds of video the poster is chosen from, per window (decoding them is most of the poster's cost). */
+const WINDOW_S = 6;
 const SAMPLES_PER_S = 4;
 /** Width the choosing pass works at. */
 const CHOOSE_WIDTH = 160;
@@ -65,7 +65,8 @@ async function choose(
   await runFfmpeg(
     ffmpegPath,
     [
-      '-hide_banner', '-nostdin', '-ss', String(start_s), '-t', String(WINDOW_S), ...safeInputArgs(sourcePath),
+      // Frames nothing refers to (most B-frames) are not even decoded: there are plenty of candidates without them.
+      '-hide_banner', '-nostdin', '-skip_frame', 'noref', '-ss', String(start_s), '-t', String(WINDOW_S), ...safeInputArgs(sourcePath),
       '-an', '-sn', '-map', '0:v:0', '-vf', filters.join(','), '-frames:v', '1', '-f', 'null', '-',
     ],
     {

@@ -112,10 +112,10 @@ export function readRotation(stream: Pick<FfprobeStream, 'side_data_list' | 'tag
 }
 
 /** The nominal rate (see video-probe.ts) and whether the source's rate varies. */
-async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream): Promise<{ fps: number; vfr: boolean }> {
+async function frameRate(ffprobePath: string, file: string, stream: FfprobeStream, signal?: AbortSignal): Promise<{ fps: number; vfr: boolean }> {
   const avg = parseRational(stream.avg_frame_rate);
   const real = parseRational(stream.r_frame_rate);
-  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index), real);
+  const measured = measureFrameRate(await packetTimestamps(ffprobePath, file, stream.index, signal), real);
   const fps = Math.max(1, Math.round((measured?.nominal ?? avg ?? real ?? 30) * 1000) / 1000);
   const average = measured?.average ?? avg;
   return { fps, vfr: average !== null && Math.abs(average - fps) / fps > 0.005 };
@@ -230,15 +230,16 @@ export async function probeSource(
   // Matroska/WebM keep per-stream durations only as a DURATION tag ("00:00:04.021000000").
   const videoDuration = Number(video.duration ?? parseTagDuration(video.tags?.DURATION) ?? duration_s);
   // Anamorphic pixels are shown wider (or narrower) than coded: the ladder works in square pixels.
-  const displayWidth = Math.max(2, Math.round((width * sampleAspect(video)) / 2) * 2);
+  const sar = sampleAspect(video);
+  const displayWidth = sar === 1 ? width : Math.max(2, Math.round((width * sar) / 2) * 2);
   const field_order =
-    declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file) : 'progressive');
+    declaredFieldOrder(video) ?? (opts.ffmpegPath ? await detectFieldOrder(opts.ffmpegPath, file, opts.signal) : 'progressive');
   return {
     ...common,
     width: swap ? height : displayWidth,
     height: swap ? displayWidth : height,
     rotation,
-    ...(await frameRate(ffprobePath, file, video)),
+    ...(await frameRate(ffprobePath, file, video, opts.signal)),
     video_codec: codec,
     has_video: true,
     video_duration_ms: Number.isFinite(videoDuration) && videoDuration > 0 ? Math.round(videoDuration * 1000) : null,

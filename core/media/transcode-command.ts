@@ -258,8 +258,9 @@ function videoChains(input: TranscodeCommandInput, builder: EncoderBuilder): str
   const { probe, ladder, storyboard } = input;
   const tile = storyboardTileSize(probe, storyboard);
   const splits = ladder.map((_, i) => `[s${i}]`).join('');
-  // An HDR source is tone-mapped once, at the largest rung's size (the ladder is smallest first).
-  const picture = sourcePictureFilters(probe, { rate: fpsRational(outputFrameRate(probe, input.maxFps)), size: ladder[ladder.length - 1] });
+  // An HDR source is tone-mapped once, at the largest rung's size (a plugin may have reordered the ladder).
+  const largest = ladder.reduce<Rung | undefined>((big, r) => (!big || r.width * r.height > big.width * big.height ? r : big), undefined);
+  const picture = sourcePictureFilters(probe, { rate: fpsRational(outputFrameRate(probe, input.maxFps)), size: largest });
   return [
     `[0:v:0]${picture.join(',')},split=${ladder.length + 1}${splits}[ssb]`,
     ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),

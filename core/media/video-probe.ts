@@ -12,8 +12,10 @@
  *   uses, so encoding at it duplicates frames and never drops one. It is found from the
  *   packet timestamps of the first minutes (ffprobe, no decoding): the smallest frame interval
  *   that is common (not a glitch), averaged over its neighbours so millisecond-rounded
- *   timestamps (Matroska) still give 29.97 and 120. r_frame_rate alone is not enough: it is
- *   the rate of the time base (often 30 for a 30+24 fps mp4, but the average in a .mkv).
+ *   timestamps (Matroska) still give 29.97 and 120. Jittery timestamps make some intervals
+ *   short, so the most frames any 2 s hold bounds it from above. r_frame_rate alone is not
+ *   enough: it is the rate of the time base (often 30 for a 30+24 fps mp4, but the average in
+ *   a .mkv).
  */
 import { runFfmpeg, safeInputArgs } from './ffmpeg.js';
 import type { DynamicRange, FieldOrder } from './types.js';
@@ -60,12 +62,13 @@ export function declaredFieldOrder(stream: Pick<FfprobeVideoFields, 'field_order
 const IDET_FRAMES = 120;
 
 /** Runs `idet` over the first frames; interlaced when most decided frames are. */
-export async function detectFieldOrder(ffmpegPath: string, file: string): Promise<FieldOrder> {
+export async function detectFieldOrder(ffmpegPath: string, file: string, signal?: AbortSignal): Promise<FieldOrder> {
   const counts = { tff: 0, bff: 0, progressive: 0 };
   await runFfmpeg(
     ffmpegPath,
     ['-hide_banner', '-nostdin', ...safeInputArgs(file), '-an', '-sn', '-map', '0:v:0', '-vf', 'idet', '-frames:v', String(IDET_FRAMES), '-f', 'null', '-'],
     {
+      signal,
       onStderrLine: (line) => {
         const m = /Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)/.exec(line);
         if (m) Object.assign(counts, { tff: Number(m[1]), bff: Number(m[2]), progressive: Number(m[3]) });
@@ -105,9 +108,26 @@ export function measureFrameRate(pts: readonly number[], declared: number | null
   if (intervals.length < 4) return null;
   const anchor = intervals[Math.floor(intervals.length * GLITCH_SHARE)] ?? intervals[0]!;
   // 10% jitter plus 1.1 ms of rounding: 8/9 ms at 120 fps stay together, 60 and 50 fps do not.
-  const cluster = intervals.filter((d) => d >= anchor && d <= anchor * 1.1 + 0.0011);
+  const cluster = intervals.filter((d) => d >= anchor * 0.95 && d <= anchor * 1.1 + 0.0011);
+  const fromIntervals = cluster.length / cluster.reduce((sum, d) => sum + d, 0);
+  const densest = densestRate(sorted);
   const average = intervals.length / intervals.reduce((sum, d) => sum + d, 0);
-  return { nominal: nominalOf(cluster.length / cluster.reduce((sum, d) => sum + d, 0), declared), average };
+  return { nominal: nominalOf(fromIntervals > densest * 1.05 ? densest : fromIntervals, declared), average };
+}
+
+/** Seconds of the window the densest stretch of frames is counted in. */
+const DENSEST_WINDOW_S = 2;
+
+/** The most frames any DENSEST_WINDOW_S seconds hold, per second (the whole span for shorter sources). */
+function densestRate(sorted: readonly number[]): number {
+  const span = (sorted[sorted.length - 1] ?? 0) - (sorted[0] ?? 0);
+  const window = Math.min(DENSEST_WINDOW_S, span);
+  let most = 0;
+  for (let first = 0, last = 0; first < sorted.length; first++) {
+    while (last < sorted.length && sorted[last]! < sorted[first]! + window - 1e-6) last++;
+    most = Math.max(most, last - first);
+  }
+  return most / window;
 }
 
 /** A measured rate as the rate it stands for: the declared one when they agree, else a common one when close. */
@@ -122,11 +142,11 @@ function nominalOf(measured: number, declared: number | null): number {
 const RATE_SCAN_SECONDS = 120;
 
 /** Presentation timestamps (s) of the stream's packets in the first RATE_SCAN_SECONDS. */
-export async function packetTimestamps(ffprobePath: string, file: string, streamIndex: number): Promise<number[]> {
+export async function packetTimestamps(ffprobePath: string, file: string, streamIndex: number, signal?: AbortSignal): Promise<number[]> {
   const stdout = await runFfmpeg(ffprobePath, [
     '-v', 'error', '-select_streams', String(streamIndex), '-read_intervals', `%+${RATE_SCAN_SECONDS}`,
     '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', ...safeInputArgs(file),
-  ]);
+  ], { signal });
   return stdout
     .split('\n')
     .map((line) => Number.parseFloat(line))

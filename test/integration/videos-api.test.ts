@@ -6,6 +6,7 @@ import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { makeClip } from '../helpers/media-fixtures.js';
 import { startServer } from '../helpers/server.js';
+import { makeHdrClip } from '../fixtures/real-world-corpus.js';
 
 const server = await startServer();
 const dir = await mkdtemp(join(tmpdir(), 'framecast-api-'));
@@ -145,6 +146,18 @@ t.test('patch, reprocess (new version, old one serves), delete (removes everythi
   t.same(await filesUnder(join(server.dataDir, 'objects', 'media', id)), [], 'outputs removed');
   t.same(await filesUnder(join(server.dataDir, 'objects', 'sources', id)), [], 'source removed');
   t.equal((await fetch(server.url + v2.playback.hls_url)).status, 404);
+});
+
+t.test("an HLG phone clip: the video and its manifest name the source's dynamic range, the ladder its SDR frame rate", async (t) => {
+  const clip = await makeHdrClip(dir, { kind: 'HLG', width: 320, height: 180, seconds: 2 });
+  const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'phone.mp4' } });
+  const video = await waitForVideo(admin, up.videoId!);
+  t.equal(video.source_dynamic_range, 'HLG');
+  const manifest = await admin.json('GET', `/v1/videos/${up.videoId}/manifest`);
+  t.equal(manifest.body.source_dynamic_range, 'HLG');
+  t.same(manifest.body.ladder.map((r: any) => [r.frame_rate, r.video_range]), [['30', 'SDR']]);
+  const sdr = (await admin.json('POST', '/v1/videos', { title: 'not uploaded yet' })).body;
+  t.equal(sdr.source_dynamic_range, null, 'unknown until probed');
 });
 
 t.test('health and readiness', async (t) => {

@@ -13,7 +13,7 @@ import { decodeCapSeconds } from '../../media/transcode-command.js';
 import { buildLadder } from '../../media/ladder.js';
 import { ladderLayout } from '../../media/ladder-manifests.js';
 import { probeSource } from '../../media/probe.js';
-import type { TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
+import type { DynamicRange, TranscodeProgress, TranscodeResult, TranscodeTask, VideoEncoder } from '../../media/types.js';
 import type { Services } from '../../services.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
@@ -46,6 +46,8 @@ export interface MediaManifest {
   /** Integrated LUFS of the default audio track; null without audio. */
   loudness: number | null;
   encoder: VideoEncoder;
+  /** The source's dynamic range (VOD versions); the ladder is BT.709 SDR whatever it is. */
+  source_dynamic_range?: DynamicRange;
 }
 
 const SYNC_INTERVAL_MS = 500;
@@ -267,6 +269,7 @@ export function vodProcessHandler(s: Services, media: MediaToolkit): JobHandler<
         audio: result.audio,
         loudness: result.loudness,
         encoder: result.encoder,
+        source_dynamic_range: probe.dynamic_range,
       };
       await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
       const rewritten = new Set(result.rewritten ?? []);
