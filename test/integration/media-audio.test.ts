@@ -10,9 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { buildLadder } from '../../core/media/ladder.js';
 import { parseAttributes, parseMasterPlaylist } from '../../core/media/playlists.js';
-import { probeSource } from '../../core/media/probe.js';
 import transcode from '../../core/media/transcode.worker.js';
 import type { TranscodeTask } from '../../core/media/types.js';
 import {
@@ -24,27 +22,14 @@ import {
   pictureInfo,
   playlistDurations,
 } from '../helpers/audio-fixtures.js';
-import { FFMPEG, FFPROBE } from '../helpers/media-fixtures.js';
+import { FFMPEG } from '../helpers/media-fixtures.js';
+import { pipelineTask } from '../helpers/transcode-task.js';
 
 const run = promisify(execFile);
-const LIMITS = { max_duration_s: 60, max_pixels: 1920 * 1080 };
 const LADDER = [{ name: '240p', height: 240, video_kbps: 300 }];
 
 async function taskFor(dir: string, sourcePath: string, extra: Partial<TranscodeTask> = {}): Promise<TranscodeTask> {
-  const probe = await probeSource(FFPROBE, sourcePath, LIMITS);
-  return {
-    ffmpegPath: FFMPEG,
-    sourcePath,
-    outDir: path.join(dir, 'out'),
-    probe,
-    ladder: probe.has_video ? buildLadder(probe, LADDER) : [],
-    segmentSeconds: 2,
-    preset: 'ultrafast',
-    audioKbps: 96,
-    encoder: 'libx264',
-    storyboard: { interval_s: 2, tile_width: 80, columns: 5, rows: 5 },
-    ...extra,
-  };
+  return pipelineTask(dir, sourcePath, LADDER, { storyboard: { interval_s: 2, tile_width: 80, columns: 5, rows: 5 }, ...extra });
 }
 
 /** The EXT-X-MEDIA TYPE=AUDIO attribute lists of a master, in order. */

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { FFMPEG, FFPROBE, makeClip } from '../helpers/media-fixtures.js';
+import { makeClip } from '../helpers/media-fixtures.js';
 import {
   distinctFramesPerSecond,
   interlaceVerdict,
@@ -21,10 +21,9 @@ import {
   meanStats,
   videoStreamInfo,
 } from '../fixtures/real-world-corpus.js';
-import { buildLadder } from '../../core/media/ladder.js';
-import { probeSource } from '../../core/media/probe.js';
 import transcode from '../../core/media/transcode.worker.js';
 import type { TranscodeResult, TranscodeTask } from '../../core/media/types.js';
+import { pipelineTask } from '../helpers/transcode-task.js';
 
 const LADDER = [
   { name: '180p', height: 180, video_kbps: 400 },
@@ -32,19 +31,7 @@ const LADDER = [
 ];
 
 async function transcodeSource(dir: string, sourcePath: string, ladder = LADDER): Promise<{ task: TranscodeTask; result: TranscodeResult }> {
-  const probe = await probeSource(FFPROBE, sourcePath, { max_duration_s: 60, max_pixels: 1920 * 1080 }, { ffmpegPath: FFMPEG });
-  const task: TranscodeTask = {
-    ffmpegPath: FFMPEG,
-    sourcePath,
-    outDir: path.join(dir, 'out'),
-    probe,
-    ladder: buildLadder(probe, ladder),
-    segmentSeconds: 2,
-    preset: 'ultrafast',
-    audioKbps: 96,
-    encoder: 'libx264',
-    storyboard: { interval_s: 1, tile_width: 96, columns: 4, rows: 4 },
-  };
+  const task = await pipelineTask(dir, sourcePath, ladder, { storyboard: { interval_s: 1, tile_width: 96, columns: 4, rows: 4 } });
   return { task, result: await transcode(task) };
 }
 

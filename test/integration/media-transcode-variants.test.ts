@@ -7,13 +7,12 @@ import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { FFMPEG, FFPROBE, makeClip, probeSegment, type ClipOptions } from '../helpers/media-fixtures.js';
-import { buildLadder } from '../../core/media/ladder.js';
+import { FFPROBE, makeClip, probeSegment, type ClipOptions } from '../helpers/media-fixtures.js';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../core/media/playlists.js';
 import { createTranscodePool } from '../../core/media/pool.js';
-import { probeSource } from '../../core/media/probe.js';
 import transcode from '../../core/media/transcode.worker.js';
 import type { TranscodeTask, VideoEncoder } from '../../core/media/types.js';
+import { pipelineTask } from '../helpers/transcode-task.js';
 
 const run = promisify(execFile);
 const LADDER = [
@@ -25,19 +24,7 @@ const LADDER = [
 
 async function taskFor(dir: string, clip: ClipOptions, encoder: VideoEncoder = 'libx264'): Promise<TranscodeTask> {
   const sourcePath = await makeClip(dir, clip);
-  const probe = await probeSource(FFPROBE, sourcePath, { max_duration_s: 60, max_pixels: 1920 * 1080 });
-  return {
-    ffmpegPath: FFMPEG,
-    sourcePath,
-    outDir: path.join(dir, 'out'),
-    probe,
-    ladder: buildLadder(probe, LADDER),
-    segmentSeconds: 2,
-    preset: 'ultrafast',
-    audioKbps: 128,
-    encoder,
-    storyboard: { interval_s: 2, tile_width: 120, columns: 5, rows: 5 },
-  };
+  return pipelineTask(dir, sourcePath, LADDER, { encoder, audioKbps: 128, storyboard: { interval_s: 2, tile_width: 120, columns: 5, rows: 5 } });
 }
 
 async function masterOf(outDir: string): Promise<ReturnType<typeof parseMasterPlaylist>> {

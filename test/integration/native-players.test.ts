@@ -5,13 +5,15 @@
  * - ffmpeg plays HLS (the master, the lowest and the highest rendition) and DASH to the end,
  *   and DASH from the middle (-ss; its HLS demuxer cannot seek in fMP4, see below);
  * - GStreamer (playbin) plays HLS and DASH to the end on the lowest and the highest rendition
- *   (picked with connection-speed);
+ *   (picked with connection-speed), and seeks each to the middle (its Python bindings:
+ *   gst-launch-1.0 cannot seek) and plays on to the end;
  * - VLC plays HLS and DASH to the end on the lowest and the highest rendition
  *   (--adaptive-logic), the highest from the middle (--start-time).
  * A proxy in front of the node records what each player fetched: reaching the end means the
  * last segment was fetched; a player stuck re-fetching one segment shows as repeats.
  */
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as HLS from 'hls-parser';
 import t, { type Test } from 'tap';
@@ -175,6 +177,32 @@ for (const [kind, url] of [['HLS', hlsUrl], ['DASH', dashUrl]] as const) {
       assertPlayedToEnd(t, paths, fixture[which]);
     });
   }
+}
+
+/** GStreamer with its Python bindings (python3-gst-1.0), which can seek where gst-launch cannot. */
+const GST_SEEK = fileURLToPath(new URL('../fixtures/gst-seek.py', import.meta.url));
+const gstSeekMissing =
+  gstreamerMissing ||
+  (await run('/usr/bin/python3', ['-c', 'import gi; gi.require_version("Gst", "1.0")']).then(
+    () => false,
+    () => "GStreamer's Python bindings are not installed (.ci/run installs python3-gst-1.0)",
+  ));
+
+for (const [kind, url] of [['HLS', hlsUrl], ['DASH', dashUrl]] as const) {
+  t.test(`GStreamer seeks ${kind} to the middle and plays on to the end`, { skip: gstSeekMissing }, async (t) => {
+    const middle = fixture.duration_s / 2;
+    proxy.clear();
+    const { stdout } = await run('/usr/bin/python3', [GST_SEEK, url, String(middle)], { timeout: PLAYER_TIMEOUT_MS });
+    const position = Number(/position (\d+(?:\.\d+)?)/.exec(stdout)?.[1]);
+    // KEY_UNIT: the keyframe at or before the target, and keyframes start every 2 s segment.
+    t.ok(position >= middle - 2.1 && position <= middle + 0.2, `after the seek it plays on from ${position} s (asked ${middle} s)`);
+    t.match(stdout, /eos/, 'and plays on to the end');
+    const paths = proxy.paths();
+    // Prerolling fetched the start; from the seek on, every segment to the last.
+    const fetched = fetchedSegments(paths);
+    const rendition = fixture.renditions.find((r) => fetched.get(r.name)?.includes((segmentCount.get(r.name) ?? 0) - 1)) ?? fixture.lowest;
+    assertPlayedToEnd(t, paths, rendition, Math.floor(middle / 2));
+  });
 }
 
 /** cvlc refuses to run as root: an ordinary user runs it (created once if missing). */
