@@ -13,6 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
 COPY core ./core
 COPY storage-adapters ./storage-adapters
+COPY transcription-adapters ./transcription-adapters
 COPY live ./live
 COPY plugins ./plugins
 COPY web ./web

@@ -9,8 +9,9 @@
  * The ladder is the default one capped at 720p: 240p/360p/480p encoded, 720p copied.
  *
  * 1. First playable (push start → a master whose every rendition lists a segment):
- *    - baseline: `ffmpeg -listen 1 -i rtmp://…` with the packager's own arguments (same
- *      ladder, same encoder settings), written to a local dir;
+ *    (the `ffmpeg -listen 1` HLS-muxer baseline went with the HLS muxer: the packager now
+ *    cuts LL-HLS parts itself from ffmpeg's fragmented MP4; bench/live-latency.ts measures
+ *    glass to glass);
  *    - packager fed in-process (our default) and packager pulling the local NMS relay with
  *      `-rw_timeout` (the alternative), each in a bare harness: NMS + LivePackager + the fs
  *      object store, no HTTP;
@@ -22,17 +23,17 @@
  * 3. Capacity: N simultaneous 720p lives for 20 s; N is sustained when every live kept
  *    its full ladder (no rung dropped for lag) and produced every segment.
  */
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../core/logger.js';
 import createFsStore from '../storage-adapters/objects/fs.js';
-import { connectionLimits, IngestServer, type IngestPublisher } from '../live/ingest-server.js';
-import { buildLiveArgs, type LiveRung } from '../live/live-command.js';
+import type { IngestPublisher } from '../core/live/ingest.js';
+import { connectionLimits, RtmpIngest } from '../live/ingest-rtmp.js';
+import type { LiveRung } from '../live/live-command.js';
 import { firstLiveLadder } from '../live/live-ladder.js';
 import { LivePackager } from '../live/live-packager.js';
 import { api } from '../test/helpers/api.js';
@@ -46,9 +47,19 @@ const SEGMENT_S = 2;
 const DEFAULTS = loadConfig({ env: {} });
 const INGEST = { width: 1280, height: 720, fps: 30, videoKbps: 2500, videoCodecId: 7, audioCodecId: 10 };
 
-const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '3' }, 'max-lives': { type: 'string', default: '4' } } });
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    'max-lives': { type: 'string', default: '8' },
+    // Capacity with LL-HLS parts (live.part_s 0.5, the default) and with one part per 2 s
+    // segment (2: what a player sees without LL-HLS), on separate nodes, in the same run.
+    'part-s': { type: 'string', default: '0.5,2' },
+    'capacity-only': { type: 'boolean', default: false },
+  },
+});
 const RUNS = Number(opts.runs);
 const MAX_LIVES = Number(opts['max-lives']);
+const PART_S = opts['part-s'].split(',').map(Number);
 
 const work = await mkdtemp(join(tmpdir(), 'framecast-bench-live-'));
 const clip = await makeIngestClip(work, { seconds: 30, width: 1280, height: 720, fps: 30, videoKbps: 2500 });
@@ -73,27 +84,6 @@ async function everyRenditionHasASegment(dirOf: (name: string) => Promise<string
   return true;
 }
 
-/** ffmpeg -listen 1 with the packager's own ladder arguments. */
-async function baselineFirstPlayable(): Promise<number> {
-  const port = await freePort();
-  const out = join(work, `baseline-${port}`);
-  await mkdir(out, { recursive: true });
-  const url = `rtmp://127.0.0.1:${port}/live/bench`;
-  const args = buildLiveArgs({ input: { kind: 'rtmp', url, readTimeoutMs: 10_000 }, outDir: out, ladder, hasAudio: true, fps: 30, segmentSeconds: SEGMENT_S, preset: 'veryfast', audioKbps: 128, encoder: 'libx264' });
-  const at = args.indexOf('-i');
-  args.splice(at, 0, '-listen', '1');
-  const listener = spawn(FFMPEG, args, { stdio: 'ignore' });
-  await sleep(500);
-  const t0 = Date.now();
-  const push = pushRtmp('rtmp://127.0.0.1:' + port + '/live', 'bench', clip, { seconds: 8 });
-  await waitFor(() => everyRenditionHasASegment((n) => readFile(join(out, n, 'index.m3u8'), 'utf8')));
-  const t = Date.now() - t0;
-  await push.stop();
-  listener.kill('SIGKILL');
-  await rm(out, { recursive: true, force: true });
-  return t;
-}
-
 /** NMS + LivePackager + fs store, no HTTP: the packager fed in-process or pulling the relay. */
 async function harnessFirstPlayable(mode: 'pipe' | 'rtmp'): Promise<number> {
   const port = await freePort();
@@ -101,10 +91,10 @@ async function harnessFirstPlayable(mode: 'pipe' | 'rtmp'): Promise<number> {
   const store = await createFsStore(pathToFileURL(join(root, 'objects')), { dataDir: root });
   const packager = new LivePackager({
     liveId: 'benchlive000', store, workDir: join(root, 'live'), ffmpegPath: FFMPEG, encoder: 'libx264', segmentSeconds: SEGMENT_S,
-    window: 6, preset: 'veryfast', audioKbps: 128, record: true, maxLagMs: 60_000, logger,
+    partSeconds: DEFAULTS.live.part_s, window: 6, preset: 'veryfast', audioKbps: 128, record: true, maxLagMs: 60_000, logger,
   });
   let started: Promise<unknown> | undefined;
-  const ingest = new IngestServer({
+  const ingest = new RtmpIngest({
     port, host: '127.0.0.1', logger, badKeyLimit: 100, limits: connectionLimits(DEFAULTS.live),
     handler: {
       admit: async () => true,
@@ -137,8 +127,8 @@ async function harnessFirstPlayable(mode: 'pipe' | 'rtmp'): Promise<number> {
   return t;
 }
 
-const server = await startServer({ config: { log_level: 'warn' }, env: { FRAMECAST_WORKERS: '1' } });
-const admin = api(server.url, server.adminToken);
+let server = await startServer({ config: { log_level: 'warn' }, env: { FRAMECAST_WORKERS: '1' } });
+let admin = api(server.url, server.adminToken);
 const playlist = async (id: string, name: string) => {
   const r = await fetch(`${server.url}/live/${id}/${name}/index.m3u8`);
   return r.ok ? r.text() : undefined;
@@ -182,7 +172,7 @@ async function capacity(n: number): Promise<{ lives: number; sustained: boolean;
   const lives = await Promise.all(Array.from({ length: n }, async () => (await admin.json('POST', '/v1/live', { title: `cap ${n}`, record: false })).body));
   const pushes = lives.map((l) => pushRtmp(l.rtmp_url, l.stream_key, clip, { seconds: 20 }));
   const counts = new Map<string, number>();
-  while (pushes.some((p) => p.child.exitCode === null)) {
+  const count = async () => {
     for (const l of lives) {
       const text = await playlist(l.id, '240p');
       if (text) {
@@ -190,9 +180,14 @@ async function capacity(n: number): Promise<{ lives: number; sustained: boolean;
         counts.set(l.id, p.mediaSequence + p.segments.length);
       }
     }
+  };
+  while (pushes.some((p) => p.child.exitCode === null)) {
+    await count();
     await sleep(500);
   }
+  // Counted once more after the push: a segment still being listed when it ended is not lost.
   await sleep(3000);
+  await count();
   const views = await Promise.all(lives.map(async (l) => (await admin.json('GET', `/v1/live/${l.id}`)).body));
   for (const l of lives) await admin.json('DELETE', `/v1/live/${l.id}`);
   const segments = lives.map((l) => counts.get(l.id) ?? 0);
@@ -202,37 +197,42 @@ async function capacity(n: number): Promise<{ lives: number; sustained: boolean;
 }
 
 try {
-  const first = { baseline: [] as number[], pipe: [] as number[], relay: [] as number[], node: [] as number[] };
-  for (let i = 0; i < RUNS; i++) {
-    first.baseline.push(await baselineFirstPlayable());
+  const first = { pipe: [] as number[], relay: [] as number[], node: [] as number[] };
+  for (let i = 0; i < (opts['capacity-only'] ? 0 : RUNS); i++) {
     first.pipe.push(await harnessFirstPlayable('pipe'));
     first.relay.push(await harnessFirstPlayable('rtmp'));
     first.node.push(await nodeFirstPlayable());
     await sleep(1000);
   }
-  const latency = await frameToPlaylist();
-  const cap: Awaited<ReturnType<typeof capacity>>[] = [];
-  for (let n = 1; n <= MAX_LIVES; n++) {
-    const r = await capacity(n);
-    cap.push(r);
-    await sleep(3000);
-    if (!r.sustained) break;
+  const latency = opts['capacity-only'] ? { first_frame_ms: [], last_frame_ms: [] } : await frameToPlaylist();
+  const cap: (Awaited<ReturnType<typeof capacity>> & { part_s: number; loadavg: number[] })[] = [];
+  for (const partS of PART_S) {
+    await server.stop();
+    server = await startServer({ config: { log_level: 'warn', live: { part_s: partS } }, env: { FRAMECAST_WORKERS: '1' } });
+    admin = api(server.url, server.adminToken);
+    for (let n = 1; n <= MAX_LIVES; n++) {
+      const r = await capacity(n);
+      cap.push({ ...r, part_s: partS, loadavg: loadavg() });
+      console.log(`part_s ${partS}: ${n} lives ${r.sustained ? 'sustained' : 'NOT sustained'} (segments ${r.segments.join(' ')}, degraded ${r.degraded}, load average ${loadavg().map((v) => v.toFixed(1)).join(' ')})`);
+      await sleep(3000);
+      if (!r.sustained) break;
+    }
   }
-  const base = median(first.baseline);
+  // The packager fed in-process is the reference: the other paths add their transport.
+  const base = median(first.pipe);
   const rows = [
-    ['ffmpeg -listen 1 (baseline)', fmt(base / 1000), first.baseline.map((v) => fmt(v / 1000)).join(' '), '—'],
     ['packager fed in-process', fmt(median(first.pipe) / 1000), first.pipe.map((v) => fmt(v / 1000)).join(' '), `${fmt(median(first.pipe) / base)}× ${verdict(median(first.pipe), base * 1.2, 'max')}`],
     ['packager pulling the relay', fmt(median(first.relay) / 1000), first.relay.map((v) => fmt(v / 1000)).join(' '), `${fmt(median(first.relay) / base)}×`],
     ['real node over HTTP', fmt(median(first.node) / 1000), first.node.map((v) => fmt(v / 1000)).join(' '), `${fmt(median(first.node) / base)}× ${verdict(median(first.node), base * 1.2, 'max')}`],
   ];
   console.log('\nFirst playable (push start → every rendition has a segment), seconds\n');
-  console.log(markdownTable(['path', 'median', 'runs', 'vs baseline (target ≤ 1.2×)'], rows));
+  console.log(markdownTable(['path', 'median', 'runs', 'vs in-process'], rows));
   const f = latency.first_frame_ms;
   console.log(`\nFrame-to-playlist over HTTP (${f.length} segments): first frame of a segment median ${fmt(median(f) / 1000)} s, max ${fmt(Math.max(...f) / 1000)} s ` +
     `(target ≤ ${SEGMENT_S + 1} s: ${verdict(median(f), (SEGMENT_S + 1) * 1000, 'max')} median, ${verdict(Math.max(...f), (SEGMENT_S + 1) * 1000, 'max')} max); ` +
     `last frame median ${fmt(median(latency.last_frame_ms) / 1000)} s`);
   console.log('\nSimultaneous 720p lives (240/360/480 encoded, 720 copied), 20 s each\n');
-  console.log(markdownTable(['lives', 'sustained', 'segments per live (of 10)', 'degraded'], cap.map((c) => [String(c.lives), c.sustained ? 'yes' : 'no', c.segments.join(' '), String(c.degraded)])));
+  console.log(markdownTable(['part_s', 'lives', 'sustained', 'segments per live (of 10)', 'degraded', 'load average (1 min)'], cap.map((c) => [String(c.part_s), String(c.lives), c.sustained ? 'yes' : 'no', c.segments.join(' '), String(c.degraded), c.loadavg[0]!.toFixed(1)])));
   const file = await writeResults('live', { first_playable_ms: first, frame_to_playlist_ms: latency, capacity: cap, ladder });
   console.log(`\nresults: ${file}`);
 } finally {

@@ -20,6 +20,8 @@ const ENV_KEYS: Record<string, string> = {
   FRAMECAST_HTTP_HOST: 'http.host',
   FRAMECAST_RTMP_PORT: 'live.port',
   FRAMECAST_PUBLIC_RTMP_URL: 'live.public_rtmp_url',
+  FRAMECAST_SRT_PORT: 'live.srt_port',
+  FRAMECAST_PUBLIC_SRT_URL: 'live.public_srt_url',
   FRAMECAST_DATA_DIR: 'data_dir',
   FRAMECAST_ADMIN_TOKEN: 'admin_token',
   FRAMECAST_PUBLIC_URL: 'public_url',

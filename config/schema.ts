@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { compileTrust } from '../core/http/client-ip.js';
+import { watermarkPlacement } from '../core/media/watermark.js';
 
 /** Parses "8192x4320" or a plain pixel count. */
 const pixelCount = z.union([
@@ -16,7 +17,26 @@ const rung = z.object({
   video_kbps: z.number().int().positive(),
 });
 
+/** A CSP frame-ancestors source: `*`, or scheme://host[:port] with an optional `*.` subdomain wildcard. */
+const FRAME_ANCESTOR = /^(\*|https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?)$/i;
+
 const role = z.enum(['api', 'worker', 'live']);
+
+/** A restream target: `rtmp://` or `rtmps://` with a host and an application/key path. */
+export const restreamTargetUrl = z
+  .string()
+  .trim()
+  .max(2048)
+  .regex(/^rtmps?:\/\/[^/\s]+\/\S+$/, 'expected rtmp(s)://HOST[:PORT]/APP/KEY');
+/** IPv4 addresses as a YAML list or a comma-separated string (environment variables). */
+const ipv4List = z.union([
+  z.array(z.ipv4()),
+  z.string().transform((list, ctx) => {
+    const items = list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    for (const item of items) if (!z.ipv4().safeParse(item).success) ctx.addIssue({ code: 'custom', message: `${item} is not an IPv4 address` });
+    return items;
+  }),
+]);
 
 export const configSchema = z.object({
   http: z.object({
@@ -56,11 +76,17 @@ export const configSchema = z.object({
     max_upload_bytes: z.coerce.number().int().positive(),
     max_duration_s: z.coerce.number().positive(),
     max_pixels: pixelCount,
+    /** Largest image accepted by POST /v1/videos/:id/poster. */
+    max_poster_bytes: z.coerce.number().int().positive(),
   }),
   uploads: z.object({
     expire_after_s: z.coerce.number().positive(),
     /** Uploads one API token may start per hour (0 = no limit; the admin token has none). */
     per_token_per_hour: z.coerce.number().int().min(0),
+    /** Direct (multipart) uploads: the size of each part but the last (S3's minimum is 5 MiB). */
+    multipart_part_bytes: z.coerce.number().int().min(5 * 1024 * 1024).max(5 * 1024 ** 3),
+    /** How long a part URL stays valid (the resume listing signs fresh ones). */
+    multipart_url_ttl_s: z.coerce.number().int().min(60).max(7 * 86400),
   }),
   jobs: z.object({
     max_attempts: z.coerce.number().int().min(1),
@@ -70,13 +96,31 @@ export const configSchema = z.object({
     lease_s: z.coerce.number().positive(),
     backoff_base_s: z.coerce.number().min(0),
     poll_interval_ms: z.coerce.number().int().min(10),
+    /** Job priorities (core/jobs/priority.ts). */
+    priority: z.object({
+      /** A waiting job gains one priority point per this many seconds (nothing starves). */
+      ageing_s: z.coerce.number().positive(),
+      /** Sources up to this size count as short and get `short_boost`. */
+      short_source_bytes: z.coerce.number().int().min(0),
+      short_boost: z.coerce.number().int(),
+      live_archive_boost: z.coerce.number().int(),
+    }),
   }),
   transcode: z.object({
     hwaccel: z.enum(['auto', 'none', 'vaapi', 'nvenc', 'qsv']),
+    /**
+     * An encoder every VOD job must be run with (e.g. `h264_nvenc`): only workers and runners
+     * whose trial encode of it worked claim the jobs; '' = any.
+     */
+    require_encoder: z.enum(['', 'libx264', 'h264_nvenc', 'h264_qsv', 'h264_vaapi']),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow']),
     concurrency: z.coerce.number().int().min(1).max(64),
     scratch_max_bytes: z.coerce.number().int().min(0),
     segment_s: z.coerce.number().int().min(1).max(10),
+    /** Sources longer than this many seconds are transcoded in chunks, in parallel (0 = never). */
+    chunk_min_s: z.coerce.number().min(0),
+    /** About how long each chunk is (cut at a source keyframe on a segment boundary). */
+    chunk_s: z.coerce.number().positive(),
     ladder: z.array(rung).min(1),
     audio_kbps: z.coerce.number().int().positive(),
     max_audio_tracks: z.coerce.number().int().min(1).max(32),
@@ -88,6 +132,11 @@ export const configSchema = z.object({
       columns: z.coerce.number().int().min(1).max(50),
       rows: z.coerce.number().int().min(1).max(50),
     }),
+    /** A mark burned into every rung (core/media/watermark.ts); checked at start-up. */
+    watermark: watermarkPlacement.extend({
+      /** Path of the operator's PNG or JPEG; '' = no watermark. */
+      image: z.string(),
+    }),
   }),
   versions: z.object({
     /** A version replaced by a newer one is still served this long (players mid-way finish), then its media is deleted. */
@@ -96,6 +145,12 @@ export const configSchema = z.object({
   catalog: z.object({
     /** The trending feed re-ranks at most this often per HTTP process; new views count after at most this long. */
     feed_refresh_s: z.coerce.number().min(0).max(3600),
+  }),
+  embed: z.object({
+    /** frame-ancestors of the embed player: `*`, or origins (`https://a.example`, `https://*.example.com`). */
+    allowed_origins: z
+      .array(z.string().regex(FRAME_ANCESTOR, 'expected "*" or an origin such as https://blog.example.com (https://*.example.com for subdomains)'))
+      .min(1),
   }),
   telemetry: z.object({
     /** Raw playback events are kept this long, then rolled up per day; at least the feed's 7-day window + 1. */
@@ -121,6 +176,10 @@ export const configSchema = z.object({
     port: z.coerce.number().int().min(0).max(65535),
     reconnect_window_s: z.coerce.number().min(0),
     window_segments: z.coerce.number().int().min(6).max(100),
+    /** LL-HLS part target, seconds: no part is longer. */
+    part_s: z.coerce.number().min(0.1).max(2),
+    /** Seconds a viewer may seek back in a live; 0 = the sliding window of `window_segments`. */
+    dvr_window_s: z.coerce.number().min(0).max(86_400),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']),
     passthrough_max_ratio: z.coerce.number().min(0),
     max_lag_s: z.coerce.number().positive(),
@@ -128,9 +187,9 @@ export const configSchema = z.object({
     bad_key_limit: z.coerce.number().int().min(1),
     /** `rtmp_url` returned by the API verbatim (port mappings, NAT); empty = built from public_url/request host and `port`. */
     public_rtmp_url: z.union([z.literal(''), z.string().regex(/^rtmps?:\/\/[^/\s]+(\/\S*)?$/, 'expected rtmp://HOST[:PORT]/APP')]),
-    /** Seconds an RTMP connection has to finish its handshake and ask to publish. */
+    /** Seconds an RTMP connection has to finish its handshake and ask to publish (a WHIP session: to connect and send a keyframe). */
     handshake_timeout_s: z.coerce.number().positive(),
-    /** An RTMP connection silent (nothing read or written) this long is closed. */
+    /** An RTMP connection silent (nothing read or written) this long is closed; a WHIP publisher sending no RTP this long is gone. */
     idle_timeout_s: z.coerce.number().positive(),
     max_connections: z.coerce.number().int().min(1),
     max_connections_per_address: z.coerce.number().int().min(1),
@@ -140,6 +199,52 @@ export const configSchema = z.object({
     prepublish_max_chunk_streams: z.coerce.number().int().min(2).max(65599),
     /** …and hold no more bytes of messages in the server's buffers. */
     prepublish_max_buffered_bytes: z.coerce.number().int().min(4096),
+    /** UDP port of the SRT ingest; 0 = SRT off. */
+    srt_port: z.coerce.number().int().min(0).max(65535),
+    /** The SRT listener's receive latency (the larger of this and the publisher's wins). */
+    srt_latency_ms: z.coerce.number().int().min(20).max(8000),
+    /** SRT encryption passphrase every publisher must use; empty = none. */
+    srt_passphrase: z.union([z.literal(''), z.string().min(10).max(79)]),
+    srt_max_publishers: z.coerce.number().int().min(1),
+    /** `srt_url` returned by the API verbatim (before `?streamid=`); empty = `srt://HOST:srt_port`. */
+    public_srt_url: z.union([z.literal(''), z.string().regex(/^srt:\/\/[^/?\s]+$/, 'expected srt://HOST:PORT')]),
+    /** Restream targets every live carries, besides its own (`restream` on the API). */
+    restream: z.array(z.object({ url: restreamTargetUrl }).strict()).max(10),
+    /** Seconds between two refreshes of a live's poster while it is on air. */
+    poster_interval_s: z.coerce.number().min(1).max(3600),
+    /** WHIP: addresses to gather ICE host candidates on besides the interfaces' (loopback is skipped otherwise). */
+    whip_host_addresses: ipv4List,
+    /** WHIP: addresses announced as extra host candidates, with the same ports (a 1:1 NAT's public IP). */
+    whip_public_ips: ipv4List,
+    /** WHIP: ICE UDP port range; both 0 = any free port. */
+    whip_udp_port_min: z.coerce.number().int().min(0).max(65535),
+    whip_udp_port_max: z.coerce.number().int().min(0).max(65535),
+    /** WHIP: seconds between keyframe requests (RTCP PLI) to the publisher. */
+    whip_keyframe_interval_s: z.coerce.number().positive(),
+  }).refine((live) => (live.whip_udp_port_min === 0 && live.whip_udp_port_max === 0) || (live.whip_udp_port_min > 0 && live.whip_udp_port_max > live.whip_udp_port_min), {
+    message: 'whip_udp_port_min and whip_udp_port_max: both 0, or a range with min < max',
+    path: ['whip_udp_port_min'],
+  }),
+  transcription: z.object({
+    /** Automatic captions: none, pocketsphinx (Debian's, offline) or whisper-cpp (an installed whisper.cpp). */
+    engine: z.enum(['none', 'pocketsphinx', 'whisper-cpp']),
+    /** Languages the engine transcribes (BCP 47); the first is what a new video is transcribed in. */
+    languages: z.array(z.string().min(2).max(35)).min(1),
+    /** Transcribe every newly ready video (queued after its ladder); false: only on request. */
+    auto: z.boolean(),
+    pocketsphinx: z.object({
+      binary: z.string().min(1),
+      /** Acoustic model directory, language model and dictionary; empty: the installed en-us ones. */
+      hmm: z.string(),
+      lm: z.string(),
+      dict: z.string(),
+    }),
+    whisper_cpp: z.object({
+      /** The whisper.cpp command (whisper-cli) and its ggml model file. */
+      binary: z.string(),
+      model: z.string(),
+      threads: z.coerce.number().int().min(1).max(64),
+    }),
   }),
   signing: z.object({
     secret: z.string(),

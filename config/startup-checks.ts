@@ -8,11 +8,15 @@
  *    read the docs would hold the admin token or could sign playback URLs.
  *  - The data dir must be writable by the process: in a container a volume owned by root
  *    otherwise surfaces later as a misleading ENOENT or EACCES deep in SQLite or tus.
+ *  - A configured watermark must be a small PNG/JPEG ffmpeg decodes: otherwise every
+ *    transcode would fail, one job at a time, long after the operator's change.
  */
 import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './schema.js';
 import { ConfigError } from './load.js';
+import { FfmpegUnavailableError, resolveFfmpeg } from '../core/media/ffmpeg.js';
+import { inspectWatermarkImage, WatermarkImageError, type WatermarkImage } from '../core/media/watermark.js';
 
 /** Secrets that appear in examples and must never guard a reachable node. */
 const EXAMPLE_SECRET = /^(change[-_ ]?me.*|example|secret|password|admin|framecast|framecast-secret|xxx+|…|\.\.\.)$/i;
@@ -68,5 +72,24 @@ export function checkDataDir(dataDir: string): void {
     if (code === 'EROFS') throw new ConfigError(`${dataDir} is on a read-only file system; data_dir must be writable`);
     if (code === 'ENOTDIR' || code === 'EEXIST') throw new ConfigError(`data_dir ${dataDir} is not a directory`);
     throw new ConfigError(`data_dir ${dataDir} cannot be used: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The configured watermark image, checked (core/media/watermark.ts); null when none is set.
+ * A file that is missing, too large or not a PNG/JPEG ffmpeg decodes is a ConfigError naming it.
+ */
+export async function checkWatermarkImage(
+  cfg: Pick<Config, 'transcode'>,
+  bins?: { ffmpegPath: string; ffprobePath: string },
+): Promise<WatermarkImage | null> {
+  const file = cfg.transcode.watermark.image;
+  if (file === '') return null;
+  try {
+    return await inspectWatermarkImage(bins ?? (await resolveFfmpeg()), file);
+  } catch (err) {
+    if (err instanceof WatermarkImageError) throw new ConfigError(`transcode.watermark.image: ${err.message}`);
+    if (err instanceof FfmpegUnavailableError) throw new ConfigError(err.message);
+    throw err;
   }
 }

@@ -1,16 +1,13 @@
 /**
- * Composition root: the only place that picks concrete adapters (by URL scheme) and wires
- * services for each process role.
+ * Composition root: with open-services.ts (the storage adapters by URL scheme and the shared
+ * services), the only place that picks concrete adapters; wires and starts each process role.
  */
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { pathUnderDataDir } from '../config/load.js';
-import { VideoCatalog } from './catalog/videos.js';
-import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/auth.js';
+import { checkWatermarkImage } from '../config/startup-checks.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
 import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
@@ -20,76 +17,34 @@ import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './job
 import { AppError, toVideoError } from './errors.js';
 import { sweepIntervalMs, sweepReplacedVersions } from './catalog/version-sweep.js';
 import { vodProcessHandler, type MediaToolkit } from './jobs/handlers/vod-process.js';
-import { liveArchiveHandler } from './jobs/handlers/live-archive.js';
+import { vodChunkHandler } from './jobs/handlers/vod-chunk.js';
+import { vodFinishHandler } from './jobs/handlers/vod-finish.js';
+import { liveArchiveHandler } from '../live/live-archive-job.js';
+import { captionsGenerateHandler } from './jobs/handlers/captions-generate.js';
+import type { Transcriber, TranscriberFactory } from './transcription/transcriber.js';
+import { vodClipHandler } from './jobs/handlers/vod-clip.js';
 import type { Logger } from './logger.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
 import { detectEncoders } from './media/hwaccel.js';
 import { reapOrphanFfmpeg } from './media/orphans.js';
 import { createTranscodePool } from './media/pool.js';
-import { createOrigin } from './origin/origin.js';
-import { PlaybackSigner } from './origin/signing.js';
 import type { Services } from './services.js';
-import type { MetadataDb, MetadataDbFactory } from './storage/metadata-db.js';
-import type { ObjectStore, ObjectStoreFactory } from './storage/object-store.js';
-import { expireUploads } from './uploads/tus.js';
+import { expireUploads } from './uploads/upload-expiry.js';
 import { rollUpExpiredEvents } from './telemetry/retention.js';
 import { closeEventBuffers } from './telemetry/event-buffer.js';
 import { startLiveRole } from '../live/live-role.js';
-import { currentRole } from './cluster.js';
-import type { PluginRole } from './plugins/plugin-api.js';
-import { PluginManager } from './plugins/plugin-manager.js';
 
-/** Object-store adapters by URL scheme (loaded lazily: only the one in use is imported). */
-const objectStores: Record<string, () => Promise<{ default: ObjectStoreFactory }>> = {
-  'file:': () => import('../storage-adapters/objects/fs.js'),
-  's3:': () => import('../storage-adapters/objects/s3.js'),
+export { closeServices, openMetadataDb, openObjectStore, openServices } from './open-services.js';
+
+/** Transcription engines by `transcription.engine` (none: only a plugin may transcribe). */
+const transcribers: { [E in Exclude<Config['transcription']['engine'], 'none'>]: () => Promise<{ default: TranscriberFactory }> } = {
+  pocketsphinx: () => import('../transcription-adapters/pocketsphinx.js'),
+  'whisper-cpp': () => import('../transcription-adapters/whisper-cpp.js'),
 };
 
-/** Metadata adapters by URL scheme. */
-const metadataDbs: Record<string, () => Promise<{ default: MetadataDbFactory }>> = {
-  'sqlite:': () => import('../storage-adapters/metadata/sqlite.js'),
-  'postgres:': () => import('../storage-adapters/metadata/postgres.js'),
-  'postgresql:': () => import('../storage-adapters/metadata/postgres.js'),
-};
-
-export async function openObjectStore(cfg: Readonly<Config>): Promise<ObjectStore> {
-  const url = cfg.storage.url.startsWith('file:') ? pathToFileURL(pathUnderDataDir(cfg, cfg.storage.url.slice(5))) : new URL(cfg.storage.url);
-  const load = objectStores[url.protocol];
-  if (!load) throw new Error(`storage.url: no adapter for "${url.protocol}" (this build has: ${Object.keys(objectStores).join(', ')})`);
-  return (await load()).default(url, { dataDir: cfg.data_dir });
-}
-
-export async function openMetadataDb(cfg: Readonly<Config>): Promise<MetadataDb> {
-  const scheme = `${cfg.db.url.split(':')[0]}:`;
-  const load = metadataDbs[scheme];
-  if (!load) throw new Error(`db.url: no adapter for "${scheme}" (this build has: ${Object.keys(metadataDbs).join(', ')})`);
-  return (await load()).default(cfg.db.url, { dataDir: cfg.data_dir });
-}
-
-export async function openServices(config: Readonly<Config>, logger: Logger, role: PluginRole = currentRole() ?? 'http'): Promise<Services> {
-  const db = await openMetadataDb(config);
-  const store = await openObjectStore(config);
-  // Every process that fires hooks (HTTP: uploads, playback, routes; media: processing, live) loads the plugins.
-  const plugins = new PluginManager({ logger, role, db: db.db });
-  await plugins.load(config.plugins);
-  return {
-    config,
-    logger,
-    db,
-    store,
-    catalog: new VideoCatalog(db.db, Date.now, db, config.public_url),
-    queue: new JobQueue(db, config.jobs),
-    auth: new Authenticator(ensureAdminToken(config), db.db),
-    signer: new PlaybackSigner(ensureSigningSecret(config)),
-    origin: createOrigin(store, config),
-    plugins,
-  };
-}
-
-export async function closeServices(s: Services): Promise<void> {
-  await s.plugins.close();
-  await s.store.close?.();
-  await s.db.close();
+export async function openTranscriber(cfg: Readonly<Config>, logger: Logger): Promise<Transcriber | undefined> {
+  const engine = cfg.transcription.engine;
+  return engine === 'none' ? undefined : (await transcribers[engine]()).default(cfg.transcription, logger);
 }
 
 /** True when something listens on the local TCP port (bounded: 1 s). */
@@ -157,14 +112,21 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     ffmpegPath: bins.ffmpegPath,
     ffprobePath: bins.ffprobePath,
     encoder,
+    watermark: await checkWatermarkImage(s.config, bins),
     // Live first: VOD ladders yield the CPU to live packagers on a node that runs both.
     transcode: (task, opts) => pool.run(s.config.roles.includes('live') ? { ...task, niceness: s.config.live.vod_niceness } : task, opts),
   };
   const node = await localNodeId(s.config.data_dir);
-  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder }, node) : undefined;
+  const { corner, margin, opacity, scale } = s.config.transcode.watermark;
+  const liveMark = media.watermark ? { corner, margin, opacity, scale, image: media.watermark } : null;
+  const live = s.config.roles.includes('live') ? await startLiveRole(s, { ffmpegPath: bins.ffmpegPath, encoder, watermark: liveMark }, node) : undefined;
   const handlers: JobHandlers = {
     'vod.process': vodProcessHandler(s, media),
+    'vod.chunk': vodChunkHandler(s, media),
+    'vod.finish': vodFinishHandler(s),
     'live.archive': liveArchiveHandler(s, media),
+    'captions.generate': captionsGenerateHandler(s, { ffmpegPath: bins.ffmpegPath, transcriber: await openTranscriber(s.config, s.logger) }),
+    'vod.clip': vodClipHandler(s, media),
   };
   // A job whose last attempt died with its process is dead-lettered by the queue itself.
   const queue = new JobQueue(s.db, {
@@ -193,6 +155,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       // The recording of a live is on the disk of the node that ran it (a live role).
       types: s.config.roles.includes('live') ? JOB_TYPES : JOB_TYPES.filter((type) => type !== 'live.archive'),
       node,
+      encoders: encoders.usable,
     },
     s.logger,
   );

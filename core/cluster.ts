@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from './logger.js';
+import { relayLiveUpdates } from './origin/live-updates.js';
 
 export const PROCESS_ROLES = ['http', 'media'] as const;
 export type ProcessRole = (typeof PROCESS_ROLES)[number];
@@ -42,6 +43,7 @@ export function runSupervisor(cfg: Readonly<Config>, logger: Logger): void {
   if (cfg.roles.includes('worker') || cfg.roles.includes('live')) slots.push({ role: 'media', index: 0, failures: 0, startedAt: 0 });
   const runDir = join(cfg.data_dir, 'run');
   mkdirSync(runDir, { recursive: true });
+  relayLiveUpdates(cluster);
   let stopping = false;
 
   const fork = (slot: Slot) => {

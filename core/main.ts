@@ -5,8 +5,8 @@
 import cluster from 'node:cluster';
 import { configFileFromArgv, ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { checkDataDir, refuseExampleSecrets } from '../config/startup-checks.js';
-import { closeServices, openMetadataDb, openObjectStore, openServices, startHttpRole, startMediaRole } from './app.js';
+import { checkDataDir, checkWatermarkImage, refuseExampleSecrets } from '../config/startup-checks.js';
+import { closeServices, openMetadataDb, openObjectStore, openServices } from './open-services.js';
 import { currentRole, EXIT_REFUSED, runSupervisor } from './cluster.js';
 import { ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { createLogger } from './logger.js';
@@ -30,6 +30,8 @@ async function primary(cfg: Readonly<Config>): Promise<void> {
   try {
     refuseExampleSecrets(cfg);
     checkDataDir(cfg.data_dir);
+    // Nodes that transcode read the image; an API-only node may have no ffmpeg to check it with.
+    if (cfg.roles.includes('worker') || cfg.roles.includes('live')) await checkWatermarkImage(cfg);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     logger.fatal({ err }, err.message);
@@ -58,9 +60,13 @@ async function primary(cfg: Readonly<Config>): Promise<void> {
 async function child(cfg: Readonly<Config>): Promise<void> {
   const role = currentRole() ?? 'http';
   const logger = createLogger(cfg.log_level, { role });
+  // The roles' code is loaded only in the children (the supervisor never runs it), while the
+  // services open.
+  const roles = import('./app.js');
   const services = await openServices(cfg, logger);
   let stop: () => Promise<void>;
   try {
+    const { startHttpRole, startMediaRole } = await roles;
     stop = role === 'http' ? (await startHttpRole(services)).stop : (await startMediaRole(services)).stop;
   } catch (err) {
     if (err instanceof FfmpegUnavailableError) {

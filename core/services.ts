@@ -8,6 +8,7 @@ import type { PlaybackSigner } from './origin/signing.js';
 import type { PluginManager } from './plugins/plugin-manager.js';
 import type { MetadataDb } from './storage/metadata-db.js';
 import type { ObjectStore } from './storage/object-store.js';
+import type { ObjectUrlSigner } from './storage/object-urls.js';
 
 /** What the composition root (core/app.ts) hands to routes, uploads and job handlers. */
 export interface Services {
@@ -19,6 +20,8 @@ export interface Services {
   queue: JobQueue;
   auth: Authenticator;
   signer: PlaybackSigner;
+  /** Signed GET/PUT URLs for single objects (presigned S3, or this node's /v1/objects/). */
+  objectUrls: ObjectUrlSigner;
   /** The process's one caching origin (one cache budget for /media and /live). */
   origin: Origin;
   /** Loaded plugins: run hooks with `plugins.filter(…)` / `plugins.action(…)`. */

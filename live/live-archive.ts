@@ -2,7 +2,7 @@
  * Live → VOD without re-encoding: the recorded segments themselves become version 1 of an
  * ordinary video.
  *
- * Archiving is a queued job (`live.archive`, core/jobs/handlers/live-archive.ts), so a
+ * Archiving is a queued job (`live.archive`, live-archive-job.ts), so a
  * restart or a crash of the media process during it loses nothing: when a recorded live ends
  * its video and version are created at once (the live's `vod_video_id`, `processing` until
  * the archive is done) and the job names them, so every attempt fills the same version; the
@@ -15,27 +15,29 @@
  * discontinuity with the run's own init segment); only the poster and the storyboard are
  * made, from the recording (each run's init + segments of a rendition is a playable fMP4).
  * Everything is written to the version's staging prefix, published as a whole
- * (publishPrefix), and the version is marked ready: the video then serves under /media/
+ * (publishVersion, core/catalog/version-publish.ts: the one publish step of every version),
+ * and the version is marked ready: the video then serves under /media/
  * like any upload. On the fs store putFile hard-links, so no segment is copied either.
  */
+import type { PriorityInput } from '../core/jobs/priority.js';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { mediaBase, type VideoCatalog } from '../core/catalog/videos.js';
-import type { MediaManifest } from '../core/jobs/handlers/vod-process.js';
+import { versionUrls, type VideoCatalog } from '../core/catalog/videos.js';
 import type { Logger } from '../core/logger.js';
 import { runFfmpeg, safeInputArgs } from '../core/media/ffmpeg.js';
 import { makePoster } from '../core/media/poster.js';
 import { storyboardVtt } from '../core/media/storyboard.js';
 import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST, SPRITE_PATTERN, storyboardChain, storyboardTileSize } from '../core/media/transcode-command.js';
-import type { VideoEncoder } from '../core/media/types.js';
+import type { MediaManifest, VideoEncoder } from '../core/media/types.js';
 import type { JobQueue } from '../core/jobs/queue.js';
 import type { Kysely } from 'kysely';
 import type { Database, LiveRow } from '../core/storage/metadata-db.js';
+import { publishVersion } from '../core/catalog/version-publish.js';
 import { objectKeys, type ObjectStore } from '../core/storage/object-store.js';
 import { LiveJournal } from './live-journal.js';
 import { LivePackager, packagerOptions } from './live-packager.js';
-import type { LiveStore } from './live-store.js';
+import type { LiveStore } from '../core/live/live-store.js';
 import { masterPlaylist, targetDurationOf, vodMediaPlaylist, type TimelineSegment } from './live-playlists.js';
 
 export interface ArchiveDeps {
@@ -136,6 +138,8 @@ export interface ArchiveQueueDeps {
   lives: LiveStore;
   /** This node's id: the recording is on its disk, so only it may run the archive. */
   node: string;
+  /** The archive job's priority (core/jobs/priority.ts); default 0. */
+  priority?: (input: PriorityInput) => Promise<number>;
 }
 
 /**
@@ -152,7 +156,8 @@ export async function queueArchive(deps: ArchiveQueueDeps, live: LiveRow): Promi
     target = { videoId: video.id, version: await deps.catalog.openVersion(video.id, { status: 'processing' }) };
     await deps.lives.update(live.id, { vod_video_id: target.videoId });
   }
-  await deps.queue.enqueue('live.archive', { liveId: live.id, ...target }, { ...target, node: deps.node });
+  const priority = await deps.priority?.({ type: 'live.archive', ...target, priorityClass: 'normal' });
+  await deps.queue.enqueue('live.archive', { liveId: live.id, ...target }, { ...target, node: deps.node, ...(priority === undefined ? {} : { priority }) });
   return target.videoId;
 }
 
@@ -261,29 +266,27 @@ export async function archiveLive(deps: ArchiveDeps, live: LiveRow, packager: Li
     );
     await deps.store.putFile(`${staging}poster.jpg`, join(work, 'poster.jpg'));
 
-    const base = `${deps.config.public_url.replace(/\/$/, '')}${mediaBase(videoId, version)}`;
     const ladder = variants.map((v) => ({ name: v.name, width: v.width, height: v.height, bitrate_kbps: Math.round(v.bandwidth / 1000), codecs: v.codecs }));
     const manifest: MediaManifest = {
       version,
-      hls_url: `${base}${MASTER_PLAYLIST}`,
+      // A recording has HLS only.
+      ...versionUrls(deps.config.public_url, videoId, version),
       dash_url: null,
-      poster_url: `${base}poster.jpg`,
-      thumbnail_vtt_url: `${base}storyboard.vtt`,
       duration_ms,
       ladder,
       loudness: null,
       encoder: deps.encoder,
     };
-    await deps.store.put(`${staging}manifest.json`, JSON.stringify(manifest, null, 2));
-    // Past this point the version is published: a late abort must not leave it half done.
-    deps.signal?.throwIfAborted();
-    await deps.store.publishPrefix(staging, objectKeys.media(videoId, version));
-    await deps.catalog.markReady(
+    await publishVersion(deps, {
       videoId,
       version,
-      { duration_ms, width: top.width, height: top.height, manifest: JSON.stringify(manifest), loudness: null, encoder: deps.encoder },
-      ladder,
-    );
+      staging,
+      manifest,
+      fields: { duration_ms, width: top.width, height: top.height, loudness: null, encoder: deps.encoder },
+      renditions: ladder,
+      // Past this point the version is published: a late abort must not leave it half done.
+      beforeMove: () => deps.signal?.throwIfAborted(),
+    });
   } catch (err) {
     await deps.store.deletePrefix(staging).catch(() => undefined);
     throw err;

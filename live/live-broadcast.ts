@@ -13,6 +13,7 @@
  * restarted a few times, then the publisher is dropped. A live on air when its media process
  * stopped is taken over by the next one in `reconnecting` (takeOver).
  */
+import type { WatermarkSpec } from '../core/media/watermark.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { VideoEncoder } from '../core/media/types.js';
@@ -21,11 +22,15 @@ import type { PluginManager } from '../core/plugins/plugin-manager.js';
 import type { LiveRow } from '../core/storage/metadata-db.js';
 import { liveMetrics } from '../core/telemetry/metrics.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
-import type { IngestPublisher } from './ingest-server.js';
+import type { IngestPublisher } from '../core/live/ingest.js';
 import type { LiveRung } from './live-command.js';
-import { firstLiveLadder, laterLiveLadder } from './live-ladder.js';
+import { GopBitrate, isFlvVideoKeyframe } from './gop-bitrate.js';
+import { FLV_CODEC_H264, firstLiveLadder, laterLiveLadder } from './live-ladder.js';
 import { LivePackager, packagerOptions, type PackagerRun } from './live-packager.js';
-import type { LiveRendition, LiveStore } from './live-store.js';
+import { LivePoster } from './live-poster.js';
+import { LiveRestream } from './live-restream.js';
+import type { LiveRendition, LiveStore } from '../core/live/live-store.js';
+import { configTargets, parseJsonList, type RestreamTarget } from '../core/live/restream-targets.js';
 
 /** Waiting this long for a first video keyframe, the run starts anyway (e.g. a late keyframe). */
 const KEYFRAME_WAIT_MS = 10_000;
@@ -42,6 +47,8 @@ export interface BroadcastDeps {
   logger: Logger;
   ffmpegPath: string;
   encoder: VideoEncoder;
+  /** `transcode.watermark` on its checked image; null: none. */
+  watermark: WatermarkSpec | null;
   workDir: string;
   /**
    * Queues the archive of the ended live's recording (a `live.archive` job, live-archive.ts);
@@ -67,13 +74,13 @@ export function liveHookValue(row: LiveRow): LiveHookValue {
 /** Broadcasts on air in this process (the live_streams gauge). */
 let onAir = 0;
 
-function isVideoKeyframe(chunk: Buffer): boolean {
-  return chunk[0] === 9 && chunk.length > 12 && ((chunk[11]! >> 4) & 0x7) === 1 && chunk[12] !== 0;
-}
 
 export class LiveBroadcast {
   state: BroadcastState = 'waiting';
   readonly packager: LivePackager;
+  /** Copies of the ingest to other platforms while a publisher is on air (live-restream.ts). */
+  private readonly restream: LiveRestream;
+  private readonly poster: LivePoster;
   private publisher: IngestPublisher | undefined;
   private detach: (() => void) | undefined;
   private run: PackagerRun | undefined;
@@ -83,6 +90,8 @@ export class LiveBroadcast {
   private ladder: LiveRung[] | undefined;
   private readonly dropped: string[] = [];
   private restarts = 0;
+  /** The current publisher's measured video bitrate, when it declares none (gop-bitrate.ts). */
+  private bitrate: { pub: IngestPublisher; gop: GopBitrate } | undefined;
   private ending: Promise<void> | undefined;
   private readonly log: Logger;
 
@@ -98,10 +107,30 @@ export class LiveBroadcast {
         workDir: deps.workDir,
         ffmpegPath: deps.ffmpegPath,
         encoder: deps.encoder,
+        watermark: deps.watermark,
         record: row.record === 1,
         logger: this.log,
       }),
     );
+    this.restream = new LiveRestream({
+      liveId: row.id,
+      ffmpegPath: deps.ffmpegPath,
+      logger: this.log,
+      onChange: (states) => {
+        void deps.lives.update(row.id, { restream_status: JSON.stringify(states) }).catch((err: unknown) => this.log.warn({ err }, 'live: saving the restream state failed'));
+      },
+    });
+    this.restream.setTargets(this.targetsOf(row));
+    this.poster = new LivePoster({ liveId: row.id, store: deps.objects, workDir: deps.workDir, ffmpegPath: deps.ffmpegPath, intervalS: deps.config.live.poster_interval_s, logger: this.log });
+  }
+
+  private targetsOf(row: LiveRow): RestreamTarget[] {
+    return [...configTargets(this.deps.config.live.restream), ...parseJsonList<RestreamTarget>(row.restream_targets)];
+  }
+
+  /** The live's row as it is now (polled): restream targets changed through the API are followed. */
+  followRow(row: LiveRow): void {
+    if (this.state !== 'ended') this.restream.setTargets(this.targetsOf(row));
   }
 
   get id(): string {
@@ -138,6 +167,8 @@ export class LiveBroadcast {
       this.deps.plugins.action('action:live.started', liveHookValue(this.row), { live_id: this.row.id });
     }
     this.feedNewRun(pub);
+    this.restream.start(pub);
+    this.poster.start(pub);
   }
 
   /** Revoked while on air: the publisher is dropped and the live ends now. */
@@ -148,6 +179,8 @@ export class LiveBroadcast {
   /** Process shutdown: ffmpeg goes, the live's row stays as it is. */
   async stop(): Promise<void> {
     clearTimeout(this.reconnectTimer);
+    this.restream.close();
+    this.poster.stop();
     this.detach?.();
     this.publisher?.disconnect();
     await this.packager.stop();
@@ -169,13 +202,23 @@ export class LiveBroadcast {
     };
     const waitTimer = setTimeout(start, KEYFRAME_WAIT_MS);
     this.detach?.();
+    // Decided at the first keyframe: the metadata comes before it, not always before the publish.
+    let gop: GopBitrate | undefined;
+    let decided = false;
     const detach = pub.attach((chunk) => {
       if (run) {
         run.write(chunk);
         return;
       }
       pending.push(chunk);
-      if (isVideoKeyframe(chunk)) start();
+      // An undeclared bitrate is measured first (one GOP): the run then starts with all of it.
+      const keyframe = isFlvVideoKeyframe(chunk);
+      if (keyframe && !decided) {
+        decided = true;
+        gop = this.bitrateOf(pub);
+      }
+      const measuring = gop !== undefined && gop.measured === undefined && gop.push(chunk) === undefined;
+      if (keyframe && !measuring) start();
     });
     this.detach = () => {
       clearTimeout(waitTimer);
@@ -185,14 +228,33 @@ export class LiveBroadcast {
     };
   }
 
+  /**
+   * The bitrate measurement of an SRT ingest (MPEG-TS declares no bitrate); undefined for
+   * the others. An RTMP publisher that declares none (ffmpeg in CRF mode) keeps today's
+   * ladder: its top rung is encoded, as players and recordings of it expect. WHIP is left
+   * out: a WebRTC encoder sends keyframes only when asked (PLI), too irregular for a copied
+   * rung's segments.
+   */
+  private bitrateOf(pub: IngestPublisher): GopBitrate | undefined {
+    const meta = pub.metadata();
+    if (pub.protocol !== 'srt' || meta.videoKbps > 0 || meta.videoCodecId !== FLV_CODEC_H264) return undefined;
+    if (this.bitrate?.pub !== pub) this.bitrate = { pub, gop: new GopBitrate() };
+    return this.bitrate.gop;
+  }
+
   private async startRun(pub: IngestPublisher): Promise<PackagerRun | undefined> {
     await this.settling;
     if (this.publisher !== pub || this.state !== 'publishing') return undefined;
-    const meta = pub.metadata();
+    const declared = pub.metadata();
+    const measured = this.bitrate?.pub === pub ? this.bitrate.gop.measured : undefined;
+    const meta = declared.videoKbps === 0 && measured !== undefined ? { ...declared, videoKbps: measured } : declared;
+    if (meta !== declared) this.log.info({ video_kbps: measured }, 'live: the ingest declares no bitrate; measured over its first GOP');
     const { live, transcode } = this.deps.config;
+    // A copied rung would carry no watermark: with one, every rung is encoded.
+    const copyRatio = this.deps.watermark ? 0 : live.passthrough_max_ratio;
     const ladder = this.ladder
-      ? laterLiveLadder(this.ladder, meta, live.passthrough_max_ratio).filter((r) => !this.dropped.includes(r.name))
-      : firstLiveLadder(meta, transcode.ladder, live.passthrough_max_ratio);
+      ? laterLiveLadder(this.ladder, meta, copyRatio).filter((r) => !this.dropped.includes(r.name))
+      : firstLiveLadder(meta, transcode.ladder, copyRatio);
     this.ladder ??= ladder;
     const run = await this.packager.startRun(
       { ladder, hasAudio: meta.audioCodecId > 0, fps: meta.fps, ingestKbps: Math.round(meta.videoKbps) },
@@ -244,10 +306,16 @@ export class LiveBroadcast {
   private async publisherGone(pub: IngestPublisher): Promise<void> {
     if (this.publisher !== pub) return;
     this.publisher = undefined;
+    this.restream.stop();
+    this.poster.stop();
     this.detach?.();
     this.detach = undefined;
     this.run = undefined;
     if (this.state !== 'publishing') return;
+    if (pub.finished?.()) {
+      await this.end('the publisher ended the broadcast');
+      return;
+    }
     this.settling = this.packager.finishRun();
     this.log.info({ window_s: this.deps.config.live.reconnect_window_s }, 'live: publisher gone; waiting for it to return');
     await this.waitForReturn();
@@ -285,6 +353,8 @@ export class LiveBroadcast {
   private async finish(reason: string): Promise<void> {
     this.state = 'ended';
     clearTimeout(this.reconnectTimer);
+    this.restream.close();
+    this.poster.stop();
     this.detach?.();
     this.publisher?.disconnect();
     this.publisher = undefined;

@@ -6,7 +6,7 @@
  * recording continue) and copies the top one again only if the new ingest still matches it.
  */
 import { buildLadder, type RungSpec } from '../core/media/ladder.js';
-import type { IngestMetadata } from './ingest-server.js';
+import type { IngestMetadata } from '../core/live/ingest.js';
 import type { LiveRung } from './live-command.js';
 
 /** FLV video codec id of H.264 (AVC). */

@@ -1,53 +1,66 @@
 /*
- * The packager of one live: a sequence of ffmpeg runs (one per publish) writing CMAF HLS into
- * local run directories, and the publishing of what they finish into the object store, where
- * the origin serves it under /live/{id}/.
+ * The packager of one live: a sequence of ffmpeg runs (one per publish), each streaming one
+ * fragmented MP4 per rendition to a pipe, and the cutting of those fragments into Apple
+ * Low-Latency HLS parts and segments, published into the object store, where the origin
+ * serves them under /live/{id}/.
  *
- *   data_dir/live/{id}/r{run}/{rendition}/seg-NNNNN.m4s   what ffmpeg writes (its own playlists too)
- *   live/{id}/{rendition}/r{run}-seg-NNNNN.m4s            published segments (object keys)
- *   live/{id}/{rendition}/r{run}-init.mp4                 published init segments
+ *   live/{id}/{rendition}/r{run}-part-NNNNNN.m4s       parts: one fragment each (≤ live.part_s)
+ *   live/{id}/{rendition}/r{run}-seg-NNNNN.m4s         segments: their parts, concatenated
+ *   live/{id}/{rendition}/r{run}-init.mp4              init segments
  *   live/{id}/{rendition}/index.m3u8, live/{id}/master.m3u8   our playlists (live-playlists.ts)
+ *   data_dir/live/{id}/r{run}/{rendition}/seg-NNNNN.m4s, init_{rendition}.mp4   local copies (archive)
  *
- * A poll (every 200 ms) reads ffmpeg's playlists of the current run; a segment index is
- * published once every rendition has it (segments stay aligned across the ladder), files
- * first, then the media playlists, then the master, so a player never sees a URI that is
- * not there yet. Without recording, segments that left the window (plus a margin for slow
- * players) are deleted; with it every segment stays for the VOD. What is published is also
- * journaled (live-journal.ts), so that a successor process can take the live over.
+ * Segments are cut here, not by ffmpeg: a video segment ends at the first keyframe at least
+ * 90% of segment_s after its start, so a publisher whose keyframes come 1.999 s apart gets
+ * 2 s segments (ffmpeg's HLS muxer, cutting at exactly 2 s, made 4 s ones). Every video rung
+ * has its keyframes at the same instants (live-command.ts), so the rule cuts them alike and
+ * their Media Sequence Numbers line up. Audio is cut on the segment_s grid of its own clock.
+ *
+ * Each fragment is published as soon as ffmpeg flushes it (event-driven, from the pipe),
+ * then its rendition's playlist is rewritten and the HTTP processes are told
+ * (core/origin/live-updates.ts), which is what answers blocking playlist reloads. Without
+ * recording, segments that left the window (plus a margin for slow players) are deleted;
+ * with it every segment stays for the VOD; parts go once they are no longer listed. What is
+ * published is also journaled (live-journal.ts), so that a successor process can take the
+ * live over.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import type { WatermarkSpec } from '../core/media/watermark.js';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Config } from '../config/schema.js';
+import { liveObjectKey } from '../core/live/live-locations.js';
 import type { Logger } from '../core/logger.js';
 import { FfmpegError, runFfmpeg } from '../core/media/ffmpeg.js';
-import { parseMediaPlaylist } from '../core/media/playlists.js';
 import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST } from '../core/media/transcode-command.js';
 import type { VideoEncoder } from '../core/media/types.js';
+import { liveUpdates } from '../core/origin/live-updates.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
-import { buildLiveArgs, type LiveInput, type LiveRung } from './live-command.js';
+import { CmafFragmentReader, type CmafFragment } from './cmaf-fragments.js';
+import { buildLiveArgs, liveSegmentFile, type LiveInput, type LiveRung } from './live-command.js';
 import { LiveJournal, type JournaledRun } from './live-journal.js';
 import {
   codecOfInit,
   liveMediaPlaylist,
   masterPlaylist,
+  relativeUri,
   runInitName,
+  runPartName,
   runSegmentName,
-  targetDurationOf,
+  type LivePart,
   type MasterEntry,
+  type RenditionReport,
   type TimelineSegment,
 } from './live-playlists.js';
 
-const POLL_MS = 200;
 /** Segments kept behind the window for players that are a little late (no recording). */
 const DELETE_MARGIN = 4;
-/** Consecutive polls over the lag limit before a run counts as behind real time (1 s). */
-const BEHIND_CHECKS = 5;
-
-/** Object key of a live's file. */
-export function liveObjectKey(liveId: string, file: string): string {
-  return `live/${liveId}/${file}`;
-}
+/** How long a run must stay over the lag limit to count as behind real time. */
+const BEHIND_FOR_MS = 1000;
+/** Complete segments whose parts stay listed (RFC 8216bis: at least 3 target durations' worth with the open one). */
+const SEGMENTS_WITH_PARTS = 2;
+/** A video segment ends at the first keyframe this far (× segment_s) after its start. */
+const CUT_AT = 0.9;
 
 export interface PackagerOptions {
   liveId: string;
@@ -57,6 +70,9 @@ export interface PackagerOptions {
   ffmpegPath: string;
   encoder: VideoEncoder;
   segmentSeconds: number;
+  /** LL-HLS part target, seconds. */
+  partSeconds: number;
+  /** Segments listed in a live playlist (the sliding window, or the DVR window). */
   window: number;
   preset: string;
   audioKbps: number;
@@ -64,17 +80,25 @@ export interface PackagerOptions {
   /** Lag (ingest time − packaged time) above which a run is behind real time. */
   maxLagMs: number;
   logger: Logger;
+  /** `transcode.watermark`, burned into every rung (none is copied then); absent: none. */
+  watermark?: WatermarkSpec | null;
+}
+
+/** Segments a live playlist lists: `live.window_segments`, or the DVR window when longer. */
+export function liveWindowSegments(config: Readonly<Pick<Config, 'live' | 'transcode'>>): number {
+  return Math.max(config.live.window_segments, Math.ceil(config.live.dvr_window_s / config.transcode.segment_s));
 }
 
 /** The options of a live's packager from the `live.*` and `transcode.*` config keys. */
 export function packagerOptions(
   config: Readonly<Pick<Config, 'live' | 'transcode'>>,
-  of: Pick<PackagerOptions, 'liveId' | 'store' | 'workDir' | 'ffmpegPath' | 'encoder' | 'record' | 'logger'>,
+  of: Pick<PackagerOptions, 'liveId' | 'store' | 'workDir' | 'ffmpegPath' | 'encoder' | 'record' | 'logger' | 'watermark'>,
 ): PackagerOptions {
   return {
     ...of,
     segmentSeconds: config.transcode.segment_s,
-    window: config.live.window_segments,
+    partSeconds: config.live.part_s,
+    window: liveWindowSegments(config),
     preset: config.live.preset,
     audioKbps: config.transcode.audio_kbps,
     maxLagMs: config.live.max_lag_s * 1000,
@@ -92,19 +116,42 @@ export interface RunSpec {
   input?: LiveInput;
 }
 
+/** One rendition of one run, as its fragments arrive. */
+interface RunTrack {
+  dir: string;
+  audio: boolean;
+  /** Local index of the segment being filled (seg-NNNNN.m4s). */
+  segment: number;
+  /** Run-wide number of the next part. */
+  nextPart: number;
+  /** Media time (seconds) where the open segment, and the run, began. */
+  segmentStart: number;
+  runStart: number | undefined;
+  bytes: Buffer[];
+  parts: LivePart[];
+  /** Seconds of media published. */
+  seconds: number;
+  /** Its fragments are published in order, one at a time. */
+  chain: Promise<void>;
+}
+
+/** What a run hands its packager. */
+interface RunEvents {
+  init(run: PackagerRun, track: RunTrack, bytes: Buffer): Promise<void>;
+  fragment(run: PackagerRun, track: RunTrack, fragment: CmafFragment): Promise<void>;
+  failed(run: PackagerRun, err: unknown): void;
+}
+
 /** One ffmpeg run fed with FLV tags. */
 export class PackagerRun {
   readonly feed = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
   readonly done: Promise<FfmpegError | undefined>;
+  readonly tracks: RunTrack[];
   private readonly abort = new AbortController();
   private firstTagMs: number | undefined;
   private ingestMs = 0;
-  private packagedMs = 0;
-  private overLimit = 0;
-  /** Segments of this run already published, per rendition directory. */
-  readonly published = new Map<string, number>();
-  /** Seconds of media of this run already published, per rendition directory. */
-  readonly publishedSeconds = new Map<string, number>();
+  /** Since when the lag has been over the limit. */
+  private overSince: number | undefined;
 
   constructor(
     readonly run: number,
@@ -114,21 +161,59 @@ export class PackagerRun {
     ffmpegPath: string,
     private readonly maxLagMs: number,
     private readonly onBehind: () => void,
+    events: RunEvents,
   ) {
-    this.done = runFfmpeg(ffmpegPath, args, { stdin: this.feed, signal: this.abort.signal }).then(
+    this.tracks = this.renditionDirs().map((dir) => ({
+      dir, audio: dir === AUDIO_RENDITION, segment: 0, nextPart: 0, segmentStart: 0, runStart: undefined, bytes: [], parts: [], seconds: 0, chain: Promise.resolve(),
+    }));
+    const attach = (pipes: NodeJS.ReadableStream[]) =>
+      pipes.forEach((pipe, i) => {
+        const track = this.tracks[i]!;
+        const reader = new CmafFragmentReader({
+          init: (bytes) => this.queue(track, () => events.init(this, track, bytes), events),
+          fragment: (f) => this.queue(track, () => events.fragment(this, track, f), events),
+        });
+        pipe.on('data', (chunk: Buffer) => {
+          try {
+            reader.push(chunk);
+          } catch (err) {
+            events.failed(this, err);
+            this.kill();
+          }
+        });
+      });
+    this.done = runFfmpeg(ffmpegPath, args, { stdin: this.feed, signal: this.abort.signal, outputPipes: this.tracks.length, onOutputPipes: attach }).then(
       () => undefined,
       (err: unknown) => (err instanceof FfmpegError ? err : new FfmpegError(String(err), 'spawn', '', null)),
     );
+  }
+
+  private queue(track: RunTrack, work: () => Promise<void>, events: RunEvents): void {
+    track.chain = track.chain.then(work).catch((err: unknown) => events.failed(this, err));
+  }
+
+  /** Every fragment received so far is published. */
+  settled(): Promise<unknown> {
+    return Promise.all(this.tracks.map((t) => t.chain));
   }
 
   /**
    * Media time every rendition of this run has published. ffmpeg's own out_time is no
    * measure of lag: it follows the fastest stream (a copied rung), not the slowest encoder.
    */
-  notePackaged(ms: number): void {
-    this.packagedMs = ms;
-    this.overLimit = this.lagMs() > this.maxLagMs ? this.overLimit + 1 : 0;
-    if (this.overLimit === BEHIND_CHECKS) this.onBehind();
+  notePackaged(): void {
+    // Until every rendition has output, ffmpeg is starting, not behind.
+    if (this.tracks.some((t) => t.seconds === 0)) return;
+    if (this.lagMs() <= this.maxLagMs) {
+      this.overSince = undefined;
+      return;
+    }
+    const now = Date.now();
+    this.overSince ??= now;
+    if (now - this.overSince >= BEHIND_FOR_MS) {
+      this.overSince = Infinity;
+      this.onBehind();
+    }
   }
 
   /** Passes one FLV chunk (header or tag) to ffmpeg, noting the media time it carries. */
@@ -145,10 +230,10 @@ export class PackagerRun {
 
   /** How far ffmpeg is behind what the publisher has sent. */
   lagMs(): number {
-    return Math.max(0, this.ingestMs - this.packagedMs);
+    return Math.max(0, this.ingestMs - Math.min(...this.tracks.map((t) => t.seconds)) * 1000);
   }
 
-  /** No more input: ffmpeg finishes its last segments and exits. */
+  /** No more input: ffmpeg finishes its last fragments and exits. */
   end(): void {
     if (!this.feed.writableEnded) this.feed.end();
   }
@@ -167,6 +252,12 @@ interface ServedRendition {
   timeline: TimelineSegment[];
   /** Index in `timeline` before which files were deleted (no recording). */
   deletedBefore: number;
+  /** Parts of the latest timeline segments, by timeline index. */
+  parts: Map<number, LivePart[]>;
+  /** Parts of the segment in progress. */
+  open: LivePart[];
+  /** The next part's file (EXT-X-PRELOAD-HINT), while a run is on. */
+  next: { dir: string; file: string } | undefined;
 }
 
 export class LivePackager {
@@ -179,16 +270,12 @@ export class LivePackager {
   private runs: PackagerRun[] = [];
   private readonly journal: LiveJournal;
   private current: PackagerRun | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> = Promise.resolve();
   private masterText = '';
-  private targetDuration: number;
   private ended = false;
   /** Wall time when the first segment became playable. */
   firstPlayableAt: number | undefined;
 
   constructor(private readonly opts: PackagerOptions) {
-    this.targetDuration = opts.segmentSeconds;
     this.journal = new LiveJournal(opts.workDir, (err) => opts.logger.warn({ err }, 'live: journaling a published segment failed'));
   }
 
@@ -220,10 +307,9 @@ export class LivePackager {
     for (const entry of await this.journal.read()) {
       if (entry.t === 'run') this.history.push(entry.run);
       else if (entry.t === 'dropped') this.standIns.set(entry.name, entry.standIn);
-      else this.append(entry.dir, entry.segment);
+      else this.appendSegment(entry.dir, entry.segment, []);
     }
     for (const r of this.renditions.values()) {
-      this.targetDuration = Math.max(this.targetDuration, targetDurationOf(this.opts.segmentSeconds, r.timeline.map((seg) => seg.duration)));
       // What the earlier process had deleted already (no recording), give or take a margin.
       if (!this.opts.record) r.deletedBefore = Math.max(0, r.timeline.length - this.opts.window - DELETE_MARGIN);
     }
@@ -238,22 +324,26 @@ export class LivePackager {
     await mkdir(dir, { recursive: true });
     const args = buildLiveArgs({
       input: spec.input ?? { kind: 'pipe' },
-      outDir: dir,
       ladder: spec.ladder,
       hasAudio: spec.hasAudio,
       fps: spec.fps,
       segmentSeconds: this.opts.segmentSeconds,
+      partSeconds: this.opts.partSeconds,
       preset: this.opts.preset,
       audioKbps: this.opts.audioKbps,
       encoder: this.opts.encoder,
+      watermark: this.opts.watermark ?? null,
     });
-    const run = new PackagerRun(runNo, dir, spec, args, this.opts.ffmpegPath, this.opts.maxLagMs, onBehind);
+    const run = new PackagerRun(runNo, dir, spec, args, this.opts.ffmpegPath, this.opts.maxLagMs, onBehind, {
+      init: (r, track, bytes) => this.publishInit(r, track, bytes),
+      fragment: (r, track, fragment) => this.publishFragment(r, track, fragment),
+      failed: (r, err) => this.opts.logger.warn({ err, run: r.run }, 'live: publishing a part failed'),
+    });
     this.runs.push(run);
     const journaled: JournaledRun = { run: runNo, ladder: spec.ladder, hasAudio: spec.hasAudio, fps: spec.fps, ingestKbps: spec.ingestKbps };
     this.history.push(journaled);
     this.journal.append({ t: 'run', run: journaled });
     this.current = run;
-    this.timer ??= setInterval(() => void this.poll(), POLL_MS);
     this.opts.logger.info({ run: runNo, ladder: spec.ladder.map((r) => `${r.name}${r.passthrough ? ' (copy)' : ''}`) }, 'live packager run started');
     return run;
   }
@@ -264,7 +354,14 @@ export class LivePackager {
     if (!run) return undefined;
     run.end();
     const failure = await run.done;
-    await this.poll(true);
+    await run.settled();
+    // Its last segments end with the run; no further part will come under these names.
+    for (const track of run.tracks) {
+      if (track.parts.length > 0) await this.closeSegment(run, track);
+      for (const r of this.servedBy(track.dir)) r.next = undefined;
+      await this.writePlaylist(track.dir);
+    }
+    await this.writeMaster();
     if (this.current === run) this.current = undefined;
     return failure;
   }
@@ -282,10 +379,8 @@ export class LivePackager {
   async end(): Promise<void> {
     await this.finishRun();
     this.ended = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.polling;
-    await this.writePlaylists();
+    for (const name of this.renditions.keys()) await this.writePlaylist(name);
+    await this.writeMaster();
   }
 
   /** Removes everything of this live: its objects and its local runs. */
@@ -296,11 +391,9 @@ export class LivePackager {
 
   /** Stops without ending the live (process shutdown): ffmpeg is killed. */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
     for (const run of this.runs) run.kill();
     await Promise.all(this.runs.map((r) => r.done));
-    await this.polling;
+    await Promise.all(this.runs.map((r) => r.settled()));
   }
 
   /** The timeline of every rendition that is not a stand-in alias (for the archive). */
@@ -324,69 +417,137 @@ export class LivePackager {
 
   private variants: MasterEntry[] = [];
 
-  private poll(final = false): Promise<void> {
-    this.polling = this.polling.then(() => this.publish(final)).catch((err: unknown) => this.opts.logger.warn({ err }, 'live: publishing segments failed; retrying'));
-    return this.polling;
+  private key(dir: string, file: string): string {
+    return liveObjectKey(this.opts.liveId, `${dir}/${file}`);
   }
 
-  private async publish(final: boolean): Promise<void> {
-    const run = this.current;
-    if (!run) return;
-    const dirs = run.renditionDirs();
-    const lists = await Promise.all(
-      dirs.map(async (d) => {
-        try {
-          return parseMediaPlaylist(await readFile(join(run.dir, d, MEDIA_PLAYLIST), 'utf8')).segments;
-        } catch {
-          return [];
-        }
-      }),
-    );
-    // Aligned while running; at the end of a run every rendition publishes all it has.
-    const ready = Math.min(...lists.map((l) => l.length));
-    let changed = false;
-    for (const [i, dir] of dirs.entries()) {
-      const segments = lists[i]!;
-      const upTo = final ? segments.length : ready;
-      let done = run.published.get(dir) ?? 0;
-      if (done >= upTo) continue;
-      if (done === 0) await this.opts.store.putFile(liveObjectKey(this.opts.liveId, `${dir}/${runInitName(run.run)}`), join(run.dir, dir, `init_${dir}.mp4`));
-      for (; done < upTo; done++) {
-        const seg = segments[done]!;
-        const file = runSegmentName(run.run, seg.uri);
-        await this.opts.store.putFile(liveObjectKey(this.opts.liveId, `${dir}/${file}`), join(run.dir, dir, seg.uri));
-        const published = { run: run.run, dir, file, init: runInitName(run.run), duration: seg.duration };
-        this.append(dir, published);
-        this.journal.append({ t: 'segment', dir, segment: published });
-        run.publishedSeconds.set(dir, (run.publishedSeconds.get(dir) ?? 0) + seg.duration);
-        this.targetDuration = Math.max(this.targetDuration, targetDurationOf(this.opts.segmentSeconds, [seg.duration]));
-      }
-      run.published.set(dir, done);
-      changed = true;
+  private async publishInit(run: PackagerRun, track: RunTrack, bytes: Buffer): Promise<void> {
+    const local = join(run.dir, track.dir, `init_${track.dir}.mp4`);
+    await mkdir(join(run.dir, track.dir), { recursive: true });
+    await writeFile(local, bytes);
+    await this.opts.store.put(this.key(track.dir, runInitName(run.run)), bytes);
+  }
+
+  /** Whether `fragment` begins the next segment of `track`. */
+  private startsSegment(track: RunTrack, fragment: CmafFragment): boolean {
+    if (track.parts.length === 0) return false;
+    const seg = this.opts.segmentSeconds;
+    if (!track.audio) return fragment.keyframe && fragment.start - track.segmentStart >= seg * CUT_AT;
+    // Audio: at the fragment boundary nearest the next multiple of segment_s since the run began.
+    const boundary = (track.runStart ?? 0) + (track.segment + 1) * seg;
+    return fragment.start + fragment.duration / 2 >= boundary;
+  }
+
+  private async publishFragment(run: PackagerRun, track: RunTrack, fragment: CmafFragment): Promise<void> {
+    if (this.startsSegment(track, fragment)) await this.closeSegment(run, track);
+    track.runStart ??= fragment.start;
+    if (track.parts.length === 0) track.segmentStart = fragment.start;
+    const file = runPartName(run.run, track.nextPart++);
+    await this.opts.store.put(this.key(track.dir, file), fragment.bytes);
+    const part: LivePart = { run: run.run, dir: track.dir, file, init: runInitName(run.run), duration: fragment.duration, independent: fragment.keyframe };
+    track.bytes.push(fragment.bytes);
+    track.parts.push(part);
+    track.seconds += fragment.duration;
+    const next = { dir: track.dir, file: runPartName(run.run, track.nextPart) };
+    for (const r of this.servedBy(track.dir)) {
+      r.open.push(part);
+      r.next = next;
     }
-    if (!final) run.notePackaged(Math.min(...dirs.map((d) => run.publishedSeconds.get(d) ?? 0)) * 1000);
-    if (!changed) return;
-    // Journaled before the playlists list them: a successor never knows less than viewers.
+    await this.writePlaylist(track.dir);
+    if (this.current === run) run.notePackaged();
+  }
+
+  /** The open segment of `track` is complete: its file, its timeline entry, its journal line. */
+  private async closeSegment(run: PackagerRun, track: RunTrack): Promise<void> {
+    const local = liveSegmentFile(track.segment++);
+    const bytes = Buffer.concat(track.bytes);
+    await writeFile(join(run.dir, track.dir, local), bytes);
+    const file = runSegmentName(run.run, local);
+    await this.opts.store.put(this.key(track.dir, file), bytes);
+    const segment: TimelineSegment = { run: run.run, dir: track.dir, file, init: runInitName(run.run), duration: track.parts.reduce((sum, p) => sum + p.duration, 0) };
+    const parts = track.parts;
+    track.bytes = [];
+    track.parts = [];
+    this.journal.append({ t: 'segment', dir: track.dir, segment });
+    // Journaled before the playlists list it: a successor never knows less than viewers.
     await this.journal.flush();
-    await this.writePlaylists();
+    const unlisted = this.appendSegment(track.dir, segment, parts);
+    for (const p of unlisted) await this.opts.store.delete(this.key(p.dir, p.file)).catch(() => undefined);
     if (!this.opts.record) await this.deleteOld();
+    await this.writeMaster();
   }
 
-  private append(dir: string, seg: TimelineSegment): void {
-    const own = this.renditions.get(dir) ?? { timeline: [], deletedBefore: 0 };
-    own.timeline.push(seg);
-    this.renditions.set(dir, own);
-    for (const [dropped, standIn] of this.standIns) {
-      if (standIn === dir) this.renditions.get(dropped)?.timeline.push(seg);
+  /** The served renditions `dir` feeds: its own (unless it was dropped) and those it stands in for. */
+  private servedBy(dir: string): ServedRendition[] {
+    // A dropped rendition's last run may still be finishing: its viewers follow the stand-in now.
+    const out = this.standIns.has(dir) ? [] : [this.served(dir)];
+    for (const [dropped, standIn] of this.standIns) if (standIn === dir) out.push(this.served(dropped));
+    return out;
+  }
+
+  private served(name: string): ServedRendition {
+    let r = this.renditions.get(name);
+    if (!r) {
+      r = { timeline: [], deletedBefore: 0, parts: new Map(), open: [], next: undefined };
+      this.renditions.set(name, r);
     }
+    return r;
   }
 
-  private async writePlaylists(): Promise<void> {
-    const opts = { window: this.opts.window, targetDuration: this.targetDuration, ended: this.ended };
+  /** Appends a complete segment; returns the parts no playlist lists any more. */
+  private appendSegment(dir: string, seg: TimelineSegment, parts: LivePart[]): LivePart[] {
+    const unlisted: LivePart[] = [];
+    this.servedBy(dir).forEach((r) => {
+      r.parts.set(r.timeline.length, parts);
+      r.timeline.push(seg);
+      r.open = [];
+      const old = r.timeline.length - 1 - SEGMENTS_WITH_PARTS;
+      // The parts' files belong to `dir`'s own rendition: deleted once, when it stops listing them.
+      if (r === this.renditions.get(dir)) unlisted.push(...(r.parts.get(old) ?? []));
+      r.parts.delete(old);
+    });
+    return unlisted;
+  }
+
+  /** Where each rendition is, for the others' EXT-X-RENDITION-REPORT. */
+  private reports(from: string): RenditionReport[] {
+    const out: RenditionReport[] = [];
     for (const [name, r] of this.renditions) {
-      if (r.timeline.length === 0) continue;
-      await this.opts.store.put(liveObjectKey(this.opts.liveId, `${name}/${MEDIA_PLAYLIST}`), liveMediaPlaylist(name, r.timeline, opts));
+      if (name === from || (r.timeline.length === 0 && r.open.length === 0)) continue;
+      const uri = `../${name}/${MEDIA_PLAYLIST}`;
+      if (r.open.length > 0) out.push({ uri, lastMsn: r.timeline.length, lastPart: r.open.length - 1 });
+      else {
+        const last = r.parts.get(r.timeline.length - 1);
+        out.push({ uri, lastMsn: r.timeline.length - 1, ...(last?.length ? { lastPart: last.length - 1 } : {}) });
+      }
     }
+    return out;
+  }
+
+  /** Rewrites the playlists `dir` feeds and tells the HTTP processes. */
+  private async writePlaylist(dir: string): Promise<void> {
+    for (const [name, r] of this.renditions) {
+      if (name !== dir && this.standIns.get(name) !== dir) continue;
+      if (r.timeline.length === 0 && r.open.length === 0) continue;
+      const text = liveMediaPlaylist(name, r.timeline, {
+        window: this.opts.window,
+        segmentSeconds: this.opts.segmentSeconds,
+        ended: this.ended,
+        parts: {
+          partTarget: this.opts.partSeconds,
+          partsOf: (i) => r.parts.get(i) ?? [],
+          open: r.open,
+          nextPart: r.next && relativeUri(name, r.next.dir, r.next.file),
+          reports: this.reports(name),
+        },
+      });
+      const key = liveObjectKey(this.opts.liveId, `${name}/${MEDIA_PLAYLIST}`);
+      await this.opts.store.put(key, text);
+      liveUpdates.changed(key);
+    }
+  }
+
+  private async writeMaster(): Promise<void> {
     const master = await this.buildMaster();
     if (master && master !== this.masterText) {
       await this.opts.store.put(liveObjectKey(this.opts.liveId, MASTER_PLAYLIST), master);
@@ -434,3 +595,4 @@ export class LivePackager {
     }
   }
 }
+

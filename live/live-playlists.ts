@@ -47,63 +47,140 @@ export function runSegmentName(run: number, file: string): string {
   return `r${run}-${file}`;
 }
 
-function uriFrom(fromDir: string, dir: string, file: string): string {
+/** `r3-part-000045.m4s`: parts are numbered through the run, so the next one's name is known in advance. */
+export function runPartName(run: number, part: number): string {
+  return `r${run}-part-${String(part).padStart(6, '0')}.m4s`;
+}
+
+/** The URI of `dir/file` from the playlist of `fromDir`. */
+export function relativeUri(fromDir: string, dir: string, file: string): string {
   return dir === fromDir ? file : `../${dir}/${file}`;
 }
 
-function body(dir: string, segments: readonly TimelineSegment[]): string[] {
+/** A part (LL-HLS partial segment) of a segment: its own file in `dir`. */
+export interface LivePart {
+  run: number;
+  dir: string;
+  file: string;
+  /** File name of the run's init segment inside `dir`. */
+  init: string;
+  /** Seconds. */
+  duration: number;
+  /** Starts with a keyframe. */
+  independent: boolean;
+}
+
+/** What the media playlist says of a segment's run: where to change EXT-X-MAP. */
+type RunOf = Pick<TimelineSegment, 'run' | 'dir' | 'init'>;
+
+function sameRun(a: RunOf, b: RunOf): boolean {
+  return a.run === b.run && a.dir === b.dir;
+}
+
+function partLine(dir: string, p: LivePart): string {
+  return `#EXT-X-PART:DURATION=${p.duration.toFixed(5)},URI="${relativeUri(dir, p.dir, p.file)}"${p.independent ? ',INDEPENDENT=YES' : ''}`;
+}
+
+/**
+ * Segment lines, each preceded by its parts when `partsOf` knows them (LL-HLS), then the
+ * parts of the segment in progress (`open`), with DISCONTINUITY and MAP where runs change.
+ */
+function body(dir: string, segments: readonly TimelineSegment[], partsOf: (i: number) => readonly LivePart[] = () => [], open: readonly LivePart[] = []): string[] {
   const out: string[] = [];
-  let previous: TimelineSegment | undefined;
-  for (const seg of segments) {
-    const newRun = !previous || previous.run !== seg.run || previous.dir !== seg.dir;
-    if (newRun) {
-      if (previous) out.push('#EXT-X-DISCONTINUITY');
-      out.push(`#EXT-X-MAP:URI="${uriFrom(dir, seg.dir, seg.init)}"`);
-    }
-    out.push(`#EXTINF:${seg.duration.toFixed(6)},`, uriFrom(dir, seg.dir, seg.file));
-    previous = seg;
-  }
+  let previous: RunOf | undefined;
+  const enter = (r: RunOf) => {
+    if (previous && sameRun(previous, r)) return;
+    if (previous) out.push('#EXT-X-DISCONTINUITY');
+    out.push(`#EXT-X-MAP:URI="${relativeUri(dir, r.dir, r.init)}"`);
+    previous = r;
+  };
+  segments.forEach((seg, i) => {
+    enter(seg);
+    for (const p of partsOf(i)) out.push(partLine(dir, p));
+    out.push(`#EXTINF:${seg.duration.toFixed(6)},`, relativeUri(dir, seg.dir, seg.file));
+  });
+  if (open.length > 0) enter(open[0]!);
+  for (const p of open) out.push(partLine(dir, p));
   return out;
 }
 
-function header(targetDuration: number): string[] {
-  return ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${targetDuration}`];
+function header(targetDuration: number, version = 7): string[] {
+  return ['#EXTM3U', `#EXT-X-VERSION:${version}`, `#EXT-X-TARGETDURATION:${targetDuration}`];
 }
 
 /** Run changes (discontinuities) at timeline indexes 1…last. */
 function runChangesThrough(timeline: readonly TimelineSegment[], last: number): number {
   let n = 0;
   for (let i = 1; i <= last && i < timeline.length; i++) {
-    const a = timeline[i - 1]!;
-    const b = timeline[i]!;
-    if (a.run !== b.run || a.dir !== b.dir) n++;
+    if (!sameRun(timeline[i - 1]!, timeline[i]!)) n++;
   }
   return n;
 }
 
+/** Where another rendition is (EXT-X-RENDITION-REPORT): its last part, or last segment. */
+export interface RenditionReport {
+  /** Relative URI of its media playlist. */
+  uri: string;
+  lastMsn: number;
+  /** Absent when it has no parts listed yet. */
+  lastPart?: number;
+}
+
+/** Apple Low-Latency HLS state of one rendition (RFC 8216bis 4.4.4.9, 4.4.5.2, 4.4.5.3). */
+export interface LowLatencyParts {
+  /** EXT-X-PART-INF PART-TARGET, seconds: no part is longer. */
+  partTarget: number;
+  /** Parts of timeline segment `index` (only the last few segments keep theirs listed). */
+  partsOf(index: number): readonly LivePart[];
+  /** Parts of the segment in progress (Media Sequence Number = timeline length). */
+  open: readonly LivePart[];
+  /** URI of the next part, not yet there (EXT-X-PRELOAD-HINT). */
+  nextPart?: string | undefined;
+  reports: readonly RenditionReport[];
+}
+
 export interface LivePlaylistOptions {
-  /** Segments listed (the sliding window). */
+  /** Segments listed (the sliding window, or the DVR window). */
   window: number;
-  /** Constant for the whole live (HLS forbids it changing). */
-  targetDuration: number;
+  /** Seconds the run's segmenter aims for: the smallest target duration. */
+  segmentSeconds: number;
   /** The live is over: no more segments will come. */
   ended: boolean;
+  /** LL-HLS parts; without it a plain live playlist. */
+  parts?: LowLatencyParts | undefined;
 }
+
+/** Player hold-back from the live edge in parts: the three RFC 8216bis recommends. */
+export const PART_HOLD_BACK_PARTS = 3;
 
 /**
  * The live media playlist of directory `dir`: the last `window` segments of its timeline,
- * with MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE counted over the whole timeline.
+ * with MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE counted over the whole timeline, and (LL-HLS)
+ * the parts of the latest segments and of the one in progress. The target duration is that of
+ * the segments listed: one odd segment raises it only while it is in the window.
  */
 export function liveMediaPlaylist(dir: string, timeline: readonly TimelineSegment[], opts: LivePlaylistOptions): string {
   const start = Math.max(0, timeline.length - opts.window);
+  const shown = timeline.slice(start);
+  const ll = opts.ended ? undefined : opts.parts;
   const lines = [
-    ...header(opts.targetDuration),
+    ...header(targetDurationOf(opts.segmentSeconds, shown.map((s) => s.duration)), ll ? 9 : 7),
+    ...(ll
+      ? [
+          `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(ll.partTarget * PART_HOLD_BACK_PARTS).toFixed(3)}`,
+          `#EXT-X-PART-INF:PART-TARGET=${ll.partTarget.toFixed(3)}`,
+        ]
+      : []),
     `#EXT-X-MEDIA-SEQUENCE:${start}`,
     // Run changes up to and including the first shown segment: their tags are not in the window.
     `#EXT-X-DISCONTINUITY-SEQUENCE:${runChangesThrough(timeline, start)}`,
     '#EXT-X-INDEPENDENT-SEGMENTS',
-    ...body(dir, timeline.slice(start)),
+    ...(ll ? body(dir, shown, (i) => ll.partsOf(start + i), ll.open) : body(dir, shown)),
   ];
+  if (ll?.nextPart) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${ll.nextPart}"`);
+  for (const r of ll?.reports ?? []) {
+    lines.push(`#EXT-X-RENDITION-REPORT:URI="${r.uri}",LAST-MSN=${r.lastMsn}${r.lastPart === undefined ? '' : `,LAST-PART=${r.lastPart}`}`);
+  }
   if (opts.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
 }

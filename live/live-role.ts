@@ -10,15 +10,22 @@
  * journal (nothing was published yet) is ended, and the error says why. Lives whose work
  * dir is not on this node are another node's (a shared database) and left alone.
  */
+import type { WatermarkSpec } from '../core/media/watermark.js';
+import { jobPriority, type PriorityInput } from '../core/jobs/priority.js';
 import { stat } from 'node:fs/promises';
 import type { VideoEncoder } from '../core/media/types.js';
 import type { Services } from '../core/services.js';
-import { connectionLimits, IngestServer, type IngestHandler, type IngestPublisher } from './ingest-server.js';
+import type { IngestHandler, IngestProtocol, IngestPublisher, LiveIngest } from '../core/live/ingest.js';
+import { liveObjectKey } from '../core/live/live-locations.js';
+import { LiveStore } from '../core/live/live-store.js';
+import type { Logger } from '../core/logger.js';
+import type { LiveRow } from '../core/storage/metadata-db.js';
+import { connectionLimits, RtmpIngest } from './ingest-rtmp.js';
+import { SrtIngest } from './ingest-srt.js';
+import { WhipIngest } from './ingest-whip.js';
+import { whipSocketPath } from '../core/live/whip-relay.js';
 import { liveWorkDir, queueArchive, requeueUnarchived } from './live-archive.js';
 import { liveHookValue, LiveBroadcast, type BroadcastDeps } from './live-broadcast.js';
-import { liveObjectKey } from './live-packager.js';
-import { LiveStore } from './live-store.js';
-import type { LiveRow } from '../core/storage/metadata-db.js';
 
 const REVOCATION_POLL_MS = 1000;
 
@@ -34,13 +41,13 @@ class LiveSessions implements IngestHandler {
     private readonly s: Services,
   ) {}
 
-  async admit(key: string, address: string): Promise<boolean> {
+  async admit({ key, address, protocol }: { key: string; address: string; protocol: IngestProtocol }): Promise<boolean> {
     const row = await this.lives.findByKey(key);
     if (!row || row.revoked_at !== null || row.status === 'ended') return false;
     const b = this.broadcasts.get(row.id);
     if (b && (b.isPublishing() || b.state === 'ended')) return false;
     try {
-      await this.s.plugins.filter('filter:live.publish', liveHookValue(row), { address });
+      await this.s.plugins.filter('filter:live.publish', liveHookValue(row), { address, protocol });
     } catch (err) {
       this.s.logger.info({ live_id: row.id, address, reason: (err as Error).message }, 'live: a plugin refused the publisher');
       return false;
@@ -75,8 +82,8 @@ class LiveSessions implements IngestHandler {
     });
   }
 
-  /** Ends broadcasts whose key was revoked; forgets ended ones. */
-  async checkRevocations(): Promise<void> {
+  /** Ends broadcasts whose key was revoked, follows changed restream targets, forgets ended ones. */
+  async followRows(): Promise<void> {
     for (const [id, b] of this.broadcasts) {
       if (b.state === 'ended') {
         this.broadcasts.delete(id);
@@ -84,6 +91,7 @@ class LiveSessions implements IngestHandler {
       }
       const row = await this.lives.find(id);
       if (!row || row.revoked_at !== null) void b.revoke();
+      else b.followRow(row);
     }
   }
 
@@ -92,13 +100,50 @@ class LiveSessions implements IngestHandler {
   }
 }
 
-/** Starts the ingest and the live packagers in this (media) process. */
+/** What every ingest adapter is made from. */
+interface IngestContext {
+  s: Services;
+  logger: Logger;
+  handler: IngestHandler;
+  media: { ffmpegPath: string };
+}
+
+/** One adapter per protocol (core/live/ingest.ts; undefined when config turns it off): the compiler insists on every protocol. */
+const INGESTS: { [p in IngestProtocol]: (c: IngestContext) => LiveIngest | undefined } = {
+  rtmp: ({ s, logger, handler }) =>
+    new RtmpIngest({
+      port: s.config.live.port,
+      host: s.config.http.host,
+      logger,
+      handler,
+      badKeyLimit: s.config.live.bad_key_limit,
+      limits: connectionLimits(s.config.live),
+    }),
+  srt: ({ s, logger, handler, media }) =>
+    s.config.live.srt_port === 0
+      ? undefined
+      : new SrtIngest({
+          port: s.config.live.srt_port,
+          host: s.config.http.host,
+          logger,
+          handler,
+          ffmpegPath: media.ffmpegPath,
+          latencyMs: s.config.live.srt_latency_ms,
+          passphrase: s.config.live.srt_passphrase,
+          badKeyLimit: s.config.live.bad_key_limit,
+          maxPublishers: s.config.live.srt_max_publishers,
+        }),
+  whip: ({ s, logger, handler, media }) =>
+    new WhipIngest({ socketPath: whipSocketPath(s.config.data_dir), live: s.config.live, ffmpegPath: media.ffmpegPath, logger, handler }),
+};
+
+/** Starts the ingests and the live packagers in this (media) process. */
 /** `node`: this node's id; the archive of a live recorded here is pinned to it. */
-export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }, node: string): Promise<{ stop(): Promise<void> }> {
+export async function startLiveRole(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder; watermark: WatermarkSpec | null }, node: string): Promise<{ stop(): Promise<void> }> {
   const lives = new LiveStore(s.db.db);
   const log = s.logger.child({ component: 'live' });
   const workDirOf = (liveId: string) => liveWorkDir(s.config, liveId);
-  const archiveQueue = { catalog: s.catalog, queue: s.queue, lives, node };
+  const archiveQueue = { catalog: s.catalog, queue: s.queue, lives, node, priority: (input: PriorityInput) => jobPriority(s, input) };
   const sessions = new LiveSessions(
     lives,
     (liveId) => ({
@@ -108,6 +153,7 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
       logger: log,
       ffmpegPath: media.ffmpegPath,
       encoder: media.encoder,
+      watermark: media.watermark,
       workDir: workDirOf(liveId),
       archive: (row) => queueArchive(archiveQueue, row),
       plugins: s.plugins,
@@ -124,29 +170,21 @@ export async function startLiveRole(s: Services, media: { ffmpegPath: string; en
   // Lives that ended while no archive job could be queued (a crash in between) get theirs now.
   const requeued = await requeueUnarchived({ ...archiveQueue, db: s.db.db, config: s.config });
   if (requeued.length > 0) log.warn({ live_ids: requeued }, 'live: queued the archive of ended lives that had none');
-  const ingest = new IngestServer({
-    port: s.config.live.port,
-    host: s.config.http.host,
-    logger: log,
-    handler: sessions,
-    badKeyLimit: s.config.live.bad_key_limit,
-    limits: connectionLimits(s.config.live),
-  });
-  await ingest.start();
-  log.info({ port: s.config.live.port }, 'rtmp ingest listening');
+  const ingests = Object.values(INGESTS).flatMap((make) => make({ s, logger: log, handler: sessions, media }) ?? []);
+  for (const ingest of ingests) await ingest.start();
   let checking = false;
   const poll = setInterval(() => {
     if (checking) return;
     checking = true;
     sessions
-      .checkRevocations()
+      .followRows()
       .catch((err: unknown) => log.warn({ err }, 'live: revocation check failed'))
       .finally(() => (checking = false));
   }, REVOCATION_POLL_MS);
   return {
     async stop() {
       clearInterval(poll);
-      await ingest.close();
+      for (const ingest of ingests) await ingest.close();
       await sessions.stop();
     },
   };

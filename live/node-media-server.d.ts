@@ -1,5 +1,5 @@
 /**
- * The small part of node-media-server 4 that live/ingest-server.ts uses. The package ships
+ * The small part of node-media-server 4 that live/ingest-rtmp.ts uses. The package ships
  * no types (and @types/node-media-server describes v2), so they are declared here from its
  * source (src/index.js, src/core/context.js, src/session/*.js, src/server/broadcast_server.js).
  */

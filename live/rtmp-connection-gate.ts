@@ -5,7 +5,7 @@
  * - Connections are counted in all and per address; one over either cap is closed on
  *   arrival, before NMS sees a byte.
  * - A connection has `handshakeTimeoutMs` to finish the handshake and ask to publish (the key
- *   check then pauses it; see ingest-server.ts), and any connection silent for
+ *   check then pauses it; see ingest-rtmp.ts), and any connection silent for
  *   `idleTimeoutMs` is closed.
  * - Until its publish is accepted, every byte passes an RtmpPrePublishGuard before NMS's
  *   parser: bytes that would make NMS hold more than the limits close the connection instead.

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUTPUT = join(ROOT, 'dist', 'core', 'main.js');
-const SOURCE_DIRS = ['core', 'config', 'storage-adapters', 'live', 'plugins', 'web'];
+const SOURCE_DIRS = ['core', 'config', 'storage-adapters', 'transcription-adapters', 'live', 'plugins', 'web'];
 const INPUTS = ['tsconfig.json', 'tsconfig.build.json'];
 
 /** Newest mtime (ms) of the .ts files under `dir`, with the file that has it. */

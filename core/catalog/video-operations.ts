@@ -2,6 +2,7 @@
  * Video operations shared by the API (routes/videos.ts) and the CLI (`framecast videos`):
  * deleting a video with everything stored for it, and reprocessing its stored source.
  */
+import { priorityClassOf, scheduling } from '../jobs/priority.js';
 import { AppError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { VideoRow } from '../storage/metadata-db.js';
@@ -40,14 +41,16 @@ export async function patchVideo(
 }
 
 /** Opens a new version made from the newest stored source and queues its processing. */
-export async function reprocessVideo(s: Pick<Services, 'catalog' | 'store' | 'queue' | 'logger'>, row: VideoRow): Promise<{ version: number; sourceVersion: number }> {
+export async function reprocessVideo(s: Pick<Services, 'catalog' | 'store' | 'queue' | 'logger' | 'config' | 'plugins'>, row: VideoRow): Promise<{ version: number; sourceVersion: number }> {
   let sourceVersion = 0;
   for (let v = row.latest_version; v >= 1 && sourceVersion === 0; v--) {
     if (await s.store.head(objectKeys.source(row.id, v))) sourceVersion = v;
   }
   if (sourceVersion === 0) throw new AppError('E_CONFLICT', 'this video has no stored source to reprocess');
   const version = await s.catalog.openVersion(row.id, { status: 'processing' });
-  await s.queue.enqueue('vod.process', { videoId: row.id, version, sourceVersion }, { videoId: row.id, version });
+  const sourceBytes = (await s.store.head(objectKeys.source(row.id, sourceVersion)))?.size;
+  const schedule = await scheduling(s, { type: 'vod.process', videoId: row.id, version, priorityClass: priorityClassOf(row.priority), sourceBytes });
+  await s.queue.enqueue('vod.process', { videoId: row.id, version, sourceVersion }, { videoId: row.id, version, ...schedule });
   s.logger.info({ video_id: row.id, version, source_version: sourceVersion }, 'reprocess queued');
   return { version, sourceVersion };
 }

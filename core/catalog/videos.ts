@@ -7,11 +7,17 @@
  *    version (second upload, reprocess) is processed; that newer version replaces it only
  *    when it is ready.
  */
+import type { PriorityClass } from '../jobs/priority.js';
 import { sql, type Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
+import { storedChapters, type Chapter } from '../captions/chapters.js';
+import { storedTextTracks } from '../captions/text-track-publisher.js';
 import { AppError, isErrorCode, type ErrorCode, type VideoError } from '../errors.js';
 import { newId } from '../ids.js';
+import { UploadSessions } from '../uploads/upload-sessions.js';
+import { posterFile } from './posters.js';
 import type { DynamicRange, ProbeResult } from '../media/types.js';
+import { storedWatermarkOverride, type WatermarkOverride } from '../media/watermark.js';
 import type {
   Database,
   MetadataDb,
@@ -42,12 +48,19 @@ export interface VideoView {
   renditions: { name: string; width: number; height: number; bitrate_kbps: number; codecs: string }[];
   /** The source's dynamic range (HLG, PQ or SDR) once probed; the renditions are SDR either way. */
   source_dynamic_range: DynamicRange | null;
+  /** Caption tracks; `url` (the whole WebVTT file) once a version serves them. */
+  captions: { id: string; language: string; label: string; kind: 'subtitles' | 'captions'; auto: boolean; url: string | null }[];
+  chapters: Chapter[];
+  /** The video's watermark override (core/media/watermark.ts): null = `transcode.watermark` as configured. */
+  watermark: WatermarkOverride;
   playback: {
     hls_url: string | null;
     dash_url?: string | null;
     poster_url: string | null;
     thumbnail_vtt_url: string | null;
     manifest_url: string | null;
+    /** The WebVTT chapters track (kind "chapters"), when the video has chapters. */
+    chapters_vtt_url?: string | null;
   };
 }
 
@@ -76,6 +89,12 @@ export interface NewVideoInput {
   tags?: string[] | undefined;
   visibility?: Visibility | undefined;
   owner?: string | null | undefined;
+  /** Priority class of the video's jobs (core/jobs/priority.ts); default normal. */
+  priority?: PriorityClass | undefined;
+  /** A clip: the video and range (ms) it is cut from. */
+  clip?: { of: string; start_ms: number; end_ms: number } | undefined;
+  /** JSON of the video's watermark override. */
+  watermark?: string | null | undefined;
 }
 
 export interface ListQuery {
@@ -100,6 +119,12 @@ function containsPattern(word: string): string {
 /** Where a version's files are served: `/media/{id}/v{N}/…`. */
 export function mediaBase(videoId: string, version: number): string {
   return `/media/${videoId}/v${version}/`;
+}
+
+/** The public URLs of a published version's manifest entries (`public_url` + mediaBase). */
+export function versionUrls(publicUrl: string, videoId: string, version: number): { hls_url: string; dash_url: string; poster_url: string; thumbnail_vtt_url: string } {
+  const base = `${publicUrl.replace(/\/$/, '')}${mediaBase(videoId, version)}`;
+  return { hls_url: `${base}master.m3u8`, dash_url: `${base}master.mpd`, poster_url: `${base}poster.jpg`, thumbnail_vtt_url: `${base}storyboard.vtt` };
 }
 
 function iso(ms: number | null): string | null {
@@ -174,6 +199,14 @@ export class VideoCatalog {
       created_at: t,
       updated_at: t,
       ready_at: null,
+      priority: input.priority ?? 'normal',
+      chapters: null,
+      text_tracks: null,
+      clip_of: input.clip?.of ?? null,
+      clip_start_ms: input.clip?.start_ms ?? null,
+      clip_end_ms: input.clip?.end_ms ?? null,
+      poster: null,
+      watermark: input.watermark ?? null,
     };
     await this.db.insertInto('videos').values(row).execute();
     return row;
@@ -208,9 +241,14 @@ export class VideoCatalog {
       .execute();
   }
 
-  async patch(id: string, fields: Partial<Pick<NewVideoInput, 'title' | 'description' | 'tags' | 'visibility'>>): Promise<VideoRow> {
+  async patch(
+    id: string,
+    fields: Partial<Pick<NewVideoInput, 'title' | 'description' | 'tags' | 'visibility' | 'watermark'>> & { chapters?: Chapter[] | undefined },
+  ): Promise<VideoRow> {
     await this.get(id);
     const update: Partial<VideoRow> = { updated_at: this.now() };
+    if (fields.watermark !== undefined) update.watermark = fields.watermark;
+    if (fields.chapters !== undefined) update.chapters = JSON.stringify(fields.chapters);
     if (fields.title !== undefined) update.title = fields.title;
     if (fields.description !== undefined) update.description = fields.description;
     if (fields.tags !== undefined) update.tags = JSON.stringify(fields.tags);
@@ -419,15 +457,15 @@ export class VideoCatalog {
 
   /** Ids of the video's tus uploads still in progress (their bytes are not a version's source yet). */
   async unfinishedUploads(videoId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('upload_sessions').select('id').where('video_id', '=', videoId).where('completed_at', 'is', null).execute();
-    return rows.map((r) => r.id);
+    return new UploadSessions(this.db).openIdsOf(videoId);
   }
 
   async delete(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('renditions').where('video_id', '=', id).execute();
+      await trx.deleteFrom('captions').where('video_id', '=', id).execute();
       await trx.deleteFrom('versions').where('video_id', '=', id).execute();
-      await trx.deleteFrom('upload_sessions').where('video_id', '=', id).execute();
+      await new UploadSessions(trx).removeAllOf(id);
       await trx.deleteFrom('jobs').where('video_id', '=', id).where('status', 'in', ['queued', 'dead', 'failed', 'succeeded']).execute();
       await trx.deleteFrom('videos').where('id', '=', id).execute();
     });
@@ -556,6 +594,10 @@ export class VideoCatalog {
     // Instant publish: a still-processing version plays as soon as its first segments exist.
     const playing = current ?? (latest && latest.playable ? latest : undefined);
     const ready = current?.status === 'ready';
+    // Captions and chapters published for the served version live in a master revision.
+    const tracks = storedTextTracks(row.text_tracks);
+    const served = ready && tracks?.version === current.version ? tracks : undefined;
+    const revision = served?.revision ? `-${served.revision}` : '';
     const view: VideoView = {
       id: row.id,
       title: row.title,
@@ -571,12 +613,19 @@ export class VideoCatalog {
       ready_at: iso(row.ready_at),
       renditions: current?.status === 'ready' ? current.renditions : [],
       source_dynamic_range: (current ?? latest)?.source_dynamic_range ?? null,
+      captions: (tracks?.captions ?? []).map(({ file, ...c }) => ({
+        ...c,
+        url: served && file ? sign(`${base(served.version)}${file}`) : null,
+      })),
+      chapters: storedChapters(row.chapters),
+      watermark: storedWatermarkOverride(row.watermark),
       playback: {
-        hls_url: playing ? sign(`${base(playing.version)}master.m3u8`) : null,
-        dash_url: ready && current.dash ? sign(`${base(current.version)}master.mpd`) : null,
-        poster_url: ready ? sign(`${base(current.version)}poster.jpg`) : null,
+        hls_url: playing ? sign(`${base(playing.version)}master${playing === current ? revision : ''}.m3u8`) : null,
+        dash_url: ready && current.dash ? sign(`${base(current.version)}master${revision}.mpd`) : null,
+        poster_url: ready ? sign(`${base(current.version)}${posterFile(row, current.version)}`) : null,
         thumbnail_vtt_url: ready ? sign(`${base(current.version)}storyboard.vtt`) : null,
-        manifest_url: ready ? sign(`${base(current.version)}manifest.json`) : null,
+        manifest_url: ready ? sign(`${base(current.version)}manifest${revision}.json`) : null,
+        chapters_vtt_url: served?.chapters_file ? sign(`${base(served.version)}${served.chapters_file}`) : null,
       },
     };
     if (row.status === 'failed' && row.error_code) {

@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
-import { closeServices, openServices } from '../app.js';
+import { closeServices, openServices } from '../open-services.js';
 import type { Services } from '../services.js';
 import { UsageError, type CliCommand, type CliContext } from './command.js';
 

@@ -15,6 +15,8 @@ const commands: Record<string, () => Promise<{ default: CliCommand }>> = {
   jobs: () => import('./commands/jobs.js'),
   live: () => import('./commands/live.js'),
   config: () => import('./commands/config.js'),
+  runner: () => import('./commands/runner.js'),
+  runners: () => import('./commands/runners.js'),
 };
 
 const EXIT_USAGE = 2;

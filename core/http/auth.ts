@@ -19,7 +19,7 @@ export type Principal =
   | { kind: 'token'; id: string; scopes: ReadonlySet<Scope> }
   | { kind: 'anonymous' };
 
-const ANONYMOUS: Principal = { kind: 'anonymous' };
+export const ANONYMOUS: Principal = { kind: 'anonymous' };
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');

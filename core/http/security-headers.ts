@@ -38,6 +38,8 @@ export function externalMediaSources(config: Pick<Config, 'origin' | 'storage'>)
 export interface PagePolicyOptions {
   /** May other sites frame the page (the embed player)? */
   embeddable: boolean;
+  /** Who may frame an embeddable page (CSP frame-ancestors sources; default `*`): see embedFrameAncestors. */
+  frameAncestors?: readonly string[];
   /** Extra origins for media, images and fetches (see externalMediaSources). */
   mediaSources?: readonly string[];
 }
@@ -56,8 +58,18 @@ export function contentSecurityPolicy(opts: PagePolicyOptions): string {
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",
-    `frame-ancestors ${opts.embeddable ? '*' : "'none'"}`,
+    `frame-ancestors ${opts.embeddable ? (opts.frameAncestors ?? ['*']).join(' ') : "'none'"}`,
   ].join('; ');
+}
+
+/**
+ * Who may frame an embed player: the configured `embed.allowed_origins` (`*`, or origins
+ * besides this site's own) when the video may be embedded elsewhere; this site alone when not
+ * (a private video without a signed URL: its owner's own pages still show it).
+ */
+export function embedFrameAncestors(allowedOrigins: readonly string[], embeddableElsewhere: boolean): string[] {
+  if (!embeddableElsewhere) return ["'self'"];
+  return allowedOrigins.includes('*') ? ['*'] : ["'self'", ...allowedOrigins];
 }
 
 /** The headers of a page: its policy, and a frame ban for browsers without frame-ancestors. */

@@ -9,13 +9,18 @@ import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Services } from '../services.js';
 import { createUploadHandler, UPLOADS_PATH } from '../uploads/tus.js';
+import { createNodePartsHandler, NODE_PARTS_PATH } from '../uploads/node-parts-handler.js';
+import { serveSignedObject, SIGNED_OBJECTS_PATH } from '../storage/object-urls.js';
 import type { AppState } from './context.js';
 import { clientIpResolver } from './client-ip.js';
 import { problemMiddleware } from './problem.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { RUNNER_API_PREFIX, runnerRoutes } from './routes/runners.js';
 import { liveRoutes } from './routes/live.js';
+import { isWhipPath, liveWhipRoutes } from './routes/live-whip.js';
+import { ANONYMOUS } from './auth.js';
 import { createMediaHandler } from './routes/media.js';
 import { originStatsRoutes } from './routes/origin-stats.js';
 import { pageRoutes } from './routes/pages.js';
@@ -23,7 +28,13 @@ import { searchRoutes } from './routes/search.js';
 import { statsRoutes } from './routes/stats.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { videoRoutes } from './routes/videos.js';
+import { multipartRoutes } from './routes/multipart.js';
+import { captionRoutes } from './routes/captions.js';
+import { clipRoutes } from './routes/clips.js';
+import { posterRoutes } from './routes/posters.js';
 import { feedRoutes } from './routes/feed.js';
+import { oembedRoutes } from './routes/oembed.js';
+import { relatedRoutes } from './routes/related.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { countDroppedConnection, httpMetricsMiddleware, observeRawRequest } from '../telemetry/metrics.js';
@@ -48,20 +59,31 @@ export function createKoaApp(s: Services, opts: HttpServerOptions = {}): Koa<App
   app.use(httpMetricsMiddleware());
   app.use(problemMiddleware(s.logger));
   app.use(async (ctx, next) => {
-    ctx.state.principal = await s.auth.principal(ctx.get('authorization') || undefined);
+    // Runners bring a runner token, checked by their routes (routes/runners.ts); a WHIP
+    // request's bearer token is a stream key, checked by its route.
+    const ownCredentials = ctx.path.startsWith(RUNNER_API_PREFIX) || isWhipPath(ctx.path);
+    ctx.state.principal = ownCredentials ? ANONYMOUS : await s.auth.principal(ctx.get('authorization') || undefined);
     await next();
   });
   const router = new Router<AppState>();
   healthRoutes(router, s, opts.readiness);
   videoRoutes(router, s);
+  multipartRoutes(router, s);
+  captionRoutes(router, s);
+  clipRoutes(router, s);
+  posterRoutes(router, s);
+  relatedRoutes(router, s);
   searchRoutes(router, s);
   eventRoutes(router, s);
   statsRoutes(router, s);
   tokenRoutes(router, s);
   jobRoutes(router, s);
+  runnerRoutes(router, s);
   originStatsRoutes(router, s);
   liveRoutes(router, s);
-  pageRoutes(router, mediaSources);
+  liveWhipRoutes(router, s);
+  pageRoutes(router, s, mediaSources);
+  oembedRoutes(router, s);
   feedRoutes(router, s);
   metricsRoutes(router, s);
   openApiRoutes(router);
@@ -101,6 +123,7 @@ export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Ser
   const koa = app.callback();
   const uploads = createUploadHandler(s);
   const media = createMediaHandler(s);
+  const parts = createNodePartsHandler(s);
   const limits = s.config.http;
   const server = createServer(
     {
@@ -119,10 +142,19 @@ export function createHttpServer(s: Services, opts: HttpServerOptions = {}): Ser
         return;
       }
       setBaseSecurityHeaders(res);
-      if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
+      if (path.startsWith(SIGNED_OBJECTS_PATH)) {
+        // Bodies of any size at their own pace (like uploads): no Koa body deadline.
+        observeRawRequest(req, res, SIGNED_OBJECTS_PATH);
+        enforceUploadIdleTimeout(req, limits.upload_idle_timeout_ms, s.logger);
+        void serveSignedObject(s.objectUrls, s.store, s.logger, req, res);
+      } else if (path === UPLOADS_PATH || path.startsWith(`${UPLOADS_PATH}/`) || path.startsWith(`${UPLOADS_PATH}?`)) {
         observeRawRequest(req, res, UPLOADS_PATH);
         enforceUploadIdleTimeout(req, limits.upload_idle_timeout_ms, s.logger);
         void uploads.handle(req, res);
+      } else if (path.startsWith(`${NODE_PARTS_PATH}/`)) {
+        observeRawRequest(req, res, NODE_PARTS_PATH);
+        enforceUploadIdleTimeout(req, limits.upload_idle_timeout_ms, s.logger);
+        void parts(req, res);
       } else {
         enforceBodyDeadline(req, res, limits.body_timeout_ms, s.logger);
         void koa(req, res);

@@ -9,10 +9,12 @@
  * owner and attempt number, so a worker that lost its lease cannot touch the job.
  */
 import type { Config } from '../../config/schema.js';
+import type { ChunkPart } from '../media/chunk-plan.js';
+import type { Rung } from '../media/types.js';
 import type { JobRow, JobStatus, MetadataDb } from '../storage/metadata-db.js';
 
 /** Every job type core knows; a node only claims the types it knows. */
-export const JOB_TYPES = ['vod.process', 'live.archive'] as const;
+export const JOB_TYPES = ['vod.process', 'vod.chunk', 'vod.finish', 'live.archive', 'captions.generate', 'vod.clip'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 /** The payload each job type carries (stored as JSON). */
@@ -23,6 +25,45 @@ export interface JobPayloads {
     version: number;
     /** Reprocessing: the earlier version whose stored source is used (default `version`). */
     sourceVersion?: number;
+  };
+  /**
+   * One part of a long source's chunked transcode (core/jobs/chunked.ts): a video chunk
+   * (every rung, `start_s` to `end_s`) or the audio (whole, once, with loudness, storyboard
+   * and poster). The ladder was accepted once, by the vod.process job that planned the parts.
+   */
+  'vod.chunk': {
+    videoId: string;
+    version: number;
+    sourceVersion: number;
+    part: ChunkPart;
+    ladder: Rung[];
+  };
+  /** Joins a version's chunks (manifests over all of them, continuity checked) and publishes it. */
+  'vod.finish': {
+    videoId: string;
+    version: number;
+    /** The video chunks planned (video-0 … video-{n-1}), besides the audio part. */
+    chunks: number;
+    /** The group of the parts' jobs. */
+    group: string;
+    ladder: Rung[];
+  };
+  /** Automatic captions of a video's served version, in one language (after its ladder). */
+  'captions.generate': {
+    videoId: string;
+    /** BCP 47, one of `transcription.languages`. */
+    language: string;
+  };
+  /** A clip (a new video's version) cut from a ready version of another video, without a transcode. */
+  'vod.clip': {
+    videoId: string;
+    version: number;
+    parentId: string;
+    parentVersion: number;
+    start_ms: number;
+    end_ms: number;
+    /** Grow the range to the parent's segment boundaries (nothing re-encoded). */
+    snap: boolean;
   };
   /** An ended recorded live's segments published as the (already opened) version of a video. */
   'live.archive': {
@@ -37,7 +78,7 @@ export type Job<T extends JobType = JobType> = {
   [K in T]: Omit<JobRow, 'type' | 'payload'> & { type: K; payload: JobPayloads[K] };
 }[T];
 
-export type JobQueueOptions = Pick<Config['jobs'], 'max_attempts' | 'backoff_base_s' | 'lease_s'> & {
+export type JobQueueOptions = Pick<Config['jobs'], 'max_attempts' | 'backoff_base_s' | 'lease_s'> & Partial<Pick<Config['jobs'], 'priority'>> & {
   /** Clock in epoch milliseconds (tests pass a fake one). */
   now?: () => number;
   /**
@@ -60,7 +101,24 @@ export interface EnqueueOptions {
    * (GET /v1/jobs shows the node); default any node.
    */
   node?: string;
+  /** Higher is claimed first (core/jobs/priority.ts computes it); default 0. */
+  priority?: number;
+  /** Only a claimer that has this encoder takes the job (e.g. `h264_nvenc`); default any. */
+  wantsEncoder?: string | null;
+  /** The group the job belongs to (see `waitsFor`). */
+  group?: string;
+  /** Not claimed until every job of this group has succeeded. */
+  waitsFor?: string;
 }
+
+/** Which jobs a claimer can run beyond their type and node. */
+export interface ClaimCapabilities {
+  /** The encoders the claimer proved; jobs wanting another are left for someone else. */
+  encoders?: readonly string[];
+}
+
+/** Seconds of waiting worth one priority point when the config does not say. */
+const DEFAULT_AGEING_S = 60;
 
 /** What `fail` did: queued again later, dead-lettered, or nothing because the lease was lost. */
 export type FailOutcome = 'retry' | 'dead' | 'lost';
@@ -107,6 +165,10 @@ export class JobQueue {
         started_at: null,
         finished_at: null,
         node_id: opts.node ?? null,
+        priority: opts.priority ?? 0,
+        wants_encoder: opts.wantsEncoder ?? null,
+        group_key: opts.group ?? null,
+        waits_for: opts.waitsFor ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -116,12 +178,14 @@ export class JobQueue {
    * Takes the next runnable job for `owner` (unique per worker, e.g. host:pid:random), or
    * undefined when none is due. Jobs whose worker died (lease expired) come back here.
    * `node` is the claimer's node id: jobs pinned to another node are left alone, and
-   * without it only unpinned jobs are taken.
+   * without it only unpinned jobs are taken. Highest priority first, aged by the wait
+   * (core/jobs/priority.ts); jobs wanting an encoder the claimer lacks are left alone.
    */
-  async claim(owner: string, types: readonly JobType[] = JOB_TYPES, node?: string): Promise<Job | undefined> {
+  async claim(owner: string, types: readonly JobType[] = JOB_TYPES, node?: string, can: ClaimCapabilities = {}): Promise<Job | undefined> {
+    const ageingMs = (this.#opts.priority?.ageing_s ?? DEFAULT_AGEING_S) * 1000;
     for (;;) {
       const now = this.#now();
-      const row = await this.#db.claimJob(owner, this.#leaseMs, now, types, node);
+      const row = await this.#db.claimJob(owner, this.#leaseMs, now, types, node, { ageingMs, encoders: can.encoders });
       if (!row) return undefined;
       const job = parseJob(row);
       if (row.attempts <= row.max_attempts) return job;

@@ -46,6 +46,8 @@ export interface RunnerOptions {
   types?: readonly JobType[];
   /** This node's id (core/jobs/node-id.ts): jobs pinned to it are claimed here, and only here. */
   node?: string;
+  /** The encoders this process proved (core/media/hwaccel.ts): jobs wanting another wait for a worker or runner that has it. */
+  encoders?: readonly string[];
   now?: () => number;
 }
 
@@ -84,7 +86,7 @@ export class JobRunner {
     this.polling = true;
     try {
       while (!this.stopping && this.running.size < this.opts.concurrency) {
-        const job = await this.queue.claim(this.opts.owner, this.opts.types, this.opts.node);
+        const job = await this.queue.claim(this.opts.owner, this.opts.types, this.opts.node, { encoders: this.opts.encoders ?? [] });
         if (!job) break;
         const abort = new AbortController();
         const done = this.execute(job, abort)

@@ -77,7 +77,8 @@ function isoDuration(ms: number): string {
   return `PT${(ms / 1000).toFixed(3)}S`;
 }
 
-function escapeXml(s: string): string {
+/** Text safe inside XML attributes and element content. */
+export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -95,9 +96,12 @@ function timeline(segments: readonly DashSegment[]): string {
 }
 
 function representation(rep: DashRepresentation, attrs: string, inner: string[] = []): string[] {
+  // A clip keeps its parent's timeline: its first segment starts later than 0, which is
+  // where the Period must begin.
+  const offset = rep.segments[0]?.start ?? 0;
   const template =
     `<SegmentTemplate timescale="${rep.timescale}" initialization="${escapeXml(rep.initialization)}" ` +
-    `media="${escapeXml(rep.media)}" startNumber="${rep.startNumber}">`;
+    `media="${escapeXml(rep.media)}" startNumber="${rep.startNumber}"${offset > 0 ? ` presentationTimeOffset="${offset}"` : ''}>`;
   return [
     `      <Representation id="${escapeXml(rep.id)}" bandwidth="${Math.ceil(rep.bandwidth)}" codecs="${escapeXml(rep.codecs)}"${attrs}>`,
     ...inner.map((l) => `        ${l}`),

@@ -15,10 +15,11 @@
  * every open on local files, and the path is given as `file:ABS` so a ':' in a name cannot
  * select a protocol.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 
 /** Thrown when no usable ffmpeg ≥ 5 (with ffprobe) can be found. */
 export class FfmpegUnavailableError extends Error {
@@ -216,6 +217,14 @@ export interface RunFfmpegOptions {
   stdin?: NodeJS.ReadableStream;
   /** Scheduling niceness of the child (0–19; higher yields the CPU to others, e.g. VOD below live). */
   niceness?: number;
+  /**
+   * Extra output pipes ffmpeg writes as `pipe:3`, `pipe:4`, … (e.g. one fragmented MP4 per
+   * live rendition), handed to `onOutputPipes` as soon as the child is spawned.
+   */
+  outputPipes?: number;
+  onOutputPipes?(pipes: Readable[]): void;
+  /** Takes ffmpeg's stdout as bytes (e.g. FLV written to `pipe:1`); the run then resolves with "". */
+  onStdout?(chunk: Buffer): void;
 }
 
 /** Why an ffmpeg run failed. */
@@ -268,9 +277,9 @@ export function runFfmpeg(binary: string, args: string[], opts: RunFfmpegOptions
       reject(new FfmpegError(`${path.basename(binary)} aborted before start`, 'aborted', '', null));
       return;
     }
-    const child = opts.stdin
-      ? spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const extra: 'pipe'[] = Array.from({ length: opts.outputPipes ?? 0 }, () => 'pipe');
+    const child = spawn(binary, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...extra] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+    if (extra.length > 0) opts.onOutputPipes?.(child.stdio.slice(3) as Readable[]);
     if (opts.stdin && child.stdin) {
       // ffmpeg may exit before its input ends: the broken pipe is its exit status's business.
       child.stdin.on('error', () => undefined);
@@ -300,10 +309,13 @@ export function runFfmpeg(binary: string, args: string[], opts: RunFfmpegOptions
       }
     };
     const progressLines = lineSplitter(onProgressLine);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (opts.onProgress) progressLines(d);
-      else stdout += d;
-    });
+    const onStdout = opts.onStdout;
+    if (onStdout) child.stdout.on('data', (d: Buffer) => onStdout(d));
+    else
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        if (opts.onProgress) progressLines(d);
+        else stdout += d;
+      });
     const stderrLines = opts.onStderrLine ? lineSplitter(opts.onStderrLine) : null;
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderrTail = (stderrTail + d).slice(-STDERR_TAIL_BYTES);

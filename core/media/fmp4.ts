@@ -113,3 +113,46 @@ export function readSegmentTiming(segment: Uint8Array): SegmentTiming | null {
   }
   return { start, duration };
 }
+
+/** Every tfdt box of a media segment (one per track fragment of every moof), in file order. */
+function decodeTimeBoxes(segment: Uint8Array): Box[] {
+  const view = viewOf(segment);
+  const found: Box[] = [];
+  for (const moof of children(segment, view, 0, segment.length)) {
+    if (moof.type !== 'moof') continue;
+    for (const traf of children(segment, view, moof.start, moof.end)) {
+      if (traf.type !== 'traf') continue;
+      for (const box of children(segment, view, traf.start, traf.end)) if (box.type === 'tfdt') found.push(box);
+    }
+  }
+  return found;
+}
+
+/**
+ * A copy of a media segment moved on its track's timeline so that it starts at `start` (its
+ * first tfdt becomes `start`, later fragments keep their distance). A clip's re-encoded edge
+ * pieces are placed this way right against the parent's segments they join.
+ */
+export function withDecodeTime(segment: Uint8Array, start: number): Uint8Array {
+  const out = Uint8Array.from(segment);
+  const view = viewOf(out);
+  const boxes = decodeTimeBoxes(out);
+  const first = boxes[0];
+  if (!first) throw new Error('the segment has no tfdt box');
+  const read = (b: Box): number => (out[b.start] === 1 ? Number(view.getBigUint64(b.start + 4)) : view.getUint32(b.start + 4));
+  const delta = start - read(first);
+  for (const box of boxes) {
+    const value = read(box) + delta;
+    if (value < 0) throw new Error('a fragment would start before the track');
+    if (out[box.start] === 1) view.setBigUint64(box.start + 4, BigInt(value));
+    else if (value <= 0xffffffff) view.setUint32(box.start + 4, value);
+    else throw new Error('a 32-bit tfdt cannot hold the new start');
+  }
+  return out;
+}
+
+/** The sample description (stsd) of an init segment, to tell whether two inits decode alike. */
+export function readSampleDescription(init: Uint8Array): Uint8Array | null {
+  const stsd = find(init, 'stsd');
+  return stsd ? init.subarray(stsd.start, stsd.end) : null;
+}

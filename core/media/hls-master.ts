@@ -93,7 +93,8 @@ export function groupDefault(group: AudioGroup): MasterAudio {
   return group.renditions.find((r) => r.info.default) ?? group.renditions[0]!;
 }
 
-function quoted(value: string): string {
+/** An HLS quoted-string attribute value. */
+export function quotedString(value: string): string {
   // quoted-string forbids CR, LF and '"'.
   return `"${value.replace(/["\r\n]/g, "'")}"`;
 }
@@ -107,13 +108,13 @@ function mediaLines(group: AudioGroup): string[] {
     names.add(name);
     const attrs = [
       'TYPE=AUDIO',
-      `GROUP-ID=${quoted(group.id)}`,
-      `NAME=${quoted(name)}`,
-      `LANGUAGE=${quoted(languageTag(a.info.language))}`,
+      `GROUP-ID=${quotedString(group.id)}`,
+      `NAME=${quotedString(name)}`,
+      `LANGUAGE=${quotedString(languageTag(a.info.language))}`,
       `DEFAULT=${a === first ? 'YES' : 'NO'}`,
       'AUTOSELECT=YES',
-      `CHANNELS=${quoted(String(a.info.channels))}`,
-      `URI=${quoted(a.uri)}`,
+      `CHANNELS=${quotedString(String(a.info.channels))}`,
+      `URI=${quotedString(a.uri)}`,
     ];
     return `#EXT-X-MEDIA:${attrs.join(',')}`;
   });
@@ -141,9 +142,9 @@ function streamInf(bitrate: MeasuredBitrate, codecs: string[], extra: string[], 
   const attrs = [
     `BANDWIDTH=${bitrate.peakBps}`,
     `AVERAGE-BANDWIDTH=${bitrate.averageBps}`,
-    `CODECS=${quoted(codecs.join(','))}`,
+    `CODECS=${quotedString(codecs.join(','))}`,
     ...extra,
-    ...(group ? [`AUDIO=${quoted(group.id)}`] : []),
+    ...(group ? [`AUDIO=${quotedString(group.id)}`] : []),
   ];
   return `#EXT-X-STREAM-INF:${attrs.join(',')}`;
 }

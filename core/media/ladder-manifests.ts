@@ -129,7 +129,7 @@ function mediaUri(name: string): string {
   return `${name}/${MEDIA_PLAYLIST}`;
 }
 
-function masterInput(layout: LadderLayout, measured: Map<string, MeasuredRendition>): { video: MasterVideo[]; audio: MasterAudio[] } {
+function masterInput(layout: LadderLayout, measured: ReadonlyMap<string, MeasuredRendition>): { video: MasterVideo[]; audio: MasterAudio[] } {
   const video = layout.video.map((rung): MasterVideo => {
     const m = measured.get(rung.name)!;
     return {
@@ -190,8 +190,20 @@ export interface LadderManifests {
 export async function writeLadderManifests(outDir: string, layout: LadderLayout): Promise<LadderManifests> {
   const measured = await measureLadder(outDir, layout);
   if (!measured) throw new Error('a rendition of the ladder has no segment');
+  const built = ladderManifests(layout, measured);
+  await writeFile(path.join(outDir, MASTER_PLAYLIST), built.master);
+  await writeFile(path.join(outDir, MPD_FILE), built.mpd);
+  return { renditions: built.renditions, audio: built.audio, duration_ms: built.duration_ms };
+}
+
+/**
+ * The master playlist and MPD of a ladder from its measured renditions (every one of the
+ * layout's), with the real figures: the one pass measures its files, a chunked transcode
+ * joins its parts' measurements (vod.finish).
+ */
+export function ladderManifests(layout: LadderLayout, measured: ReadonlyMap<string, MeasuredRendition>): LadderManifests & { master: string; mpd: string } {
   const input = masterInput(layout, measured);
-  await writeFile(path.join(outDir, MASTER_PLAYLIST), buildHlsMaster(input));
+  const master = buildHlsMaster(input);
 
   const mainGroup = audioGroups(input.audio)[0];
   const renditions = layout.video.map((rung, i): RenditionInfo => {
@@ -231,6 +243,5 @@ export async function writeLadderManifests(outDir: string, layout: LadderLayout)
       };
     }),
   });
-  await writeFile(path.join(outDir, MPD_FILE), mpd);
-  return { renditions, audio, duration_ms };
+  return { master, mpd, renditions, audio, duration_ms };
 }

@@ -126,3 +126,23 @@ export function vodPlaylist(text: string): string {
   if (!/^#EXT-X-ENDLIST\s*$/m.test(out)) out = out.replace(/\s*$/, '\n#EXT-X-ENDLIST\n');
   return out;
 }
+
+/**
+ * A finished (VOD) fMP4 media playlist over `segments`, as ffmpeg writes one: for a chunked
+ * transcode, whose parts' own playlists each cover one chunk.
+ */
+export function buildVodPlaylist(initUri: string, segments: readonly PlaylistSegment[], firstSequence = 0): string {
+  const target = Math.max(1, ...segments.map((s) => Math.round(s.duration)));
+  return [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${target}`,
+    `#EXT-X-MEDIA-SEQUENCE:${firstSequence}`,
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    `#EXT-X-MAP:URI="${initUri}"`,
+    ...segments.flatMap((s) => [`#EXTINF:${s.duration.toFixed(6)},`, s.uri]),
+    '#EXT-X-ENDLIST',
+    '',
+  ].join('\n');
+}

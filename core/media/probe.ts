@@ -24,7 +24,7 @@
 import { AppError } from '../errors.js';
 import { normaliseLanguage } from './audio-renditions.js';
 import { FfmpegError, runFfmpeg, safeInputArgs } from './ffmpeg.js';
-import type { AudioTrack, ProbeResult } from './types.js';
+import { MAX_SOURCE_CHAPTERS, type AudioTrack, type ProbeResult, type SourceChapter } from './types.js';
 import {
   declaredFieldOrder,
   detectFieldOrder,
@@ -87,6 +87,7 @@ interface FfprobeStream extends FfprobeVideoFields {
 interface FfprobeOutput {
   format?: { format_name?: string; duration?: string; bit_rate?: string };
   streams?: FfprobeStream[];
+  chapters?: { start_time?: string; tags?: { title?: string } }[];
   /** A picture size the decoder refused as too large to allocate ("Picture size WxH is invalid"). */
   refusedSize?: { width: number; height: number };
 }
@@ -131,7 +132,7 @@ async function runFfprobe(ffprobePath: string, file: string, signal: AbortSignal
   try {
     stdout = await runFfmpeg(
       ffprobePath,
-      ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...safeInputArgs(file)],
+      ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-show_chapters', ...safeInputArgs(file)],
       { onStderrLine, signal },
     );
   } catch (err) {
@@ -145,6 +146,14 @@ async function runFfprobe(ffprobePath: string, file: string, signal: AbortSignal
   } catch (err) {
     throw new AppError('E_NOT_MEDIA', 'the file could not be read as media', { cause: err });
   }
+}
+
+/** The container's chapters (MP4 chapter track, Matroska editions) that start inside the video. */
+function sourceChapters(chapters: FfprobeOutput['chapters'], duration_s: number): SourceChapter[] {
+  return (chapters ?? [])
+    .map((c, i) => ({ start_s: Math.max(0, Number(c.start_time)), title: (c.tags?.title ?? '').trim() || `Chapter ${i + 1}` }))
+    .filter((c) => Number.isFinite(c.start_s) && c.start_s < duration_s)
+    .slice(0, MAX_SOURCE_CHAPTERS);
 }
 
 /** Seconds of a Matroska DURATION tag ("HH:MM:SS.nnnnnnnnn"); undefined when absent or malformed. */
@@ -210,6 +219,7 @@ export async function probeSource(
     audio_tracks: audioStreams.map(audioTrack),
     cover_art: streams.some((s) => s.codec_type === 'video' && Boolean(s.disposition?.attached_pic)),
     bit_rate: Number.isFinite(bitRate) && bitRate > 0 ? bitRate : null,
+    chapters: sourceChapters(out.chapters, duration_s),
   };
   if (!video) {
     return {

@@ -2,7 +2,14 @@
  * storyboard.vtt: one cue per storyboard interval, pointing at its tile in a sprite sheet.
  * The one-pass transcode takes the first frame of every interval (tile K shows time K·i) and
  * tiles them COLSxROWS per sheet, sprite-0.jpg first; the last sheet may be partly empty.
+ * A chunked transcode gets the same tiles one file each from its chunks (the frames that
+ * open an interval, transcode-command.ts `storyboardTileChain`) and `layOutSheets` tiles
+ * them afterwards, so no part decodes the whole video again for them.
  */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { runFfmpeg } from './ffmpeg.js';
+import { SPRITE_PATTERN, TILE_PATTERN } from './transcode-command.js';
 import type { StoryboardSpec } from './types.js';
 
 /** Where the storyboard's tiles are. */
@@ -40,4 +47,44 @@ export function storyboardVtt(duration_ms: number, layout: StoryboardLayout): st
     out.push(`sprite-${Math.floor(k / perSheet)}.jpg#xywh=${x},${y},${layout.tile_width},${layout.tile_height}`, '');
   }
   return out.join('\n');
+}
+
+/** A chunk's tile file name (transcode-command.ts TILE_PATTERN) → its number on the version's timeline. */
+export function tileNumber(file: string): number | null {
+  const m = /^tile-(\d+)\.jpg$/.exec(file);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Lays a chunked transcode's tiles (`tile-00000.jpg` … in `tilesDir`, one per interval) out
+ * in sheets `sprite-K.jpg` in `outDir`, as the one pass's `tile` filter does; returns how
+ * many sheets. The tiles must be numbered 0…n-1 without a hole (a missing chunk's tiles
+ * would shift every later cue): anything else throws.
+ */
+export async function layOutSheets(
+  ffmpegPath: string,
+  tilesDir: string,
+  outDir: string,
+  spec: Pick<StoryboardSpec, 'columns' | 'rows'>,
+  signal?: AbortSignal,
+): Promise<number> {
+  const numbers = (await readdir(tilesDir)).map(tileNumber).filter((n): n is number => n !== null).sort((a, b) => a - b);
+  const hole = numbers.findIndex((n, i) => n !== i);
+  if (numbers.length === 0 || hole >= 0) {
+    throw new Error(numbers.length === 0 ? 'the chunks wrote no storyboard tile' : `storyboard tile ${hole} is missing (the chunks wrote ${numbers.length} tiles up to ${numbers[numbers.length - 1]})`);
+  }
+  // Our own tiles, but a remote runner wrote them: only JPEG is decoded, only local files opened.
+  await runFfmpeg(
+    ffmpegPath,
+    [
+      '-hide_banner', '-nostdin', '-y', '-nostats',
+      '-protocol_whitelist', 'file', '-f', 'image2', '-c:v', 'mjpeg', '-framerate', '1', '-start_number', '0',
+      '-i', `file:${path.resolve(tilesDir, TILE_PATTERN)}`,
+      '-vf', `tile=${spec.columns}x${spec.rows}`,
+      '-c:v', 'mjpeg', '-q:v', '5', '-fps_mode', 'passthrough',
+      '-f', 'image2', '-start_number', '0', path.join(outDir, SPRITE_PATTERN),
+    ],
+    signal ? { signal } : {},
+  );
+  return Math.ceil(numbers.length / (spec.columns * spec.rows));
 }

@@ -2,7 +2,7 @@
  * The ffmpeg arguments of the one-pass ladder.
  *
  * One process decodes the source once:
- *   [0:v] → (bwdif) → fps (CFR) → (HDR→SDR) → split ─┬→ scale WxH, setsar=1, pixel format → encoder → HLS rung
+ *   [0:v] → (bwdif) → fps (CFR) → (HDR→SDR) → split ─┬→ scale WxH, setsar=1, (watermark), pixel format → encoder → HLS rung
  *                                                   ├→ … one branch per rung
  *                                                   └→ 1 frame per interval → scale → tile CxR → sprite-%d.jpg
  *   [0:a:N] → 48 kHz → (trim to the video) → asplit ─┬→ stereo AAC        one per audio track,
@@ -14,13 +14,16 @@
  * fixed GOP of segment_s×fps frames and no scene-cut keyframes, so segments line up across
  * rungs and a player can switch at any boundary. The encoder-specific part comes from
  * `encoderBuilders`, which hwaccel.ts also uses for its test encodes. What happens before the
- * split (deinterlacing, the output rate, the tone-map) is video-filters.ts.
+ * split (deinterlacing, the output rate, the tone-map) is video-filters.ts; the watermark
+ * overlaid on each rung after its scale (ffmpeg input 1, when the video has one) is watermark.ts.
  */
 import path from 'node:path';
 import { safeInputArgs } from './ffmpeg.js';
 import { channelLayout, planAudioRenditions } from './audio-renditions.js';
+import type { ChunkPart } from './chunk-plan.js';
 import type { AudioRenditionInfo, ProbeResult, Rung, StoryboardSpec, TranscodeTask, VideoEncoder } from './types.js';
 import { outputFrameRate, SDR_TAGS, sourcePictureFilters } from './video-filters.js';
+import { rungChains, watermarkInputArgs } from './watermark.js';
 
 /** How the GOP must look: `keyint` frames, a forced keyframe every `segmentSeconds`. */
 export interface GopSpec {
@@ -34,8 +37,12 @@ export interface EncoderBuilder {
   inputArgs: string[];
   /** Filter appended to every rung's chain: the pixel format (and upload) the encoder takes. */
   pixelFilter: string;
-  /** Output arguments shared by every video stream of this encoder. */
-  videoArgs(gop: GopSpec, preset: string): string[];
+  /**
+   * Output arguments shared by every video stream of this encoder. `steadyRate`: hold the
+   * bit rate close to the target GOP by GOP (a chunk of a chunked transcode: its rate control
+   * starts afresh, and would otherwise make up an early undershoot by overshooting later).
+   */
+  videoArgs(gop: GopSpec, preset: string, steadyRate?: boolean): string[];
 }
 
 /** Maps an x264 preset to the nearest NVENC one (p1 fastest … p7 slowest). */
@@ -56,10 +63,12 @@ export const encoderBuilders: { [E in VideoEncoder]: EncoderBuilder } = {
   libx264: {
     inputArgs: [],
     pixelFilter: 'format=yuv420p',
-    videoArgs: ({ keyint }, preset) => [
+    videoArgs: ({ keyint }, preset, steadyRate) => [
       '-c:v', 'libx264', '-preset', preset, '-profile:v', 'high',
       '-g', String(keyint), '-keyint_min', String(keyint), '-sc_threshold', '0', '-flags', '+cgop',
-      '-x264-params', 'open_gop=0:scenecut=0',
+      // ratetol=0.1: seen here, an 8 s chunk's 2 s segments at 0.97–1.04× the target instead
+      // of 0.90–1.10× (x264's default 1.0 lets ABR catch up late); the SPS, so the init, is unchanged.
+      '-x264-params', steadyRate ? 'open_gop=0:scenecut=0:ratetol=0.1' : 'open_gop=0:scenecut=0',
     ],
   },
   h264_nvenc: {
@@ -138,6 +147,8 @@ export type TranscodeCommandInput = Pick<
   | 'encoder'
   | 'storyboard'
   | 'maxFps'
+  | 'watermark'
+  | 'part'
 >;
 
 /** The audio renditions a task produces, in output (and master) order. */
@@ -171,6 +182,30 @@ export function storyboardChain(tile: { width: number; height: number }, storybo
   );
 }
 
+/**
+ * A video chunk's storyboard: its tiles one picture each (`TILE_PATTERN`), numbered on the
+ * version's timeline, for vod.finish to lay out in sheets as the one pass's `tile` does.
+ * Frame g (from the source's start) opens tile floor(g / (interval × fps)); the chunk keeps
+ * the frames that open one, so each tile comes from the chunk that holds its first frame
+ * and is that frame, the one the one pass picks. `n` counts the chunk's output frames
+ * (constant rate: the picture filters end in fps).
+ */
+export function storyboardTileChain(tile: { width: number; height: number }, storyboard: StoryboardSpec, firstFrame: number, fps: number): string {
+  const perTile = storyboard.interval_s * fps;
+  return `select='gt(floor((${firstFrame}+n)/${perTile}),floor((${firstFrame}+n-1)/${perTile}))',scale=${tile.width}:${tile.height},setsar=1`;
+}
+
+/** The number of a chunk's first tile: the first tile that opens at or after its first frame. */
+export function firstTileOfChunk(storyboard: Pick<StoryboardSpec, 'interval_s'>, firstFrame: number, fps: number): number {
+  const perTile = storyboard.interval_s * fps;
+  const at = Math.floor(firstFrame / perTile);
+  // The same arithmetic as the select expression (doubles both), so the numbering agrees with it.
+  return at > Math.floor((firstFrame - 1) / perTile) ? at : at + 1;
+}
+
+/** A chunk's storyboard tiles, in its output directory (chunk-plan.ts stores them for vod.finish). */
+export const TILE_PATTERN = 'tile-%05d.jpg';
+
 /** Per-rung video bitrate arguments (`-b:v:i`, `-maxrate:v:i`, `-bufsize:v:i`) for output video streams 0…n-1. */
 export function rungBitrateArgs(ladder: readonly Pick<Rung, 'video_kbps'>[]): string[] {
   return ladder.flatMap((r, i) => [
@@ -202,6 +237,8 @@ export interface HlsLadderOutput {
   listSize: number;
   /** Segment file name inside each rendition directory (`%05d` is the sequence number). */
   segmentPattern?: string;
+  /** Number of the first segment (a chunk continues the numbering of the chunks before it); default 0. */
+  startNumber?: number;
 }
 
 export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
@@ -221,6 +258,7 @@ export function hlsLadderOutputArgs(out: HlsLadderOutput): string[] {
     '-f', 'hls',
     '-hls_time', String(out.segmentSeconds),
     '-hls_list_size', String(out.listSize),
+    ...(out.startNumber ? ['-start_number', String(out.startNumber)] : []),
     '-hls_playlist_type', 'event',
     '-hls_segment_type', 'fmp4',
     '-hls_flags', 'independent_segments+temp_file',
@@ -254,17 +292,25 @@ function audioChains(audio: readonly AudioRenditionInfo[], endSample: number | n
   return chains;
 }
 
-function videoChains(input: TranscodeCommandInput, builder: EncoderBuilder): string[] {
+/** ffmpeg input index of the watermark image (after the source). */
+const WATERMARK_INPUT = 1;
+
+/**
+ * The video chains: one branch per rung (`[v{i}]`), plus the storyboard's (`[sb]`): sheets
+ * in the one pass, a video chunk's own tiles (`chunk`) in a chunked transcode.
+ */
+function videoChains(input: TranscodeCommandInput, builder: EncoderBuilder, chunk?: Extract<ChunkPart, { kind: 'video' }>): string[] {
   const { probe, ladder, storyboard } = input;
   const tile = storyboardTileSize(probe, storyboard);
-  const splits = ladder.map((_, i) => `[s${i}]`).join('');
+  const fps = outputFrameRate(probe, input.maxFps);
+  const splits = [...ladder.map((_, i) => `[s${i}]`), '[ssb]'];
   // An HDR source is tone-mapped once, at the largest rung's size (a plugin may have reordered the ladder).
   const largest = ladder.reduce<Rung | undefined>((big, r) => (!big || r.width * r.height > big.width * big.height ? r : big), undefined);
   const picture = sourcePictureFilters(probe, { rate: fpsRational(outputFrameRate(probe, input.maxFps)), size: largest });
   return [
-    `[0:v:0]${picture.join(',')},split=${ladder.length + 1}${splits}[ssb]`,
-    ...ladder.map((r: Rung, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,${builder.pixelFilter}[v${i}]`),
-    `[ssb]${storyboardChain(tile, storyboard)}[sb]`,
+    `[0:v:0]${picture.join(',')},split=${splits.length}${splits.join('')}`,
+    ...rungChains(ladder, builder.pixelFilter, input.watermark ?? null, WATERMARK_INPUT),
+    `[ssb]${chunk ? storyboardTileChain(tile, storyboard, chunk.first_frame, fps) : storyboardChain(tile, storyboard)}[sb]`,
   ];
 }
 
@@ -278,15 +324,62 @@ export function decodeCapSeconds(claimedMs: number): number {
   return Math.round((claimed + Math.max(3, claimed * 0.1)) * 1000) / 1000;
 }
 
+/** The video encoder's arguments for every rung: GOP, forced keyframes on segment boundaries, bit rates. */
+function rungEncodeArgs(input: TranscodeCommandInput, fps: number, steadyRate = false): string[] {
+  const { segmentSeconds } = input;
+  const gop: GopSpec = { keyint: keyintFor(fps, segmentSeconds), segmentSeconds };
+  return [
+    ...encoderBuilders[input.encoder].videoArgs(gop, input.preset, steadyRate),
+    ...(input.probe.dynamic_range !== 'SDR' ? SDR_TAGS : []),
+    '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`,
+    ...rungBitrateArgs(input.ladder),
+  ];
+}
+
+/**
+ * The arguments of one video chunk of a chunked transcode (chunk-plan.ts): the source read
+ * from the chunk's keyframe to the next chunk's, every rung encoded exactly as the one pass
+ * does (so the init segments match), no audio and no storyboard, segments numbered on from
+ * the chunks before. Its decode times start at 0; the worker moves them to the chunk's start.
+ */
+export function buildChunkArgs(input: TranscodeCommandInput, part: Extract<ChunkPart, { kind: 'video' }>): string[] {
+  const { probe, ladder, segmentSeconds, outDir } = input;
+  const builder = encoderBuilders[input.encoder];
+  const fps = outputFrameRate(probe, input.maxFps);
+  const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...builder.inputArgs];
+  const end = part.end_s ?? decodeCapSeconds(probe.duration_ms);
+  if (part.start_s > 0) args.push('-ss', String(part.start_s));
+  args.push(part.end_s === null ? '-t' : '-to', String(part.end_s === null ? Math.max(0, end - part.start_s) : end));
+  args.push(...safeInputArgs(input.sourcePath));
+  // The same mark as the one pass: every chunk of every rung carries it.
+  if (input.watermark) args.push(...watermarkInputArgs(input.watermark));
+  args.push('-filter_complex', videoChains(input, builder, part).join(';'));
+  args.push('-map_metadata', '-1', '-map_chapters', '-1', '-an');
+  ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
+  args.push(...rungEncodeArgs(input, fps, true));
+  args.push(
+    ...hlsLadderOutputArgs({ names: ladder.map((r) => r.name), hasAudio: false, segmentSeconds, outDir, listSize: 0, startNumber: part.first_segment }),
+  );
+  // Its storyboard tiles, sharp (vod.finish compresses them again as sheets).
+  args.push(
+    '-map', '[sb]', '-c:v', 'mjpeg', '-q:v', '2', '-fps_mode', 'passthrough',
+    '-f', 'image2', '-start_number', String(firstTileOfChunk(input.storyboard, part.first_frame, fps)), path.join(outDir, TILE_PATTERN),
+  );
+  return args;
+}
+
 /** The complete argument list of the one-pass transcode (progress on stdout). */
 export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
   const { probe, ladder, segmentSeconds, outDir } = input;
-  const video = probe.has_video;
+  // The audio part of a chunked transcode reads no picture: the chunks make the rungs and the storyboard's tiles.
+  const video = probe.has_video && input.part?.kind !== 'audio';
   const audio = audioRenditionsFor(input);
   const builder = encoderBuilders[input.encoder];
-  const fps = video ? outputFrameRate(probe, input.maxFps) : 0;
+  // The audio still ends with the video (audioEndSample), in an audio part too.
+  const fps = probe.has_video ? outputFrameRate(probe, input.maxFps) : 0;
   const args = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', ...(video ? builder.inputArgs : [])];
   args.push('-t', String(decodeCapSeconds(probe.duration_ms)), ...safeInputArgs(input.sourcePath));
+  if (video && input.watermark) args.push(...watermarkInputArgs(input.watermark));
   const chains = [...(video ? videoChains(input, builder) : []), ...audioChains(audio, audioEndSample(probe, fps))];
   args.push('-filter_complex', chains.join(';'));
 
@@ -296,13 +389,7 @@ export function buildTranscodeArgs(input: TranscodeCommandInput): string[] {
     ladder.forEach((_, i) => args.push('-map', `[v${i}]`));
   }
   audio.forEach((_, i) => args.push('-map', `[a${i}]`));
-  if (video) {
-    const gop: GopSpec = { keyint: keyintFor(fps, segmentSeconds), segmentSeconds };
-    args.push(...builder.videoArgs(gop, input.preset));
-    if (probe.dynamic_range !== 'SDR') args.push(...SDR_TAGS);
-    args.push('-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`);
-    args.push(...rungBitrateArgs(ladder));
-  }
+  if (video && ladder.length > 0) args.push(...rungEncodeArgs(input, fps));
   if (audio.length > 0) args.push(...audioRenditionArgs(audio));
   const names = video ? ladder.map((r) => r.name) : [];
   args.push(...hlsLadderOutputArgs({ names, hasAudio: audio.length > 0, audio, segmentSeconds, outDir, listSize: 0 }));

@@ -11,14 +11,17 @@
  * Progress goes to task.progressPort; `{type:'abort'}` on task.controlPort kills ffmpeg.
  */
 import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import { makeAudioPoster } from './audio-poster.js';
 import { FfmpegError, runFfmpeg, type FfmpegProgress } from './ffmpeg.js';
-import { ladderLayout, writeLadderManifests } from './ladder-manifests.js';
+import type { ChunkPart } from './chunk-plan.js';
+import { withDecodeTime } from './fmp4.js';
+import { ladderLayout, measureRendition, writeLadderManifests, type MeasuredRendition } from './ladder-manifests.js';
 import { parseMediaPlaylist, vodPlaylist } from './playlists.js';
 import { makePoster } from './poster.js';
 import { storyboardVtt } from './storyboard.js';
-import { MEDIA_PLAYLIST, audioRenditionsFor, buildTranscodeArgs, storyboardTileSize } from './transcode-command.js';
+import { MEDIA_PLAYLIST, audioRenditionsFor, buildChunkArgs, buildTranscodeArgs, storyboardTileSize } from './transcode-command.js';
 import type {
   TranscodeControlMessage,
   TranscodeProgress,
@@ -57,23 +60,27 @@ async function runLadder(
   task: TranscodeTask,
   encoder: VideoEncoder,
   signal: AbortSignal,
+  chunk?: Extract<ChunkPart, { kind: 'video' }>,
 ): Promise<{ loudness: number | null }> {
   const loudness = loudnessReader();
   let reported = -1;
   const report = (doneMs: number): void => {
-    const out_time_ms = Math.min(task.probe.duration_ms, Math.round(doneMs));
+    const totalMs = chunk ? ((chunk.end_s ?? task.probe.duration_ms / 1000) - chunk.start_s) * 1000 : task.probe.duration_ms;
+    const out_time_ms = Math.min(totalMs, Math.round(doneMs));
     if (out_time_ms <= reported) return;
     reported = out_time_ms;
-    const percent = Math.min(99, Math.round((out_time_ms / Math.max(1, task.probe.duration_ms)) * 1000) / 10);
+    const percent = Math.min(99, Math.round((out_time_ms / Math.max(1, totalMs)) * 1000) / 10);
     task.progressPort?.postMessage({ out_time_ms, percent } satisfies TranscodeProgress);
   };
   // `frame` counts the first rung (out_time also counts the storyboard's timestamps); an
   // audio-only pass has no frames and no storyboard, so its out_time is right.
   const fps = outputFrameRate(task.probe, task.maxFps);
-  const onProgress = (p: FfmpegProgress): void => report(task.probe.has_video ? (p.frame / fps) * 1000 : p.out_time_ms);
+  // The audio part of a chunked transcode encodes no picture.
+  const pictures = task.probe.has_video && task.part?.kind !== 'audio';
+  const onProgress = (p: FfmpegProgress): void => report(pictures ? (p.frame / fps) * 1000 : p.out_time_ms);
   // ffmpeg 5.1 prints no -progress while the storyboard output waits for its first full
   // sheet (up to columns×rows×interval seconds of video), so finished segments count too.
-  const firstRung = task.probe.has_video ? task.ladder[0]?.name : audioRenditionsFor(task)[0]?.name;
+  const firstRung = pictures ? task.ladder[0]?.name : audioRenditionsFor(task)[0]?.name;
   const watcher = setInterval(() => {
     if (!firstRung) return;
     readFile(path.join(task.outDir, firstRung, MEDIA_PLAYLIST), 'utf8').then(
@@ -82,7 +89,8 @@ async function runLadder(
     );
   }, SEGMENT_POLL_MS);
   try {
-    await runFfmpeg(task.ffmpegPath, buildTranscodeArgs({ ...task, encoder }), {
+    const args = chunk ? buildChunkArgs({ ...task, encoder }, chunk) : buildTranscodeArgs({ ...task, encoder });
+    await runFfmpeg(task.ffmpegPath, args, {
       niceness: task.niceness,
       onProgress,
       onStderrLine: loudness.onLine,
@@ -91,7 +99,7 @@ async function runLadder(
   } finally {
     clearInterval(watcher);
   }
-  return { loudness: task.probe.has_audio ? loudness.value() : null };
+  return { loudness: task.probe.has_audio && !chunk ? loudness.value() : null };
 }
 
 /**
@@ -128,22 +136,75 @@ async function sheetsWritten(outDir: string): Promise<number> {
   return (await readdir(outDir)).filter((f) => /^sprite-\d+\.jpg$/.test(f)).length;
 }
 
+/** Measures the named renditions of a finished part (each has its VOD playlist). */
+async function measureAll(outDir: string, names: readonly string[]): Promise<MeasuredRendition[]> {
+  const measured = await Promise.all(names.map((name) => measureRendition(outDir, name)));
+  return measured.map((m, i) => {
+    if (!m) throw new Error(`the part wrote no segment for ${names[i]}`);
+    return m;
+  });
+}
+
+/**
+ * One video chunk of a chunked transcode: every rung from the chunk's keyframe on, then
+ * each segment's decode times moved by the frames before the chunk, so its segments sit on
+ * the version's timeline exactly where the one pass would have put them.
+ */
+async function transcodeChunk(task: TranscodeTask, chunk: Extract<ChunkPart, { kind: 'video' }>, signal: AbortSignal): Promise<TranscodeResult> {
+  const started = Date.now();
+  // No fallback to libx264 here: its init segments would differ from the other chunks'.
+  await runLadder(task, task.encoder, signal, chunk);
+  const fps = outputFrameRate(task.probe, task.maxFps);
+  const names = task.ladder.map((r) => r.name);
+  const rewritten: string[] = [];
+  // Only the last chunk can end in a crumb of a segment (as the one pass's last segment).
+  await Promise.all(names.map((name) => (chunk.end_s === null ? finishPlaylist(task.outDir, name, rewritten) : finishPlaylist(task.outDir, name, []))));
+  let frames = 0;
+  for (const rendition of await measureAll(task.outDir, names)) {
+    const ticksPerFrame = rendition.timescale / fps;
+    const offset = Math.round(chunk.first_frame * ticksPerFrame);
+    for (const seg of rendition.segments) {
+      const file = path.join(task.outDir, rendition.name, seg.uri);
+      await writeFile(file, withDecodeTime(await readFile(file), seg.start + offset));
+    }
+    frames = Math.round(rendition.segments.reduce((sum, s) => sum + s.ticks, 0) / ticksPerFrame);
+  }
+  const renditions = await measureAll(task.outDir, names);
+  const duration_ms = Math.round((frames / fps) * 1000);
+  task.progressPort?.postMessage({ out_time_ms: duration_ms, percent: 100 } satisfies TranscodeProgress);
+  return { encoder: task.encoder, renditions: [], audio: [], loudness: null, duration_ms, chunk: { renditions, frames }, elapsed_ms: Date.now() - started };
+}
+
 /** Transcodes one source into a version directory; see the file comment. */
 export default async function transcode(task: TranscodeTask): Promise<TranscodeResult> {
   const started = Date.now();
+  // Niceness is per thread on Linux and a child inherits its forking thread's: lowering this
+  // worker thread's first makes every ffmpeg it spawns start niced (runFfmpeg's setPriority
+  // on the child came a moment after the fork, so a child could run briefly at full priority).
+  if (task.niceness) {
+    try {
+      setPriority(task.niceness);
+    } catch {
+      // Not permitted: runFfmpeg still renices each child.
+    }
+  }
   const abort = new AbortController();
   const onControl = (msg: TranscodeControlMessage): void => {
     if (msg.type === 'abort') abort.abort();
   };
   task.controlPort?.on('message', onControl);
   try {
+    if (task.part?.kind === 'video') return await transcodeChunk(task, task.part, abort.signal);
+    // The audio part of a chunked transcode is the one pass without its rungs.
+    const audioPart = task.part?.kind === 'audio';
+    const ladderTask = audioPart ? { ...task, ladder: [] } : task;
     let encoder = task.encoder;
     let encoder_fallback: TranscodeResult['encoder_fallback'];
     let loudness: number | null;
     try {
-      ({ loudness } = await runLadder(task, encoder, abort.signal));
+      ({ loudness } = await runLadder(ladderTask, encoder, abort.signal));
     } catch (err) {
-      if (encoder === 'libx264' || !(err instanceof FfmpegError) || err.reason !== 'exit') throw err;
+      if (encoder === 'libx264' || audioPart || !(err instanceof FfmpegError) || err.reason !== 'exit') throw err;
       encoder_fallback = { from: encoder, reason: err.message };
       encoder = 'libx264';
       await emptyDir(task.outDir);
@@ -152,14 +213,18 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
 
     // Our master and MPD replace ffmpeg's master, written from the measured files.
     const hasVideo = task.probe.has_video;
-    const layout = ladderLayout(task);
+    const layout = ladderLayout(ladderTask);
     const rewritten: string[] = [];
     await Promise.all([...layout.video, ...layout.audio].map((r) => finishPlaylist(task.outDir, r.name, rewritten)));
     const measured = await writeLadderManifests(task.outDir, layout);
-    const { duration_ms, audio } = measured;
+    const { audio } = measured;
+    // The audio part: the storyboard covers the video, whose length the probe tells (vod.finish rewrites it from the chunks).
+    const duration_ms = audioPart ? Math.round((Math.round(((task.probe.video_duration_ms ?? task.probe.duration_ms) / 1000) * outputFrameRate(task.probe, task.maxFps)) / outputFrameRate(task.probe, task.maxFps)) * 1000) : measured.duration_ms;
     // An audio-only version lists its audio renditions, without a picture size.
     const renditions = hasVideo
-      ? measured.renditions
+      ? audioPart
+        ? []
+        : measured.renditions
       : audio.map((a) => ({ name: a.name, width: 0, height: 0, bitrate_kbps: a.bitrate_kbps, codecs: a.codecs }));
 
     const posterFile = path.join(task.outDir, 'poster.jpg');
@@ -177,9 +242,11 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       await makeAudioPoster(task.ffmpegPath, task.sourcePath, posterFile, { coverArt: task.probe.cover_art, track, signal: abort.signal });
     }
 
-    const tile = hasVideo ? storyboardTileSize(task.probe, task.storyboard) : { width: 0, height: 0 };
+    // The audio part has no storyboard: vod.finish lays the chunks' tiles out in sheets.
+    const withStoryboard = hasVideo && !audioPart;
+    const tile = withStoryboard ? storyboardTileSize(task.probe, task.storyboard) : { width: 0, height: 0 };
     const storyboard = { ...task.storyboard, tile_width: tile.width, tile_height: tile.height, sheets: await sheetsWritten(task.outDir) };
-    await writeFile(path.join(task.outDir, 'storyboard.vtt'), hasVideo ? storyboardVtt(duration_ms, storyboard) : 'WEBVTT\n');
+    if (!audioPart) await writeFile(path.join(task.outDir, 'storyboard.vtt'), withStoryboard ? storyboardVtt(duration_ms, storyboard) : 'WEBVTT\n');
 
     task.progressPort?.postMessage({ out_time_ms: duration_ms, percent: 100 } satisfies TranscodeProgress);
     return {
@@ -189,8 +256,9 @@ export default async function transcode(task: TranscodeTask): Promise<TranscodeR
       rewritten,
       loudness,
       duration_ms,
+      ...(audioPart ? { chunk: { renditions: await measureAll(task.outDir, layout.audio.map((a) => a.name)), frames: 0 } } : {}),
       ...(encoder_fallback ? { encoder_fallback } : {}),
-      ...(hasVideo
+      ...(withStoryboard
         ? {
             storyboard: {
               sheets: storyboard.sheets,

@@ -62,7 +62,18 @@ export interface ProbeResult {
   dynamic_range: DynamicRange;
   /** Interlaced sources are deinterlaced (bwdif, one frame per field). */
   field_order: FieldOrder;
+  /** The container's own chapter marks (become the video's chapters unless set through the API). */
+  chapters?: SourceChapter[];
 }
+
+/** A chapter mark: where it starts and its title. */
+export interface SourceChapter {
+  start_s: number;
+  title: string;
+}
+
+/** Chapters read from a source at most (a DVD rip may list hundreds of cell marks). */
+export const MAX_SOURCE_CHAPTERS = 200;
 
 /** One rendition to produce, with its exact output size (even numbers, square pixels). */
 export interface Rung {
@@ -100,6 +111,14 @@ export interface TranscodeTask {
   storyboard: StoryboardSpec;
   /** Highest output frame rate (config `transcode.max_fps`); default 60. */
   maxFps?: number;
+  /** The mark burned into every rung (core/media/watermark.ts); absent or null: none. */
+  watermark?: import('./watermark.js').WatermarkSpec | null;
+  /**
+   * One part of a chunked transcode (chunk-plan.ts): a video chunk (rungs only, decode times
+   * moved to its start) or the audio part (audio, loudness, poster; the chunks write the storyboard's tiles); absent for
+   * the one-pass ladder.
+   */
+  part?: import('./chunk-plan.js').ChunkPart;
   /** Niceness of the ladder's ffmpeg (live packagers run at 0 and come first). */
   niceness?: number;
   /** Receives `TranscodeProgress` messages while ffmpeg runs. */
@@ -185,6 +204,8 @@ export interface TranscodeResult {
    * joined to the one before): instant publish may hold an older copy, so publish them again.
    */
   rewritten?: string[];
+  /** A part of a chunked transcode: its renditions measured (decode times final) and its output frames. */
+  chunk?: { renditions: import('./ladder-manifests.js').MeasuredRendition[]; frames: number };
 }
 
 /*
@@ -202,3 +223,26 @@ export interface TranscodeResult {
  *   storyboard.vtt             cues "sprite-K.jpg#xywh=x,y,w,h"
  *   manifest.json              media_manifest.json (API.md)
  */
+
+/** media_manifest.json (API.md): written by VOD processing and by the archive of a recorded live. */
+export interface MediaManifest {
+  version: number;
+  hls_url: string;
+  dash_url: string | null;
+  poster_url: string;
+  thumbnail_vtt_url: string;
+  duration_ms: number;
+  ladder: TranscodeResult['renditions'];
+  /** Every audio rendition (language, label, channels, default), in master order; absent on archived lives. */
+  audio?: TranscodeResult['audio'];
+  /** Integrated LUFS of the default audio track; null without audio. */
+  loudness: number | null;
+  encoder: VideoEncoder;
+  /** The source's dynamic range (VOD versions); the ladder is BT.709 SDR whatever it is. */
+  source_dynamic_range?: DynamicRange;
+  /** Master revisions (core/captions): the video's caption tracks, with their WebVTT files. */
+  captions?: { id: string; language: string; label: string; kind: string; auto: boolean; url: string | null }[];
+  /** Master revisions: the video's chapters and its WebVTT chapters track. */
+  chapters?: { start_s: number; title: string }[];
+  chapters_vtt_url?: string | null;
+}

@@ -18,6 +18,41 @@ import { codingPreference, type ContentCoding } from './compression.js';
 import { derivedEtag } from './conditional.js';
 import type { CachedRepresentation } from './origin.js';
 
+/** What a prepared answer depends on in a request. */
+export interface HotRequestHeaders {
+  acceptEncoding: string | undefined;
+  ifNoneMatch: string | undefined;
+  /** Range or If-Range present: the full path answers. */
+  ranged: boolean;
+}
+
+/**
+ * Reads the request headers a prepared answer needs straight from `rawHeaders`, in one pass:
+ * `req.headers` would first build an object of every header, each name lowercased.
+ * Repeated headers are joined with ", " as Node joins them.
+ */
+export function hotRequestHeaders(raw: readonly string[]): HotRequestHeaders {
+  const out: HotRequestHeaders = { acceptEncoding: undefined, ifNoneMatch: undefined, ranged: false };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    switch (name.length) {
+      case 5:
+        if (name.toLowerCase() === 'range') out.ranged = true;
+        break;
+      case 8:
+        if (name.toLowerCase() === 'if-range') out.ranged = true;
+        break;
+      case 13:
+        if (name.toLowerCase() === 'if-none-match') out.ifNoneMatch = out.ifNoneMatch === undefined ? raw[i + 1] : `${out.ifNoneMatch}, ${raw[i + 1]}`;
+        break;
+      case 15:
+        if (name.toLowerCase() === 'accept-encoding') out.acceptEncoding = out.acceptEncoding === undefined ? raw[i + 1] : `${out.acceptEncoding}, ${raw[i + 1]}`;
+        break;
+    }
+  }
+  return out;
+}
+
 /** Flat `[name, value, name, value, …]`, as `res.writeHead` takes it. */
 export type HeaderList = readonly (string | number)[];
 
@@ -25,6 +60,13 @@ export type HeaderList = readonly (string | number)[];
 export interface PreparedVariant {
   etag: string;
   body: Buffer;
+  /**
+   * A small body as a latin1 string (byte for byte the same), or undefined. Node writes a
+   * string body in one piece with the header block (`_send` joins them), where a Buffer body
+   * goes out as a second chunk through the stream's queue: for a playlist that second chunk
+   * costs about as much as the nine headers the origin sends beyond a bare server's two.
+   */
+  text: string | undefined;
   /** Headers of the 200 (HEAD too), Content-Length included. */
   headers: HeaderList;
   /** Headers of the 304 to a matching If-None-Match. */
@@ -36,6 +78,9 @@ interface PreparedAnswer {
   validUntil: number;
   variants: Partial<Record<ContentCoding | 'identity', PreparedVariant>>;
 }
+
+/** Bodies up to this size are also kept as strings (see PreparedVariant.text): playlists, not segments; bounded so 20 000 hot URLs cannot double much memory. */
+const MAX_TEXT_BYTES = 16 * 1024;
 
 /** Distinct Accept-Encoding values remembered (browsers send one of a handful). */
 const MAX_ENCODING_HEADERS = 256;
@@ -103,6 +148,6 @@ export class HotAnswers {
     const headers = [...common];
     if (coding) headers.push('Content-Encoding', coding);
     headers.push('Content-Length', body.length);
-    return { etag, body, headers, notModified: common };
+    return { etag, body, text: body.length <= MAX_TEXT_BYTES ? body.toString('latin1') : undefined, headers, notModified: common };
   }
 }

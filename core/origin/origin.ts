@@ -152,6 +152,15 @@ export class Origin {
     return answer;
   }
 
+  /**
+   * The text of a small mutable object (a live playlist) through the cache, without serving
+   * it: what a blocking reload reads to decide whether it can answer yet.
+   */
+  async peekText(key: string): Promise<string | undefined> {
+    const entry = await this.entry(key, true);
+    return entry?.kind === 'buffered' ? entry.identity.toString('utf8') : undefined;
+  }
+
   /** Drops an object from memory (e.g. after it was deleted or replaced). */
   forget(key: string): void {
     this.cache?.delete(key);

@@ -18,8 +18,10 @@
  */
 import type { VideoView } from '../catalog/videos.js';
 import type { ErrorCode, VideoError } from '../errors.js';
+import type { IngestProtocol } from '../live/ingest.js';
 import type { ProbeResult, Rung } from '../media/types.js';
 import type { Visibility } from '../storage/metadata-db.js';
+import type { TranscriptSegment } from '../transcription/transcriber.js';
 
 export const HOOKS = {
   /** A tus upload is being created; no byte is stored yet. Refusing answers 422 E_MODERATION_REJECTED. */
@@ -28,10 +30,20 @@ export const HOOKS = {
   'filter:video.inspected': { kind: 'filter', onError: 'reject', rejectAs: 'E_MODERATION_REJECTED' },
   /** The rendition ladder about to be encoded. */
   'filter:transcode.ladder': { kind: 'filter', onError: 'skip', rejectAs: 'E_MODERATION_REJECTED' },
+  /**
+   * The priority (a number, higher first) a new processing job gets (core/jobs/priority.ts);
+   * return another integer to change it, e.g. from the creator's audience.
+   */
+  'filter:job.priority': { kind: 'filter', onError: 'skip', rejectAs: 'E_INTERNAL' },
   /** A publisher with a valid stream key is about to go on air; refusing drops it. */
   'filter:live.publish': { kind: 'filter', onError: 'reject', rejectAs: 'E_FORBIDDEN' },
   /** A media request passed the visibility and token checks; refusing answers 403 E_FORBIDDEN. */
   'filter:playback.authorize': { kind: 'filter', onError: 'reject', rejectAs: 'E_FORBIDDEN' },
+  /**
+   * Automatic captions are about to be made (value: `{video_id, language, audio_path, segments: null}`):
+   * a handler that sets `segments` replaces the configured engine (it never runs then).
+   */
+  'filter:captions.transcribe': { kind: 'filter', onError: 'skip', rejectAs: 'E_BAD_REQUEST' },
   /** A version was published and plays (value: the video as GET /v1/videos/:id shows it). */
   'action:video.ready': { kind: 'action' },
   /** Processing failed for good (no retry follows). */
@@ -120,13 +132,37 @@ export interface MediaChangedValue {
   replaced_served_until?: string;
 }
 
+/** `filter:job.priority` context: the job being queued. */
+export interface JobPriorityContext {
+  job_type: string;
+  video_id: string;
+  version: number;
+  /** The class asked for when the video was created: `low`, `normal` or `high`. */
+  priority_class: string;
+  /** The source's size in bytes (null when not known). */
+  source_bytes: number | null;
+}
+
+/** `filter:captions.transcribe` value. */
+export interface CaptionsTranscribeValue {
+  video_id: string;
+  /** BCP 47 language asked for. */
+  language: string;
+  /** The video's audio as 16 kHz mono 16-bit WAV. */
+  audio_path: string;
+  /** Set by a plugin that transcribed the audio itself: milliseconds and text per segment. */
+  segments: TranscriptSegment[] | null;
+}
+
 /** Value and context of every hook. */
 export interface HookSignatures {
   'filter:upload.accept': { value: UploadAcceptValue; context: { principal: HookPrincipal } };
   'filter:video.inspected': { value: { video: VideoView; probe: HookProbe }; context: { video_id: string; version: number } };
   'filter:transcode.ladder': { value: Rung[]; context: { video_id: string; version: number; probe: HookProbe } };
-  'filter:live.publish': { value: LiveHookValue; context: { address: string | null } };
+  'filter:job.priority': { value: number; context: JobPriorityContext };
+  'filter:live.publish': { value: LiveHookValue; context: { address: string | null; protocol: IngestProtocol } };
   'filter:playback.authorize': { value: PlaybackAuthorizeValue; context: { method: string } };
+  'filter:captions.transcribe': { value: CaptionsTranscribeValue; context: { video_id: string; version: number } };
   'action:video.ready': { value: VideoView; context: { video_id: string; version: number } };
   'action:video.failed': { value: VideoView; context: { video_id: string; version: number; error: VideoError } };
   'action:video.media_changed': { value: MediaChangedValue; context: { video_id: string } };

@@ -5,7 +5,8 @@
  *
  * Times are integer milliseconds since the epoch; JSON columns are TEXT.
  */
-import type { Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { LiveUpdateTransport } from '../origin/live-updates.js';
 
 export type Visibility = 'public' | 'unlisted' | 'private';
 export type VideoStatus = 'awaiting_upload' | 'uploading' | 'processing' | 'ready' | 'failed';
@@ -33,6 +34,39 @@ export interface VideosTable {
   created_at: number;
   updated_at: number;
   ready_at: number | null;
+  /** The priority class asked for at creation (`low`, `normal`, `high`): every job of the video starts from it. */
+  priority: Generated<string>;
+  /** JSON `[{start_s, title}]` (null: none set; the source's own chapters fill it). */
+  chapters?: string | null;
+  /** JSON: the caption and chapter files published for the served version (core/captions). */
+  text_tracks?: string | null;
+  /** A clip: the video it was cut from (null otherwise; kept when that video is deleted). */
+  clip_of: string | null;
+  /** A clip: the range of `clip_of` it holds, ms. */
+  clip_start_ms: number | null;
+  clip_end_ms: number | null;
+  /** JSON `{version, file}`: a chosen poster under that version's media prefix (null: the automatic one). */
+  poster: string | null;
+  /** JSON: this video's watermark override (null: `transcode.watermark` as configured). */
+  watermark: string | null;
+}
+
+/** Who made a caption track. */
+export type CaptionKind = 'subtitles' | 'captions';
+
+/** One caption track of a video (the text is WebVTT, SRT already converted). */
+export interface CaptionsTable {
+  id: string;
+  video_id: string;
+  /** BCP 47 tag, canonical ("en", "pt-BR"). */
+  language: string;
+  label: string;
+  kind: CaptionKind;
+  /** 1 when made by automatic transcription. */
+  auto: number;
+  vtt: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface VersionsTable {
@@ -96,11 +130,46 @@ export interface JobsTable {
   finished_at: number | null;
   /** The only node that may claim the job (its `core/jobs/node-id.ts` id); null: any node. */
   node_id: string | null;
+  /** Higher is claimed first; a waiting job gains one point per `jobs.priority.ageing_s` (core/jobs/priority.ts). */
+  priority: Generated<number>;
+  /** Only a worker or runner that proved this encoder (e.g. `h264_nvenc`) claims the job; null: any. */
+  wants_encoder: string | null;
+  /** The group this job belongs to (e.g. the chunks of one version), or null. */
+  group_key: string | null;
+  /** Not claimed while a job of this group has not succeeded (a finish job after its chunks); null: no wait. */
+  waits_for: string | null;
+}
+
+export interface RunnerRegistrationTokensTable {
+  id: string;
+  token_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** `active` claims jobs; `draining` finishes its job and claims no more; `revoked` is refused. */
+export type RunnerState = 'active' | 'draining' | 'revoked';
+
+export interface RunnersTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  registration_token_id: string;
+  /** JSON array of the encoders whose trial encode worked on the runner. */
+  encoders: string;
+  state: RunnerState;
+  created_at: number;
+  last_seen_at: number;
+  revoked_at: number | null;
 }
 
 export interface UploadSessionsTable {
-  /** The tus upload id. */
+  /** The upload's id (tus's, or ours for a multipart upload). */
   id: string;
+  /** How the bytes arrive: through tus, or straight into storage in parts. */
+  kind: ColumnType<'tus' | 'multipart', 'tus' | 'multipart' | undefined, never>;
+  /** A multipart upload's id in the object store (S3 UploadId, or the fs store's own). */
+  storage_upload_id: string | null;
   video_id: string;
   version: number;
   size: number | null;
@@ -211,6 +280,10 @@ export interface LivesTable {
   vod_video_id: string | null;
   /** Why archiving failed, when it did. */
   error_message: string | null;
+  /** JSON [{id, url}]: restream targets (core/live/restream-targets.ts); the URLs hold secrets. */
+  restream_targets: string | null;
+  /** JSON [{id, state, reason?, attempts, since}]: written by the media process while on air. */
+  restream_status: string | null;
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
@@ -254,6 +327,9 @@ export interface Database {
   leases: LeasesTable;
   upload_starts: UploadStartsTable;
   playback_daily: PlaybackDailyTable;
+  runner_registration_tokens: RunnerRegistrationTokensTable;
+  runners: RunnersTable;
+  captions: CaptionsTable;
 }
 
 /** The lease the request writing upload `uploadId` holds. */
@@ -269,6 +345,8 @@ export type RenditionRow = Selectable<RenditionsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type UploadSessionRow = Selectable<UploadSessionsTable>;
 export type LiveRow = Selectable<LivesTable>;
+export type RunnerRow = Selectable<RunnersTable>;
+export type CaptionRow = Selectable<CaptionsTable>;
 
 /** A full-text search over videos (API.md `GET /v1/search`), run by the dialect's own index. */
 export interface VideoSearchQuery {
@@ -299,6 +377,12 @@ export interface VideoSearchPage {
   snapshot: number;
 }
 
+/** Priority ordering and capabilities of one claim (see `MetadataDb.claimJob`). */
+export interface ClaimOrder {
+  ageingMs?: number | undefined;
+  encoders?: readonly string[] | undefined;
+}
+
 export interface MetadataDb {
   /** Dialect name, for logs and dialect-specific paths. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -312,8 +396,13 @@ export interface MetadataDb {
    * taken in `run_after`, then `id`, order; `types` limits the job types (empty: none).
    * A job that names a node (`node_id`) is only taken when `node` is that node; jobs
    * without one are taken by any claimer.
+   * With `order.ageingMs`, due jobs go by `priority + waited / ageingMs` (highest first)
+   * instead; with `order.encoders`, a job that wants an encoder (`wants_encoder`) is only
+   * taken when that list has it (without the list: only jobs wanting none).
+   * A job with `waits_for` is taken only once every job whose `group_key` is that value has
+   * succeeded.
    */
-  claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string): Promise<JobRow | undefined>;
+  claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string, order?: ClaimOrder): Promise<JobRow | undefined>;
 
   /**
    * Ranked full-text search (SQLite: FTS5, storage-adapters/metadata/sqlite-search.ts).
@@ -323,6 +412,14 @@ export interface MetadataDb {
    * continues exactly on the next.
    */
   searchVideos?(q: VideoSearchQuery): Promise<VideoSearchPage>;
+
+  /**
+   * Change notifications between the nodes sharing this database (live playlists,
+   * core/origin/live-updates.ts): what one node `send`s, every process that opened the
+   * channel with `listen` hears as `onKey`, on any node. Optional: a SQLite database is one
+   * node's, whose processes hear each other over the cluster's IPC.
+   */
+  openUpdateChannel?(onKey: (key: string) => void, opts: { listen: boolean }): Promise<LiveUpdateTransport>;
 
   /**
    * Takes the lease `name` for `owner` until `now + ttlMs`, or renews it: true when `owner`

@@ -400,6 +400,140 @@ const jobNode: Migration = {
   },
 };
 
+/** Direct-to-storage (multipart) uploads share the sessions table with tus. */
+const multipartUploads: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('upload_sessions').addColumn('kind', 'text', (c) => c.notNull().defaultTo('tus')).execute();
+    await db.schema.alterTable('upload_sessions').addColumn('storage_upload_id', 'text').execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('upload_sessions').dropColumn('storage_upload_id').execute();
+    await db.schema.alterTable('upload_sessions').dropColumn('kind').execute();
+  },
+};
+
+/**
+ * Remote runners and job priorities: `runner_registration_tokens` (admin-made, reusable
+ * until revoked), `runners` (one per registered machine, its own hashed token, the encoders
+ * it proved, drain/revoke state), and on `jobs` a `priority` (higher first, aged while
+ * waiting) and `wants_encoder` (only a worker or runner that has it claims the job);
+ * `videos.priority` keeps the class asked for at creation for every job of the video.
+ */
+const runnersPriorities: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema
+      .createTable('runner_registration_tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema
+      .createTable('runners')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('registration_token_id', 'text', (c) => c.notNull())
+      .addColumn('encoders', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('state', 'text', (c) => c.notNull().defaultTo('active'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema.alterTable('jobs').addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('jobs').addColumn('wants_encoder', 'text').execute();
+    await db.schema.alterTable('videos').addColumn('priority', 'text', (c) => c.notNull().defaultTo('normal')).execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('videos').dropColumn('priority').execute();
+    await db.schema.alterTable('jobs').dropColumn('wants_encoder').execute();
+    await db.schema.alterTable('jobs').dropColumn('priority').execute();
+    await db.schema.dropTable('runners').execute();
+    await db.schema.dropTable('runner_registration_tokens').execute();
+  },
+};
+
+/** Restream targets of a live (their URLs hold keys of other platforms) and their reported state. */
+const liveIngest: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('lives').addColumn('restream_targets', 'text').execute();
+    await db.schema.alterTable('lives').addColumn('restream_status', 'text').execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('lives').dropColumn('restream_status').execute();
+    await db.schema.alterTable('lives').dropColumn('restream_targets').execute();
+  },
+};
+
+/**
+ * Caption tracks (`captions`: the WebVTT text itself, small enough for a row), a video's
+ * chapters (`videos.chapters`, JSON) and what of both is published for the served version
+ * (`videos.text_tracks`, JSON; core/captions/text-track-publisher.ts).
+ */
+const captionsChapters: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema
+      .createTable('captions')
+      .addColumn('id', 'text', (col) => col.primaryKey())
+      .addColumn('video_id', 'text', (col) => col.notNull().references('videos.id').onDelete('cascade'))
+      .addColumn('language', 'text', (col) => col.notNull())
+      .addColumn('label', 'text', (col) => col.notNull())
+      .addColumn('kind', 'text', (col) => col.notNull())
+      .addColumn('auto', 'integer', (col) => col.notNull().defaultTo(0))
+      .addColumn('vtt', 'text', (col) => col.notNull())
+      .addColumn('created_at', 'bigint', (col) => col.notNull())
+      .addColumn('updated_at', 'bigint', (col) => col.notNull())
+      .execute();
+    await db.schema.createIndex('captions_video_idx').on('captions').columns(['video_id', 'created_at']).execute();
+    await db.schema.alterTable('videos').addColumn('chapters', 'text').execute();
+    await db.schema.alterTable('videos').addColumn('text_tracks', 'text').execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('videos').dropColumn('text_tracks').execute();
+    await db.schema.alterTable('videos').dropColumn('chapters').execute();
+    await db.schema.dropIndex('captions_video_idx').execute();
+    await db.schema.dropTable('captions').execute();
+  },
+};
+
+/**
+ * Clips and chosen posters: a clip names the video and range it was cut from; a video may
+ * carry a chosen poster (JSON `{version, file}`: a file under that version's prefix) and a
+ * watermark override (JSON, see core/media/watermark.ts).
+ */
+const clipsPosters: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('videos').addColumn('clip_of', 'text').execute();
+    await db.schema.alterTable('videos').addColumn('clip_start_ms', 'bigint').execute();
+    await db.schema.alterTable('videos').addColumn('clip_end_ms', 'bigint').execute();
+    await db.schema.alterTable('videos').addColumn('poster', 'text').execute();
+    await db.schema.alterTable('videos').addColumn('watermark', 'text').execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    for (const column of ['watermark', 'poster', 'clip_end_ms', 'clip_start_ms', 'clip_of']) {
+      await db.schema.alterTable('videos').dropColumn(column).execute();
+    }
+  },
+};
+
+/**
+ * Jobs that wait for others (chunked transcoding: the finish job runs once every chunk job
+ * of its group has succeeded). `group_key` names the group a job belongs to; a job with
+ * `waits_for` is not claimed while a job of that group has not succeeded.
+ */
+const jobGroups: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('jobs').addColumn('group_key', 'text').execute();
+    await db.schema.alterTable('jobs').addColumn('waits_for', 'text').execute();
+    await db.schema.createIndex('jobs_group_key_idx').on('jobs').column('group_key').execute();
+  },
+  async down(db: Kysely<any>): Promise<void> {
+    await db.schema.dropIndex('jobs_group_key_idx').execute();
+    await db.schema.alterTable('jobs').dropColumn('waits_for').execute();
+    await db.schema.alterTable('jobs').dropColumn('group_key').execute();
+  },
+};
+
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_playback_events': playbackEvents,
@@ -410,6 +544,12 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0007_upload_holes_and_telemetry_retention': uploadHolesAndTelemetryRetention,
   '0008_version_lifecycle': versionLifecycle,
   '0009_job_node': jobNode,
+  '0010_live_ingest': liveIngest,
+  '0011_captions_chapters': captionsChapters,
+  '0012_clips_posters': clipsPosters,
+  '0013_runners_priorities': runnersPriorities,
+  '0015_multipart_uploads': multipartUploads,
+  '0016_job_groups': jobGroups,
 };
 
 export interface MigrateOptions {

@@ -44,6 +44,44 @@ export interface IncompleteUpload {
   initiatedMs: number;
 }
 
+/** One stored part of a multipart upload. */
+export interface StoredPart {
+  /** 1-based, as S3 numbers parts. */
+  number: number;
+  /** The part's ETag as the client got it from its PUT (quoted, as S3 sends it). */
+  etag: string;
+  size: number;
+}
+
+/**
+ * Direct-to-storage multipart uploads (S3's CreateMultipartUpload / UploadPart /
+ * CompleteMultipartUpload, and the same flow on the other stores): a client PUTs the parts of
+ * one object straight to the storage, then the node completes the object from the parts'
+ * ETags. The object appears under its key only when completed.
+ */
+export interface MultipartUploads {
+  /** Starts a multipart upload of `key`; returns the store's upload id. */
+  create(key: string, contentType: string): Promise<string>;
+  /**
+   * A time-limited URL the client PUTs part `partNumber` to, straight to the storage
+   * (S3's presigned UploadPart). Undefined for a store clients cannot reach: then the node
+   * serves a signed part URL of its own and writes the part with `putPart`.
+   */
+  presignPart?(key: string, uploadId: string, partNumber: number, ttlS: number): Promise<string>;
+  /** Stores part `partNumber` from `body` (the node-served path); returns its ETag and size. */
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable): Promise<StoredPart>;
+  /** The parts stored so far, by number (resume). E_NOT_FOUND when the upload is gone. */
+  listParts(key: string, uploadId: string): Promise<StoredPart[]>;
+  /**
+   * Assembles the object from `parts` (ascending numbers, every ETag as stored): an unknown
+   * part or a wrong ETag is E_BAD_REQUEST and leaves the upload as it was. Repeatable: a
+   * completed upload whose object is in place answers with the object.
+   */
+  complete(key: string, uploadId: string, parts: readonly { number: number; etag: string }[]): Promise<ObjectInfo>;
+  /** Drops the upload and its parts; missing is not an error. */
+  abort(key: string, uploadId: string): Promise<void>;
+}
+
 export interface ObjectStore {
   /** Adapter name, for logs and /readyz. */
   readonly name: string;
@@ -89,6 +127,13 @@ export interface ObjectStore {
    */
   presign?(key: string, ttlS: number): Promise<string>;
 
+  /**
+   * A time-limited URL a client can PUT the object's bytes to directly (remote runners'
+   * outputs, direct uploads), so no byte passes through a node; only adapters whose objects
+   * are reachable over HTTP offer it (core/storage/object-urls.ts signs node URLs otherwise).
+   */
+  presignPut?(key: string, ttlS: number): Promise<string>;
+
   /** Multipart uploads under `prefix` that were started and never completed (fsck). */
   listIncompleteUploads?(prefix: string): Promise<IncompleteUpload[]>;
 
@@ -106,6 +151,9 @@ export interface ObjectStore {
    * stops a download that hangs (the transfer is torn down, the promise rejects).
    */
   download(key: string, localPath: string, opts?: { signal?: AbortSignal | undefined }): Promise<void>;
+
+  /** Direct-to-storage multipart uploads into this store. */
+  readonly multipart: MultipartUploads;
 
   /** The @tus/server data store that writes uploads under `tus/` in this same storage. */
   tusDataStore(opts: { expirationPeriodInMilliseconds: number }): DataStore;
@@ -137,6 +185,8 @@ export const objectKeys = {
   source: (videoId: string, version: number) => `sources/${videoId}/v${version}/source`,
   sourcePrefix: (videoId: string) => `sources/${videoId}/`,
   staging: (videoId: string, version: number) => `staging/${videoId}/v${version}/`,
+  /** Inside a version's staging: what one remote runner's attempt uploads (a stale runner never writes into another attempt's). */
+  stagingAttempt: (videoId: string, version: number, jobId: number, attempt: number) => `staging/${videoId}/v${version}/runner-j${jobId}-a${attempt}/`,
   media: (videoId: string, version: number) => `media/${videoId}/v${version}/`,
   mediaPrefix: (videoId: string) => `media/${videoId}/`,
   stagingPrefix: (videoId: string) => `staging/${videoId}/`,

@@ -19,6 +19,7 @@ import type { Middleware } from 'koa';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { OriginCounters } from '../origin/metrics.js';
+import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'framecast_' });
@@ -43,13 +44,14 @@ const httpRequests = new Counter({
     flushInstantCounts();
   },
 });
-const httpDuration = new Histogram({
-  name: 'framecast_http_request_duration_seconds',
-  help: 'Time to answer an HTTP request, by method and route pattern',
-  labelNames: ['method', 'route'] as const,
-  buckets: LATENCY_BUCKETS,
-  registers: [registry],
-});
+// Observed on every request, the media fast path's included: see fast-histogram.ts.
+const httpDuration = new FastHistogram(
+  'framecast_http_request_duration_seconds',
+  'Time to answer an HTTP request, by method and route pattern',
+  ['method', 'route'],
+  LATENCY_BUCKETS,
+  registry,
+);
 const uploadBytes = new Counter({
   name: 'framecast_upload_bytes_total',
   help: 'Upload bytes accepted by tus (bodies of successful PATCH and creation-with-upload requests)',
@@ -171,9 +173,9 @@ export function countDroppedConnection(): void {
 
 type HttpLabels = { method: string; route: string; status: string };
 /** Per method, status and route: the labels, reused, and the requests not yet added to httpRequests. */
-interface InstantTally {
+export interface InstantTally {
   request: HttpLabels;
-  duration: { method: string; route: string };
+  duration: HistogramSeries;
   pending: number;
 }
 const instantLabels = new Map<string, InstantTally>();
@@ -188,21 +190,27 @@ function flushInstantCounts(): void {
 }
 
 /**
- * Counts a request answered synchronously, inside its handler (the media fast path's
- * prepared answers): no 'finish' listener, and label objects reused per method and status,
- * since at tens of thousands of requests a second the bookkeeping would cost more than the
- * answer. The request counter is a plain number added to prom-client when /metrics is read
- * (prom-client's inc hashes and validates labels on every call). `startedMs` is performance.now() when the handler began.
+ * The tally of requests answered synchronously, inside their handler (the media fast path's
+ * prepared answers), for one method, route and status: the caller keeps it and counts with
+ * countInstantAnswer. No 'finish' listener, no label object or key built per request, since
+ * at tens of thousands of requests a second the bookkeeping would cost more than the answer.
+ * The request counter is a plain number added to prom-client when /metrics is read
+ * (prom-client's inc hashes and validates labels on every call).
  */
-export function observeInstantAnswer(method: string, route: string, status: number, startedMs: number): void {
+export function instantAnswerTally(method: string, route: string, status: number): InstantTally {
   const key = `${method} ${status} ${route}`;
-  let labels = instantLabels.get(key);
-  if (labels === undefined) {
-    labels = { request: { method, route, status: String(status) }, duration: { method, route }, pending: 0 };
-    instantLabels.set(key, labels);
+  let tally = instantLabels.get(key);
+  if (tally === undefined) {
+    tally = { request: { method, route, status: String(status) }, duration: httpDuration.series({ method, route }), pending: 0 };
+    instantLabels.set(key, tally);
   }
-  labels.pending++;
-  httpDuration.observe(labels.duration, (performance.now() - startedMs) / 1000);
+  return tally;
+}
+
+/** Counts one instant answer; `startedMs` is performance.now() when the handler began. */
+export function countInstantAnswer(tally: InstantTally, startedMs: number): void {
+  tally.pending++;
+  tally.duration.observe((performance.now() - startedMs) / 1000);
 }
 
 /** Koa middleware (first in the chain): counts requests by the router's matched pattern. */
@@ -258,6 +266,19 @@ export const jobMetrics = {
  * Live figures, set by the live packagers (live/): how many lives are on air in this process
  * and each one's speed. Call `liveMetrics.ended(id)` when a live ends so its series goes.
  */
+const RESTREAM_STATES = ['idle', 'connecting', 'live', 'failed'] as const;
+const liveRestreamState = new Gauge({
+  name: 'framecast_live_restream_target_state',
+  help: 'Restream targets of lives on this node: 1 for the state each target is in, 0 for the others',
+  labelNames: ['live_id', 'target', 'state'],
+  registers: [registry],
+});
+const liveRestreamFailures = new Counter({
+  name: 'framecast_live_restream_failures_total',
+  help: 'Restream attempts that failed (each one is retried with backoff while the live is on air)',
+  registers: [registry],
+});
+
 export const liveMetrics = {
   onAir(count: number): void {
     liveStreams.set(count);
@@ -267,6 +288,16 @@ export const liveMetrics = {
   },
   ended(liveId: string): void {
     liveSpeed.remove({ live_id: liveId });
+  },
+  /** A restream target's state; undefined removes its series (the target or the live is gone). */
+  restreamState(liveId: string, target: string, state: (typeof RESTREAM_STATES)[number] | undefined): void {
+    for (const s of RESTREAM_STATES) {
+      if (state === undefined) liveRestreamState.remove({ live_id: liveId, target, state: s });
+      else liveRestreamState.set({ live_id: liveId, target, state: s }, s === state ? 1 : 0);
+    }
+  },
+  restreamFailed(): void {
+    liveRestreamFailures.inc();
   },
 };
 

@@ -17,6 +17,7 @@ import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import { AppError } from '../errors.js';
 import { ownerIsGone, processOwnerName } from '../jobs/predecessor.js';
 import { uploadLeaseName, type MetadataDb } from '../storage/metadata-db.js';
+import { UploadSessions } from './upload-sessions.js';
 
 export interface DbLockerOptions {
   /** A lease not renewed for this long is free again (its holder died). Default 30 s. */
@@ -54,14 +55,9 @@ export class DbLocker implements Locker {
 
   /** Marks an upload active now (bytes arrived): it expires `idleExpiryMs` from now if nothing else arrives. */
   async touch(uploadId: string): Promise<void> {
-    const now = this.now();
-    await this.db.db
-      .updateTable('upload_sessions')
-      .set({ last_activity_at: now, expires_at: now + this.idleExpiryMs })
-      .where('id', '=', uploadId)
-      .where('completed_at', 'is', null)
-      .execute();
+    await new UploadSessions(this.db.db).touch(uploadId, this.idleExpiryMs / 1000, this.now());
   }
+
 }
 
 class DbLock implements Lock {

@@ -5,15 +5,23 @@
  * choice, for databases with row locks (PostgreSQL); SQLite needs none because its
  * statement holds the database-wide write lock from the start. A job pinned to a node
  * (`node_id`) is only chosen for that node's claimer.
+ *
+ * Priority: with `order.ageingMs` the next job is the one with the highest
+ * `priority + (now - created_at) / ageingMs`. Ordering by `priority * ageingMs - created_at`
+ * is the same order (now is one constant for every row) in integer arithmetic both
+ * dialects share. A job wanting an encoder is chosen only for a claimer that has it.
+ * A job waiting for a group (`waits_for`) is chosen once no job of that group is unfinished.
  */
-import type { Kysely } from 'kysely';
-import type { Database, JobRow } from '../../core/storage/metadata-db.js';
+import { sql, type Kysely } from 'kysely';
+import type { ClaimOrder, Database, JobRow } from '../../core/storage/metadata-db.js';
 
 export function claimNextJob(
   db: Kysely<Database>,
-  args: { owner: string; leaseMs: number; now: number; types: readonly string[] | undefined; node: string | undefined; lockRow: boolean },
+  args: { owner: string; leaseMs: number; now: number; types: readonly string[] | undefined; node: string | undefined; lockRow: boolean; order?: ClaimOrder | undefined },
 ): Promise<JobRow | undefined> {
   const { owner, leaseMs, now, types, node } = args;
+  const ageingMs = args.order?.ageingMs;
+  const encoders = args.order?.encoders ?? [];
   const next = db
     .selectFrom('jobs')
     .select('id')
@@ -25,6 +33,22 @@ export function claimNextJob(
     )
     .$if(types !== undefined, (qb) => qb.where('type', 'in', types ?? []))
     .where((eb) => (node === undefined ? eb('node_id', 'is', null) : eb.or([eb('node_id', 'is', null), eb('node_id', '=', node)])))
+    .where((eb) => (encoders.length === 0 ? eb('wants_encoder', 'is', null) : eb.or([eb('wants_encoder', 'is', null), eb('wants_encoder', 'in', encoders)])))
+    .where((eb) =>
+      eb.or([
+        eb('waits_for', 'is', null),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('jobs as dep')
+              .select('dep.id')
+              .whereRef('dep.group_key', '=', 'jobs.waits_for')
+              .where('dep.status', '<>', 'succeeded'),
+          ),
+        ),
+      ]),
+    )
+    .$if(ageingMs !== undefined, (qb) => qb.orderBy(sql`priority * ${Math.max(1, Math.round(ageingMs ?? 1))} - created_at`, 'desc'))
     .orderBy('run_after')
     .orderBy('id')
     .limit(1)

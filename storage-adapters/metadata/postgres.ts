@@ -13,7 +13,8 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { ClaimOrder, Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { LiveUpdateTransport } from '../../core/origin/live-updates.js';
 import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
@@ -63,18 +64,57 @@ function redacted(url: string): string {
   }
 }
 
+/** The LISTEN/NOTIFY channel of live object changes (core/origin/live-updates.ts). */
+const LIVE_UPDATES_CHANNEL = 'framecast_live_updates';
+
 class PostgresMetadataDb implements MetadataDb {
   readonly dialect = 'postgres' as const;
   readonly db: Kysely<Database>;
 
-  constructor(db: Kysely<Database>) {
+  constructor(
+    db: Kysely<Database>,
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {
     this.db = db;
   }
 
-  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string): Promise<JobRow | undefined> {
+  /**
+   * NOTIFY through the pool; LISTEN on a connection of its own (a pooled one would be
+   * handed to other queries). A listener whose connection drops is reconnected after a
+   * second: meanwhile blocked reloads wait out their bound, they do not fail.
+   */
+  async openUpdateChannel(onKey: (key: string) => void, opts: { listen: boolean }): Promise<LiveUpdateTransport> {
+    let client: pg.Client | undefined;
+    let closed = false;
+    const listen = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      c.on('notification', (m) => {
+        if (m.channel === LIVE_UPDATES_CHANNEL && m.payload) onKey(m.payload);
+      });
+      c.on('error', () => {
+        if (client === c) client = undefined;
+        void c.end().catch(() => undefined);
+        if (!closed) setTimeout(() => void listen().catch(() => undefined), 1000).unref();
+      });
+      await c.connect();
+      await c.query(`LISTEN ${LIVE_UPDATES_CHANNEL}`);
+      client = c;
+    };
+    if (opts.listen) await listen();
+    return {
+      send: (key) => void this.pool.query('SELECT pg_notify($1, $2)', [LIVE_UPDATES_CHANNEL, key]).catch(() => undefined),
+      close: async () => {
+        closed = true;
+        await client?.end().catch(() => undefined);
+      },
+    };
+  }
+
+  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string, order?: ClaimOrder): Promise<JobRow | undefined> {
     if (types?.length === 0) return undefined;
     // The subquery locks the chosen row; a concurrent claimer skips it and takes the next.
-    return claimNextJob(this.db, { owner, leaseMs, now, types, node, lockRow: true });
+    return claimNextJob(this.db, { owner, leaseMs, now, types, node, lockRow: true, order });
   }
 
   searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {
@@ -145,5 +185,5 @@ export default async function createPostgresMetadataDb(url: string): Promise<Met
     await db.destroy();
     throw new Error(`metadata database ${redacted(url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  return new PostgresMetadataDb(db);
+  return new PostgresMetadataDb(db, pool, url);
 }

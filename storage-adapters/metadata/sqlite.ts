@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
-import type { Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
+import type { ClaimOrder, Database, JobRow, MetadataDb, UploadSessionRow, VideoSearchPage, VideoSearchQuery } from '../../core/storage/metadata-db.js';
 import { withDbErrorClassifier, type DbErrorClassifier } from '../../core/storage/db-errors.js';
 import { migrateToLatest, type MigrateOptions } from '../../core/storage/migrations.js';
 import { claimNextJob } from './claim-job.js';
@@ -81,10 +81,10 @@ class SqliteMetadataDb implements MetadataDb {
     }
   }
 
-  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string): Promise<JobRow | undefined> {
+  async claimJob(owner: string, leaseMs: number, now: number, types?: readonly string[], node?: string, order?: ClaimOrder): Promise<JobRow | undefined> {
     if (types?.length === 0) return undefined;
     // The statement takes SQLite's write lock when it starts: no writer runs in between.
-    return claimNextJob(this.db, { owner, leaseMs, now, types, node, lockRow: false });
+    return claimNextJob(this.db, { owner, leaseMs, now, types, node, lockRow: false, order });
   }
 
   searchVideos(q: VideoSearchQuery): Promise<VideoSearchPage> {

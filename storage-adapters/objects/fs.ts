@@ -34,6 +34,7 @@ import {
   type ObjectStore,
   type PutBody,
 } from '../../core/storage/object-store.js';
+import { FsMultipartUploads } from './fs-multipart.js';
 
 const TUS_DIR = 'tus';
 const TUS_SIDECAR_SUFFIX = '.json';
@@ -128,8 +129,11 @@ export class FsObjectStore implements ObjectStore {
   readonly name = 'fs';
   readonly root: string;
 
+  readonly multipart: FsMultipartUploads;
+
   constructor(root: string) {
     this.root = path.resolve(root);
+    this.multipart = new FsMultipartUploads(this.root, (key, body) => this.put(key, body), (key) => this.head(key));
     mkdirSync(path.join(this.root, TUS_DIR), { recursive: true });
   }
 

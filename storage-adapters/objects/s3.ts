@@ -45,6 +45,7 @@ import {
   type ObjectStore,
   type PutBody,
 } from '../../core/storage/object-store.js';
+import { S3MultipartUploads } from './s3-multipart.js';
 
 const TUS_PREFIX = 'tus/';
 const TUS_SIBLING_SUFFIXES = ['.info', '.part'] as const;
@@ -215,6 +216,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly #agent: HttpAgent;
   readonly #tusStores = new Map<number, DataStore>();
 
+  readonly multipart: S3MultipartUploads;
+
   constructor(location: S3Location) {
     this.location = location;
     this.#agent = location.useSSL ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
@@ -227,6 +230,13 @@ export class S3ObjectStore implements ObjectStore {
       region: location.region,
       pathStyle: location.pathStyle,
       transportAgent: this.#agent,
+    });
+    this.multipart = new S3MultipartUploads({
+      client: this.client,
+      bucket: location.bucket,
+      call: (what, work) => this.#call(what, work),
+      head: (key) => this.head(key),
+      isMissing: (err) => err instanceof AppError && isMissing(err.cause),
     });
   }
 
@@ -404,6 +414,11 @@ export class S3ObjectStore implements ObjectStore {
   async presign(key: string, ttlS: number): Promise<string> {
     assertObjectKey(key);
     return this.#call(`presign ${key}`, () => this.client.presignedGetObject(this.#bucket, key, Math.max(1, Math.round(ttlS))));
+  }
+
+  async presignPut(key: string, ttlS: number): Promise<string> {
+    assertObjectKey(key);
+    return this.#call(`presign put ${key}`, () => this.client.presignedPutObject(this.#bucket, key, Math.max(1, Math.round(ttlS))));
   }
 
   async listIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {

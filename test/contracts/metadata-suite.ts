@@ -311,6 +311,32 @@ export function metadataContract(t: Test, opts: MetadataContractOptions): void {
     t.equal((await db.claimJob('w1', 30_000, 1000))?.id, other, 'without a filter any type');
   });
 
+  t.test('claimJob with priorities takes the highest first, and a waiting job rises with its wait', async (t) => {
+    const fixture = await opts.makeFixture(t);
+    const db = await openFor(t, fixture);
+    const minute = 60_000;
+    const order = { ageingMs: minute };
+    const [oldLow, normal, high] = await insertJobs(db, [
+      queuedJob({ priority: -10, created_at: 0 }),
+      queuedJob({ priority: 0, created_at: 30 * minute }),
+      queuedJob({ priority: 10, created_at: 30 * minute }),
+    ]);
+    // At 30 min: the low job has waited 30 minutes (−10 + 30 = 20), above high (10 + 0).
+    t.equal((await db.claimJob('w1', 30_000, 30 * minute, undefined, undefined, order))?.id, oldLow, 'the starving low job goes first');
+    t.equal((await db.claimJob('w1', 30_000, 30 * minute, undefined, undefined, order))?.id, high);
+    t.equal((await db.claimJob('w1', 30_000, 30 * minute, undefined, undefined, order))?.id, normal);
+  });
+
+  t.test('a job that wants an encoder is claimed only by a claimer that has it', async (t) => {
+    const fixture = await opts.makeFixture(t);
+    const db = await openFor(t, fixture);
+    const [gpu, any] = await insertJobs(db, [queuedJob({ wants_encoder: 'h264_nvenc' }), queuedJob({ run_after: 10 })]);
+    t.equal((await db.claimJob('cpu', 10_000, 1000, undefined, undefined, { encoders: ['libx264'] }))?.id, any, 'a libx264-only claimer skips it');
+    t.equal(await db.claimJob('cpu', 10_000, 1000, undefined, undefined, { encoders: ['libx264'] }), undefined);
+    t.equal(await db.claimJob('old', 10_000, 1000), undefined, 'a claimer that names no encoders too');
+    t.equal((await db.claimJob('gpu', 10_000, 1000, undefined, undefined, { encoders: ['h264_nvenc', 'libx264'] }))?.id, gpu);
+  });
+
   t.test('a job pinned to a node is claimed by that node only, also after its lease expires', async (t) => {
     const fixture = await opts.makeFixture(t);
     const db = await openFor(t, fixture);

@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { besideBrowser } from '../helpers/page-fixture.js';
 import { makeClip } from '../helpers/media-fixtures.js';
 import { startServer } from '../helpers/server.js';
 
-const server = await startServer();
+const [server, browser] = await besideBrowser(startServer(), (node) => node.stop());
 const dir = await mkdtemp(join(tmpdir(), 'framecast-library-'));
 const shots = process.env.FRAMECAST_SCREENSHOT_DIR ?? dir;
-const browser = await launchBrowser();
 let mediaStopped = 0;
 t.teardown(async () => {
   // A stopped media process would never drain on SIGTERM.

@@ -63,12 +63,15 @@ async function makeTwoTrackClip(): Promise<string> {
   return file;
 }
 
-async function upload(file: string, title: string): Promise<any> {
+/** Uploads a file and returns its video id once the bytes are stored (its processing queued). */
+async function upload(file: string, title: string): Promise<string> {
   const { videoId } = await tusUpload(server.url, file, { token: server.adminToken, metadata: { filename: file.split('/').pop()!, title } });
-  return waitForVideo(anonymous, videoId!);
+  return videoId!;
 }
 
-// The node transcodes while the fixtures below are made.
+/** The video as the API shows it once processing has ended (ready or failed). */
+const processed = (id: string): Promise<any> => waitForVideo(anonymous, id);
+
 const [landscapeClip, portraitClip, textFile, twoTrackClip, audioFile] = await Promise.all([
   makeClip(dir, { width: 640, height: 360, seconds: 8, name: 'landscape.mp4' }),
   makeClip(dir, { width: 360, height: 640, seconds: 4, name: 'portrait.mp4' }),
@@ -76,13 +79,16 @@ const [landscapeClip, portraitClip, textFile, twoTrackClip, audioFile] = await P
   makeTwoTrackClip(),
   makeAudioOnly(dir, 3),
 ]);
-const uploads = Promise.all([
-  upload(landscapeClip, 'Landscape'),
-  upload(portraitClip, 'Portrait'),
-  upload(textFile, 'Not media'),
-  upload(twoTrackClip, 'Two tracks'),
-  upload(audioFile, 'Audio only'),
-]);
+// Uploaded one after the other in the order the tests below need them: the node processes
+// one job at a time, oldest first, and each test waits only for its own video, so the later
+// ones are processed while the first tests (and the fixtures below) run.
+const ids = {
+  landscape: await upload(landscapeClip, 'Landscape'),
+  portrait: await upload(portraitClip, 'Portrait'),
+  notMedia: await upload(textFile, 'Not media'),
+  twoTracks: await upload(twoTrackClip, 'Two tracks'),
+  audioOnly: await upload(audioFile, 'Audio only'),
+};
 
 // ------------------------------------------------------------------ stub-served HLS fixtures
 
@@ -231,14 +237,13 @@ async function assertPreviewInside(t: Test, page: Page, player: Box, where: stri
 
 const BASIC = ['seek', 'play', 'mute', 'time', 'settings-button', 'fullscreen', 'speed', 'quality'];
 
-const [landscape, portrait, notMedia, twoTracks, audioOnly] = await uploads;
-
 // ------------------------------------------------------------------ tests
 
 t.test('on phones the controls fit inside the player and the preview stays inside it', async (t) => {
+  const landscape = await processed(ids.landscape);
   t.equal(landscape.status, 'ready', 'the landscape clip is ready', { error: landscape.error });
   for (const viewport of [PHONE, SMALL_PHONE]) {
-    const { page, pageErrors } = await openWatch(t, landscape.id, viewport);
+    const { page, pageErrors } = await openWatch(t, ids.landscape, viewport);
     await waitPlaying(page);
     const boxes = await controlBoxes(page);
     const { player } = boxes;
@@ -253,6 +258,7 @@ t.test('on phones the controls fit inside the player and the preview stays insid
 });
 
 t.test('a portrait video fills a portrait player on a portrait screen', async (t) => {
+  const portrait = await processed(ids.portrait);
   t.equal(portrait.status, 'ready', 'the portrait clip is ready', { error: portrait.error });
   for (const viewport of [PHONE, SMALL_PHONE]) {
     const { page, pageErrors } = await openWatch(t, portrait.id, viewport);
@@ -272,7 +278,7 @@ t.test('a portrait video fills a portrait player on a portrait screen', async (t
 });
 
 t.test('keyboard shortcuts control the player, but not while typing', async (t) => {
-  const { page, pageErrors } = await openWatch(t, landscape.id, DESKTOP);
+  const { page, pageErrors } = await openWatch(t, ids.landscape, DESKTOP);
   await waitPlaying(page);
   const player = () => page.evaluate(() => {
     const v = (window as FramecastWindow).framecast!.video;
@@ -334,7 +340,7 @@ t.test('keyboard shortcuts control the player, but not while typing', async (t) 
 });
 
 t.test('on a touch screen a tap brings up hidden controls before they act', async (t) => {
-  const { page, pageErrors } = await openWatch(t, landscape.id, PHONE, undefined, true);
+  const { page, pageErrors } = await openWatch(t, ids.landscape, PHONE, undefined, true);
   await waitPlaying(page);
   const opacity = () => page.evaluate(() => getComputedStyle(document.getElementById('controls')!).opacity);
   await page.waitForFunction(() => getComputedStyle(document.getElementById('controls')!).opacity === '0');
@@ -352,7 +358,7 @@ t.test('on a touch screen a tap brings up hidden controls before they act', asyn
 });
 
 t.test('the buttons are icons with accessible names', async (t) => {
-  const { page } = await openWatch(t, landscape.id, DESKTOP);
+  const { page } = await openWatch(t, ids.landscape, DESKTOP);
   await waitPlaying(page);
   for (const id of ['play', 'mute', 'settings-button', 'fullscreen']) {
     const button = page.locator(`#${id}`);
@@ -368,6 +374,7 @@ t.test('the buttons are icons with accessible names', async (t) => {
 });
 
 t.test('a failed video whose error is not retryable offers no Retry', async (t) => {
+  const notMedia = await processed(ids.notMedia);
   t.equal(notMedia.status, 'failed', 'a text file fails processing');
   t.equal(notMedia.error.code, 'E_NOT_MEDIA');
   t.equal(notMedia.error.retryable, false, 'and the API says retrying cannot help');
@@ -397,6 +404,7 @@ t.test('a master with two audio renditions gets an audio-track menu that switche
 });
 
 t.test('the audio-track menu lists what the node\'s master offers for a two-track upload', async (t) => {
+  const twoTracks = await processed(ids.twoTracks);
   t.equal(twoTracks.status, 'ready', 'the two-track upload is ready', { error: twoTracks.error });
   const master = await (await fetch(new URL(twoTracks.playback.hls_url, server.url))).text();
   const offered = master.split('\n').filter((line) => line.startsWith('#EXT-X-MEDIA:') && line.includes('TYPE=AUDIO')).length;
@@ -436,6 +444,7 @@ t.test('an audio-only video shows its poster and plays', async (t) => {
 });
 
 t.test('an uploaded m4a plays on its watch page, or says why not without a useless Retry', async (t) => {
+  const audioOnly = await processed(ids.audioOnly);
   const { page, pageErrors } = await openWatch(t, audioOnly.id, PHONE);
   if (audioOnly.status === 'ready') {
     // Audio-only processing (the media pipeline's work) has landed: it plays over its poster.

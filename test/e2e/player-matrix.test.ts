@@ -10,13 +10,13 @@
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { launchBrowser } from '../helpers/browser.js';
+import { besideBrowser } from '../helpers/page-fixture.js';
 import { startPlayerFixture, type PlayedRendition } from '../helpers/player-fixture.js';
 import { REPO_ROOT } from '../helpers/server.js';
 import { eventually } from '../helpers/readiness.js';
 
-const fixture = await startPlayerFixture();
-const browser = await launchBrowser();
+// Chromium starts while the node prepares the video.
+const [fixture, browser] = await besideBrowser(startPlayerFixture(), (f) => f.close());
 t.teardown(async () => {
   await browser.close();
   await fixture.close();

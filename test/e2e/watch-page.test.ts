@@ -72,6 +72,13 @@ t.test('an uploaded clip plays on its watch page', async (t) => {
   const lowest = byHeight.at(-1)!.name as string;
   await page.click('#settings-button');
   await page.selectOption('#quality', { label: lowest });
+  // hls.js reports the new level once the switch happened (its buffer is flushed and refilled).
+  await page
+    .waitForFunction((height) => {
+      const hls = (window as FramecastWindow).framecast!.hls!;
+      return hls.levels[hls.currentLevel]?.height === height;
+    }, Number.parseInt(lowest, 10), { timeout: 10_000 })
+    .catch(() => undefined);
   const chosen = await page.evaluate(() => {
     const hls = (window as FramecastWindow).framecast!.hls!;
     return hls.levels[hls.currentLevel]?.height;

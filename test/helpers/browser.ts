@@ -21,14 +21,27 @@ export const CHROMIUM_ARGS: readonly string[] = [
 ];
 
 /**
- * Starts Chromium. The caller closes it (`t.teardown(() => browser.close())`).
+ * A fake camera (a test pattern) and microphone (a beep) granted without a prompt, and
+ * WebRTC allowed to use loopback addresses without mDNS names: a page on
+ * http://127.0.0.1 can publish over WebRTC to a server on this machine.
+ */
+export const FAKE_MEDIA_ARGS: readonly string[] = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+/**
+ * Starts Chromium (with `extraArgs` after ours). The caller closes it (`t.teardown(() => browser.close())`).
  * `chromium.launch` always uses a new temporary user-data-dir and removes it on close.
  */
-export async function launchBrowser(options: Pick<LaunchOptions, 'timeout' | 'slowMo'> = {}): Promise<Browser> {
+export async function launchBrowser(options: Pick<LaunchOptions, 'timeout' | 'slowMo'> & { extraArgs?: readonly string[] } = {}): Promise<Browser> {
+  const { extraArgs = [], ...rest } = options;
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [...CHROMIUM_ARGS],
-    ...options,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+    ...rest,
   });
 }

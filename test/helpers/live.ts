@@ -16,15 +16,21 @@ export interface IngestClipOptions {
   height?: number;
   fps?: number;
   videoKbps?: number;
+  /**
+   * Seconds between keyframes as the FLV carries them (whole milliseconds), e.g. 1.999 as
+   * OBS sends its "2 s" keyframes: 60 frames at 60/1.999 fps. Default: 2 s at `fps`.
+   */
+  keyframeSeconds?: number;
 }
 
 /** Encodes an FLV like OBS sends (H.264 High, keyframe every 2 s, AAC 48 kHz) once, to push with `-c copy`. */
 export async function makeIngestClip(dir: string, opts: IngestClipOptions): Promise<string> {
-  const { seconds, width = 640, height = 360, fps = 30, videoKbps = 800 } = opts;
-  const file = join(dir, `ingest-${width}x${height}-${seconds}s.flv`);
+  const { seconds, width = 640, height = 360, fps = 30, videoKbps = 800, keyframeSeconds } = opts;
+  const file = join(dir, `ingest-${width}x${height}-${seconds}s${keyframeSeconds ? `-k${keyframeSeconds}` : ''}.flv`);
+  const rate = keyframeSeconds ? `${fps * 2 * 1000}/${Math.round(keyframeSeconds * 1000)}` : String(fps);
   const args = [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
+    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${rate}`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-pix_fmt', 'yuv420p',
@@ -52,8 +58,17 @@ export interface Push {
 
 /** Publishes `file` to `rtmpUrl/key` at real-time speed, as an encoder would. */
 export function pushRtmp(rtmpUrl: string, key: string, file: string, opts: { seconds?: number } = {}): Push {
-  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, ...(opts.seconds ? ['-t', String(opts.seconds)] : []), '-c', 'copy', '-f', 'flv', `${rtmpUrl}/${key}`];
-  const child = spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return push(['-re', '-i', file, ...(opts.seconds ? ['-t', String(opts.seconds)] : []), '-c', 'copy', '-f', 'flv', `${rtmpUrl}/${key}`]);
+}
+
+/** Publishes `file` by SRT (MPEG-TS, as OBS's SRT output) to `srtUrl?streamid=key` at real-time speed. */
+export function pushSrt(srtUrl: string, key: string, file: string, opts: { latencyMs?: number; passphrase?: string } = {}): Push {
+  const query = new URLSearchParams({ streamid: key, ...(opts.latencyMs ? { latency: String(opts.latencyMs * 1000) } : {}), ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
+  return push(['-re', '-i', file, '-c', 'copy', '-f', 'mpegts', `${srtUrl}?${query}`]);
+}
+
+function push(args: string[]): Push {
+  const child = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'error', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -85,13 +100,13 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls GET /v1/live/:id until `until` says yes. */
-export async function waitForLive(a: Api, id: string, until: (live: any) => boolean, timeoutMs = 90_000): Promise<any> {
+export async function waitForLive(a: Api, id: string, until: (live: any) => boolean, timeoutMs = 90_000, everyMs = 200): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: any;
   while (Date.now() < deadline) {
     last = (await a.json('GET', `/v1/live/${id}`)).body;
     if (until(last)) return last;
-    await sleep(200);
+    await sleep(everyMs);
   }
   throw new Error(`live ${id} did not reach the expected state: ${JSON.stringify(last)}`);
 }

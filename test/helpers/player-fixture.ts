@@ -41,9 +41,18 @@ const LADDER = [
 
 export async function startPlayerFixture(seconds = 7): Promise<PlayerFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'framecast-players-'));
-  const server = await startServer({ config: { transcode: { ladder: LADDER, storyboard: { interval_s: 2, tile_width: 160, columns: 4, rows: 1 } } } });
+  // ffmpeg makes the clip while the node starts.
+  const clipMade = makeClip(dir, { width: 640, height: 360, seconds });
+  clipMade.catch(() => undefined); // awaited below once the node is up
+  const server = await startServer({ config: { transcode: { ladder: LADDER, storyboard: { interval_s: 2, tile_width: 160, columns: 4, rows: 1 } } } }).catch(
+    async (err: unknown) => {
+      await clipMade.catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    },
+  );
   try {
-    const clip = await makeClip(dir, { width: 640, height: 360, seconds });
+    const clip = await clipMade;
     const upload = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'clip.mp4', title: 'Player matrix' } });
     const video = await waitForVideo(api(server.url, server.adminToken), upload.videoId!);
     if (video.status !== 'ready') throw new Error(`the matrix video did not become ready: ${JSON.stringify(video.error)}`);

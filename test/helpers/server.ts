@@ -3,6 +3,7 @@
  * temporary data dir, exactly as `npm start` would (see entry.ts: the build, or the sources).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Wait for /readyz too (default true). */
   waitReady?: boolean;
+  /** How long the node may take to answer (default 150 s). */
+  readyTimeoutMs?: number;
 }
 
 export async function freePort(): Promise<number> {
@@ -45,6 +48,18 @@ export async function freePort(): Promise<number> {
       srv.close(() => res(port));
     });
   });
+}
+
+/** A UDP port free on 127.0.0.1 (the SRT ingest's). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((res, rej) => {
+    socket.once('error', rej);
+    socket.bind(0, '127.0.0.1', () => res());
+  });
+  const port = socket.address().port;
+  await new Promise<void>((res) => socket.close(() => res()));
+  return port;
 }
 
 /** Test-speed defaults: one HTTP process, fast x264 preset, quick polling. */
@@ -80,6 +95,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       FRAMECAST_HTTP_PORT: String(port),
       FRAMECAST_HTTP_HOST: '127.0.0.1',
       FRAMECAST_RTMP_PORT: String(await freePort()),
+      FRAMECAST_SRT_PORT: String(await freeUdpPort()),
       FRAMECAST_DATA_DIR: dataDir,
       FRAMECAST_WORKERS: '1',
       FRAMECAST_ADMIN_TOKEN: adminToken,
@@ -93,7 +109,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const url = `http://127.0.0.1:${port}`;
 
-  const deadline = Date.now() + 60_000;
+  // Generous: on a loaded 2-core machine a node started from source can take a minute;
+  // FRAMECAST_TEST_READY_S waits longer still on a machine shared by many test runs.
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? Number(process.env.FRAMECAST_TEST_READY_S ?? 150) * 1000);
   const path = opts.waitReady === false ? '/healthz' : '/readyz';
   for (;;) {
     if (child.exitCode !== null) throw new Error(`framecast exited with ${child.exitCode}:\n${output.slice(-4000)}`);

@@ -55,14 +55,6 @@ t.test('tokens: create, list, revoke (CLI and API)', async (t) => {
   t.equal(bad.code, 2, 'wrong scopes are a usage error');
 });
 
-t.test('uploads are rate limited per token', async (t) => {
-  const made = await admin.json('POST', '/v1/tokens', { name: 'limited', scopes: ['upload'] });
-  for (let i = 0; i < 2; i++) await tusUpload(server.url, clip, { token: made.body.token, metadata: { filename: 'clip.mp4', title: `limited ${i}` } });
-  await t.rejects(tusUpload(server.url, clip, { token: made.body.token, metadata: { filename: 'clip.mp4' } }), /429[\s\S]*E_RATE_LIMITED/, 'the third upload within the hour is refused');
-  await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'clip.mp4' } });
-  t.pass('the admin token has no limit');
-});
-
 t.test('videos: list, reprocess, delete', async (t) => {
   const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'clip.mp4', title: 'CLI managed' } });
   const id = up.videoId!;
@@ -141,4 +133,14 @@ t.test('config check validates a file and masks secrets', async (t) => {
   t.equal(refused.code, 1);
   t.match(refused.stderr, /http\.port/);
   t.match(refused.stderr, /roles\.1/);
+});
+
+// Last: its three transcodes would otherwise queue ahead of the videos and jobs tests' own
+// uploads (one media process, one job at a time); the node's stop aborts them.
+t.test('uploads are rate limited per token', async (t) => {
+  const made = await admin.json('POST', '/v1/tokens', { name: 'limited', scopes: ['upload'] });
+  for (let i = 0; i < 2; i++) await tusUpload(server.url, clip, { token: made.body.token, metadata: { filename: 'clip.mp4', title: `limited ${i}` } });
+  await t.rejects(tusUpload(server.url, clip, { token: made.body.token, metadata: { filename: 'clip.mp4' } }), /429[\s\S]*E_RATE_LIMITED/, 'the third upload within the hour is refused');
+  await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'clip.mp4' } });
+  t.pass('the admin token has no limit');
 });

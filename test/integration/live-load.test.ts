@@ -20,12 +20,15 @@ t.teardown(() => rm(dir, { recursive: true, force: true }));
 const ingest = await makeIngestClip(dir, { seconds: 12, width: 640, height: 360 });
 
 
-/** Niceness of running ladder ffmpeg processes whose command line contains `marker`. */
-async function ffmpegNiceness(marker: string): Promise<number[]> {
+/**
+ * Niceness of running ladder ffmpeg processes whose command line contains every marker (tap
+ * runs two test files at once: another file's transcodes must not count).
+ */
+async function ffmpegNiceness(...markers: string[]): Promise<number[]> {
   const { stdout } = await run('ps', ['-C', 'ffmpeg', '-o', 'ni=,args=']).catch(() => ({ stdout: '' }));
   return stdout
     .split('\n')
-    .filter((l) => l.includes(marker) && l.includes('-var_stream_map'))
+    .filter((l) => markers.every((m) => l.includes(m)) && (l.includes('-var_stream_map') || l.includes('pipe:3'))) // VOD ladder; live ladder (a pipe per rendition)
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
@@ -50,7 +53,7 @@ t.test('a VOD transcode during a broadcast runs niced and the live keeps up', as
       const p = parseLivePlaylist(await r.text());
       counts.push(p.mediaSequence + p.segments.length);
     }
-    niceness.vod.push(...(await ffmpegNiceness('/sources/')));
+    niceness.vod.push(...(await ffmpegNiceness(server.dataDir, '/sources/')));
     niceness.live.push(...(await ffmpegNiceness('pipe:0')));
     await sleep(1500);
   }

@@ -6,33 +6,25 @@
  * a node at start-up with a message naming the storage.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
 import { api, tusUpload, waitForVideo } from '../helpers/api.js';
 import { runFramecast } from '../helpers/cli.js';
 import { makeClip } from '../helpers/media-fixtures.js';
-import { createTestDatabase, postgresUnavailable } from '../helpers/postgres.js';
-import { s3Unavailable, startS3Server } from '../helpers/s3-server.js';
+import { postgresUnavailable } from '../helpers/postgres.js';
+import { s3Unavailable } from '../helpers/s3-server.js';
+import { startSharedBackends } from '../helpers/shared-backends.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const unavailable = s3Unavailable() ?? (await postgresUnavailable());
 if (unavailable) {
   t.test('multi-node', { skip: unavailable }, () => {});
 } else {
-  const dir = await mkdtemp(join(tmpdir(), 'framecast-multi-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const s3 = await startS3Server();
-  t.teardown(() => s3.stop());
-  const bucket = await s3.createBucket();
-  const database = await createTestDatabase();
-  t.teardown(() => database.drop());
+  const { dir, s3, bucket, env: backends } = await startSharedBackends(t, 'multi');
 
   const env = {
-    FRAMECAST_DB_URL: database.url,
-    FRAMECAST_STORAGE_URL: s3.url(bucket),
+    ...backends,
     FRAMECAST_SIGNING_SECRET: 'multi-node-shared-signing-secret',
     FRAMECAST_ROLES: 'api,worker',
   };
@@ -47,7 +39,7 @@ if (unavailable) {
   t.teardown(async () => {
     for (const node of [...nodes].reverse()) await node.stop();
   });
-  const sql = new pg.Client({ connectionString: database.url });
+  const sql = new pg.Client({ connectionString: backends.FRAMECAST_DB_URL });
   await sql.connect();
   t.teardown(() => sql.end());
 

@@ -74,7 +74,7 @@ function fetchedSegments(paths: string[]): Map<string, number[]> {
  * Checks the player fetched `rendition` to its last segment, the video as a whole from
  * `from` to the end with no gap, the audio to its end, and no segment again and again.
  */
-function assertPlayedToEnd(t: Test, paths: string[], rendition: PlayedRendition, from = 0): void {
+function assertPlayedToEnd(t: Test, paths: string[], rendition: PlayedRendition, from = 0, maxFetches = 2): void {
   const fetched = fetchedSegments(paths);
   const last = (segmentCount.get(rendition.name) ?? 0) - 1;
   t.ok(fetched.get(rendition.name)?.includes(last), `the last segment of ${rendition.name} is fetched`, { fetched: Object.fromEntries(fetched) });
@@ -84,7 +84,7 @@ function assertPlayedToEnd(t: Test, paths: string[], rendition: PlayedRendition,
   t.ok(fetched.get(audioName)?.includes((segmentCount.get(audioName) ?? 0) - 1), 'the audio is fetched to its end');
   const counts = new Map<string, number>();
   for (const p of paths) counts.set(p, (counts.get(p) ?? 0) + 1);
-  const repeated = [...counts].filter(([p, n]) => /seg-/.test(p) && n > 2);
+  const repeated = [...counts].filter(([p, n]) => /seg-/.test(p) && n > maxFetches);
   t.same(repeated, [], 'no segment is fetched again and again');
 }
 
@@ -201,7 +201,9 @@ for (const [kind, url] of [['HLS', hlsUrl], ['DASH', dashUrl]] as const) {
     // Prerolling fetched the start; from the seek on, every segment to the last.
     const fetched = fetchedSegments(paths);
     const rendition = fixture.renditions.find((r) => fetched.get(r.name)?.includes((segmentCount.get(r.name) ?? 0) - 1)) ?? fixture.lowest;
-    assertPlayedToEnd(t, paths, rendition, Math.floor(middle / 2));
+    // A flushing seek may fetch the segment it lands in a third time (prerolled, searched
+    // for its keyframe, played) when the machine is slow; a loop fetches far more.
+    assertPlayedToEnd(t, paths, rendition, Math.floor(middle / 2), 3);
   });
 }
 

@@ -18,11 +18,16 @@ const dir = await mkdtemp(join(tmpdir(), 'framecast-resilience-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 // Long enough that the ladder takes several seconds at the default preset on 2 cores.
 const clip = await makeClip(dir, { width: 1280, height: 720, seconds: 24, name: 'long.mp4' });
+// The crash test kills the media process a few percent into the ladder and then waits for the
+// whole retry: a third of the length still leaves seconds of encoding at 720p, four rungs.
+const crashClip = await makeClip(dir, { width: 1280, height: 720, seconds: 8, name: 'crash.mp4' });
+
+// One node at the default test preset for the first two tests (the third needs its own config).
+const server = await startServer({ config: { transcode: { preset: 'veryfast' } } });
+t.teardown(() => server.stop());
+const admin = api(server.url, server.adminToken);
 
 t.test('the video plays before the transcode ends (instant publish)', async (t) => {
-  const server = await startServer({ config: { transcode: { preset: 'veryfast' } } });
-  t.teardown(() => server.stop());
-  const admin = api(server.url, server.adminToken);
   const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'long.mp4' } });
   const early = await waitForVideo(admin, up.videoId!, (v) => v.status === 'ready' || (v.status === 'processing' && !!v.playback.hls_url));
   t.equal(early.status, 'processing', 'playable while still processing');
@@ -56,10 +61,7 @@ t.test('the video plays before the transcode ends (instant publish)', async (t) 
 });
 
 t.test('killing the media process mid-transcode ends with the job retried and the video ready', async (t) => {
-  const server = await startServer({ config: { transcode: { preset: 'veryfast' } } });
-  t.teardown(() => server.stop());
-  const admin = api(server.url, server.adminToken);
-  const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'crash.mp4' } });
+  const up = await tusUpload(server.url, crashClip, { token: server.adminToken, metadata: { filename: 'crash.mp4' } });
   await waitForVideo(admin, up.videoId!, (v) => v.progress?.stage === 'transcode' && v.progress.percent > 5);
   const pid = await server.mediaPid();
   process.kill(pid, 'SIGKILL');

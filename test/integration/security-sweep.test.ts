@@ -46,6 +46,8 @@ const PUBLIC = new Set([
   'GET /',
   'GET /upload',
   'GET /watch/:id',
+  'GET /embed/:id',
+  'GET /oembed',
   'GET /assets/{*path}',
   'GET /live/:id',
   'GET /live/:id/{*path}',
@@ -54,12 +56,23 @@ const PUBLIC = new Set([
   'GET /v1/videos/:id',
   'GET /v1/videos/:id/manifest',
   'GET /v1/videos/:id/stats',
+  'GET /v1/videos/:id/related',
+  'GET /v1/videos/:id/captions',
+  'GET /v1/videos/:id/captions/:caption_id',
   'GET /v1/search',
   'GET /v1/feed',
   'GET /v1/live',
   'GET /v1/live/:id',
   'POST /v1/events',
 ]);
+
+/**
+ * Routes with a credential of their own instead of an API token: WHIP (the stream key as
+ * bearer; the session URL is the capability; preflights are open) and the runners' API
+ * (registration and runner tokens). API tokens never get in: they are refused (401, or 404 /
+ * 429 / 400 as the route's own checks answer), and preflights answer 204.
+ */
+const OWN_CREDENTIAL = /^(POST|DELETE|OPTIONS) \/v1\/(live\/:id\/whip|runner\/)/;
 
 /** Routes for the admin scope only: an `upload` token is refused too. */
 const ADMIN_ONLY = new Set(['GET /v1/jobs', 'POST /v1/jobs/:id/retry', 'POST /v1/tokens', 'GET /v1/tokens', 'DELETE /v1/tokens/:id', 'GET /v1/origin/stats']);
@@ -96,7 +109,17 @@ async function call(method: string, path: string, token: string | null): Promise
 t.test('every route that is not public wants a token, and the right scope', async (t) => {
   const routes = await routerRoutes();
   for (const known of [...PUBLIC, ...ADMIN_ONLY]) t.ok(routes.includes(known), `${known} is still a route (else update the sweep)`);
-  const guarded = routes.filter((r) => !PUBLIC.has(r));
+  const own = routes.filter((r) => OWN_CREDENTIAL.test(r));
+  t.ok(own.length >= 8, `${own.length} routes with their own credential found`);
+  for (const route of own) {
+    const [method, pattern] = route.split(' ') as [string, string];
+    for (const token of [null, 'fc_not-a-real-token', readToken, uploadToken]) {
+      const { status } = await call(method, concrete(pattern), token);
+      if (method === 'OPTIONS') t.equal(status, 204, `${route} is an open preflight`);
+      else t.ok([400, 401, 404, 429].includes(status), `${route} refuses ${token ? 'an API token' : 'a call without its credential'} (${status})`);
+    }
+  }
+  const guarded = routes.filter((r) => !PUBLIC.has(r) && !OWN_CREDENTIAL.test(r));
   t.ok(guarded.length >= 12, `${guarded.length} guarded routes found`);
   for (const route of guarded) {
     const [method, pattern] = route.split(' ') as [string, string];
@@ -197,18 +220,32 @@ t.test('crafted paths on /media, /live, /v1 and /assets never reach a file', asy
 });
 
 t.test('oversize JSON bodies are refused with 413 E_TOO_LARGE', async (t) => {
-  const huge = JSON.stringify({ title: 'x', description: 'a'.repeat(2 * 1024 * 1024) });
+  // The node answers from the declared length, before the body: the client sends its headers,
+  // reads the answer, and never has to push 2 MiB into a connection the node is closing.
+  const declared = 2 * 1024 * 1024;
   for (const [path, token] of [
     ['/v1/videos', server.adminToken],
     ['/v1/events', null],
   ] as const) {
-    const r = await fetch(server.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: huge,
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(server.url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(declared), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body });
+          req.destroy();
+        });
+      });
+      req.on('error', reject);
+      req.flushHeaders();
     });
-    t.equal(r.status, 413, `${path}: 413`);
-    t.equal(((await r.json()) as { error: { code: string } }).error.code, 'E_TOO_LARGE');
+    t.equal(answer.status, 413, `${path}: 413`);
+    t.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, 'E_TOO_LARGE');
   }
   t.equal((await admin.json('GET', '/v1/videos')).status, 200, 'the node still answers');
 });
@@ -326,9 +363,16 @@ t.test('security headers: nosniff everywhere, a policy on pages, framing only fo
     t.equal(r.headers.get('x-content-type-options'), 'nosniff');
     t.notMatch(await r.text(), /<script(?![^>]*\ssrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i, `${path}: no inline script, style or handler`);
   }
-  const embed = await fetch(`${server.url}/watch/${video.id}?embed=1`);
-  t.match(embed.headers.get('content-security-policy') ?? '', /frame-ancestors \*/, 'the embed player may be framed');
-  t.equal(embed.headers.get('x-frame-options'), null);
+  const shown = (await admin.json('POST', '/v1/videos', { title: 'Embedded', visibility: 'public' })).body.id as string;
+  for (const path of [`/embed/${shown}`, `/watch/${shown}?embed=1`]) {
+    const embed = await fetch(server.url + path);
+    t.match(embed.headers.get('content-security-policy') ?? '', /frame-ancestors \*/, `${path}: the embed player may be framed`);
+    t.equal(embed.headers.get('x-frame-options'), null);
+  }
+  // The private video made above: without its signed URL, this site alone may frame it.
+  const listed = (await admin.json('GET', '/v1/videos?limit=100')).body.items as { id: string; visibility: string }[];
+  const hidden = await fetch(`${server.url}/embed/${listed.find((v) => v.visibility === 'private')!.id}`);
+  t.match(hidden.headers.get('content-security-policy') ?? '', /frame-ancestors 'self'$/, "a private video's embed without its signed URL");
   const cached = await rawGet('/', { 'if-none-match': (await fetch(`${server.url}/`)).headers.get('etag')! });
   t.equal(cached.status, 304);
   t.match(cached.headers['content-security-policy'] ?? '', /frame-ancestors 'none'/, 'a revalidated page keeps its policy');

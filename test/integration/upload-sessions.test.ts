@@ -6,7 +6,8 @@
  * deleting videos does not give a token its hourly uploads back.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -35,25 +36,35 @@ async function createUpload(length: number, token = server.adminToken): Promise<
   return { status: r.status, location: new URL(r.headers.get('location') ?? '/', server.url).href, videoId: r.headers.get('framecast-video-id') ?? '', body: await r.text() };
 }
 
-/** A PATCH whose body arrives in `pieces` parts `gapMs` apart (a slow client), on its own connection. */
-function slowPatch(location: string, offset: number, body: Buffer, pieces: number, gapMs: number): Promise<Response> {
+/**
+ * A PATCH whose body arrives in `pieces` parts `gapMs` apart (a slow client), on a connection
+ * of its own (node:http, no agent): a writer the server answers before its body ends leaves
+ * that connection to be closed, and fetch's shared pool would hand it to the next request.
+ */
+function slowPatch(location: string, offset: number, body: Buffer, pieces: number, gapMs: number): Promise<{ status: number; headers: { get(name: string): string | null } }> {
   const size = Math.ceil(body.length / pieces);
-  let i = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (i > 0) await sleep(gapMs);
-      const part = body.subarray(i * size, (i + 1) * size);
-      i++;
-      if (part.length > 0) controller.enqueue(new Uint8Array(part));
-      if (i * size >= body.length) controller.close();
-    },
+  return new Promise((resolve, reject) => {
+    const req = request(
+      location,
+      {
+        method: 'PATCH',
+        agent: false,
+        headers: { ...tusHeaders(server.adminToken), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', 'content-length': String(body.length) },
+      },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, headers: { get: (name) => (res.headers[name.toLowerCase()] as string | undefined) ?? null } });
+      },
+    );
+    req.on('error', reject);
+    void (async () => {
+      for (let i = 0; i * size < body.length && !req.destroyed; i++) {
+        if (i > 0) await sleep(gapMs);
+        req.write(body.subarray(i * size, (i + 1) * size));
+      }
+      req.end();
+    })();
   });
-  return fetch(location, {
-    method: 'PATCH',
-    headers: { ...tusHeaders(server.adminToken), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
-    body: stream,
-    duplex: 'half',
-  } as RequestInit);
 }
 
 const clip = await readFile(await makeClip(dir, { width: 160, height: 120, seconds: 2 }));
@@ -96,6 +107,21 @@ t.test('an upload that stops sending expires', async (t) => {
   const video = await waitForVideo(admin, videoId, (v) => v.status === 'awaiting_upload', 20_000);
   t.equal(video.version, 0, 'its version went away');
   t.equal((await fetch(location, { method: 'HEAD', headers: tusHeaders(server.adminToken) })).status, 404);
+});
+
+t.test('a direct (multipart) upload that stops sending expires, and its stored parts go', async (t) => {
+  const video = (await admin.json('POST', '/v1/videos', { title: 'abandoned direct upload' })).body;
+  const created = await admin.json('POST', `/v1/videos/${video.id}/multipart`, { filename: 'x.mp4', size: 100, content_type: 'video/mp4' });
+  t.equal(created.status, 201);
+  const partUrl = created.body.parts[0].url as string;
+  t.equal((await fetch(partUrl, { method: 'PUT', body: clip.subarray(0, 100) })).status, 200, 'a part is stored');
+  const partsDir = join(server.dataDir, 'objects', '.multipart');
+  t.equal((await readdir(partsDir)).length, 1, 'its parts are on disk');
+  const after = await waitForVideo(admin, video.id, (v) => v.status === 'awaiting_upload', 20_000);
+  t.equal(after.version, 0, 'its version went away');
+  t.equal((await admin.json('GET', `/v1/videos/${video.id}/multipart/${created.body.upload_id}`)).status, 404, 'the upload is gone');
+  t.equal((await fetch(partUrl, { method: 'PUT', body: 'x' })).status, 404, 'its part URLs take no more bytes');
+  t.same(await readdir(partsDir), [], 'its parts were removed');
 });
 
 t.test('deleting videos does not give a token its hourly uploads back', async (t) => {

@@ -170,3 +170,19 @@ t.test('a job enqueued for one node is never run by another, even past max_attem
   t.match(await queue.list({ status: 'queued' }), [{ id: row.id, attempts: 0, node_id: 'node-a' }], 'it waits, queued, with no attempt used');
   t.match(await queue.claim('a', undefined, 'node-a'), { id: row.id, attempts: 1 }, 'its own node runs it');
 });
+
+t.test('a job waiting for a group is claimed only once every job of the group succeeded', async (t) => {
+  const { queue } = await setup(t, { priority: { ageing_s: 60 } as JobQueueOptions['priority'] });
+  const part = (index: number) => ({ videoId: 'abc', version: 1, sourceVersion: 1, part: { kind: 'video' as const, index, start_s: index * 8, end_s: null, first_segment: index * 4, first_frame: index * 240 }, ladder: [] });
+  await queue.enqueue('vod.chunk', part(0), { group: 'g1' });
+  await queue.enqueue('vod.chunk', part(1), { group: 'g1' });
+  const finish = await queue.enqueue('vod.finish', { videoId: 'abc', version: 1, chunks: 2, group: 'g1', ladder: [] }, { waitsFor: 'g1', priority: 5 });
+  const first = await queue.claim('w1');
+  t.equal(first?.type, 'vod.chunk', 'the parts first, though the finish job has the higher priority');
+  await queue.succeed(first!.id, 'w1');
+  const second = await queue.claim('w1');
+  t.equal(second?.type, 'vod.chunk');
+  t.equal(await queue.claim('w2'), undefined, 'not while a part is still running');
+  await queue.succeed(second!.id, 'w1');
+  t.equal((await queue.claim('w2'))?.id, finish.id, 'due once the whole group succeeded');
+});

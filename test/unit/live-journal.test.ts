@@ -73,7 +73,7 @@ t.test('a packager resumed from a journal continues where the earlier one stoppe
     workDir: work,
     ffmpegPath: 'ffmpeg',
     encoder: 'libx264',
-    segmentSeconds: 2,
+    segmentSeconds: 2, partSeconds: 0.5,
     window: 6,
     preset: 'ultrafast',
     audioKbps: 128,

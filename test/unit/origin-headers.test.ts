@@ -1,3 +1,4 @@
+import { hotRequestHeaders } from '../../core/origin/hot-answers.js';
 import t from 'tap';
 import { chooseCoding } from '../../core/origin/compression.js';
 import { ifNoneMatchHits, ifRangeAllows } from '../../core/origin/conditional.js';
@@ -43,4 +44,16 @@ t.test('If-None-Match and If-Range', async (t) => {
   t.ok(ifRangeAllows('"a"', '"a"'));
   t.notOk(ifRangeAllows('W/"a"', '"a"'), 'If-Range needs a strong validator');
   t.notOk(ifRangeAllows('Sat, 21 Nov 2026 10:00:00 GMT', '"a"'));
+});
+
+t.test('the fast path reads its request headers from rawHeaders as Node would join them', async (t) => {
+  t.same(hotRequestHeaders(['Host', 'x']), { acceptEncoding: undefined, ifNoneMatch: undefined, ranged: false });
+  t.same(hotRequestHeaders(['ACCEPT-ENCODING', 'gzip', 'If-None-Match', '"a"', 'accept-encoding', 'br', 'if-none-match', '"b"']), {
+    acceptEncoding: 'gzip, br',
+    ifNoneMatch: '"a", "b"',
+    ranged: false,
+  });
+  t.ok(hotRequestHeaders(['Range', 'bytes=0-1']).ranged, 'Range: the full path');
+  t.ok(hotRequestHeaders(['if-range', '"a"']).ranged, 'If-Range: the full path');
+  t.notOk(hotRequestHeaders(['X-Range', 'bytes=0-1', 'Rangex', '1']).ranged, 'only the names themselves');
 });

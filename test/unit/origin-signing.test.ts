@@ -1,3 +1,6 @@
+import { NodeUrlSigner } from '../../core/http/signed-urls.js';
+import type { ObjectStore } from '../../core/storage/object-store.js';
+import { ObjectUrlSigner } from '../../core/storage/object-urls.js';
 import t from 'tap';
 import { PlaybackSigner, playbackSigner } from '../../core/origin/signing.js';
 
@@ -56,4 +59,20 @@ t.test('signUrl appends the token; the configured signer applies signing.* once'
   t.same(configured.policy, { ttlSeconds: 30, bindIp: true });
   t.equal(playbackSigner(s), configured, 'memoized');
   t.equal(signer.withPolicy({}), signer, 'no change, same signer');
+});
+
+t.test('object URLs on the node: one key, one method, until they expire; a part URL is not one', async (t) => {
+  let now = 1_700_000_000_000;
+  const store = {} as ObjectStore; // fs: no presigning, so node URLs
+  const objects = new ObjectUrlSigner('secret', store, () => now);
+  const url = (path: string) => new URL(path, 'http://node.invalid');
+  const get = objects.nodeUrl('GET', 'media/v1d/v1/720p/seg-1.m4s', 60);
+  t.equal(objects.verify('GET', url(get)), 'media/v1d/v1/720p/seg-1.m4s');
+  t.equal(objects.verify('HEAD', url(get)), 'media/v1d/v1/720p/seg-1.m4s', 'HEAD as GET');
+  t.equal(objects.verify('PUT', url(get)), undefined, 'not another method');
+  t.equal(objects.verify('GET', url(get.replace('seg-1', 'seg-2'))), undefined, 'not another key');
+  const part = new NodeUrlSigner('secret', () => now).sign('GET', '/v1/objects/media/v1d/v1/x', 60);
+  t.equal(objects.verify('GET', url(part)), undefined, 'a URL signed with signing.secret itself is refused');
+  now += 61_000;
+  t.equal(objects.verify('GET', url(get)), undefined, 'expired');
 });

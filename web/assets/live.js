@@ -3,6 +3,11 @@
  * publisher is away within the reconnect window) it says "offline"; once there is a master
  * playlist it plays it with hls.js (or the browser's own HLS), following the live edge;
  * when the live has ended it says "ended" and links to the recording's VOD once it is ready.
+ *
+ * Latency: hls.js runs in lowLatencyMode (LL-HLS parts, blocking playlist reloads) and holds
+ * the distance the playlist asks for in seconds (PART-HOLD-BACK), not a number of segments.
+ * DVR: the seek bar spans what the playlist lists (live.dvr_window_s on the server); seeking
+ * back pauses the live-edge chase, "Back to live" returns to it.
  */
 import { apiCall } from './api.js';
 
@@ -18,7 +23,15 @@ const ui = {
   title: byId('title'),
   badge: byId('badge'),
   meta: byId('meta'),
+  player: byId('player'),
+  dvr: byId('dvr'),
+  seek: /** @type {HTMLInputElement} */ (byId('seek')),
+  behind: byId('behind'),
+  backToLive: /** @type {HTMLButtonElement} */ (byId('back-to-live')),
 };
+
+/** Further than this behind the live edge, the viewer is "behind" (seconds). */
+const BEHIND_S = 4;
 
 const liveId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? '');
 /** @type {any} */
@@ -30,6 +43,42 @@ let ended = false;
 ui.video.addEventListener('ended', () => {
   if (ended) show('This live has ended.');
 });
+
+/** The live edge: where hls.js would play now, else the end of what is seekable. */
+function liveEdge() {
+  const n = ui.video.seekable.length;
+  const end = n > 0 ? ui.video.seekable.end(n - 1) : 0;
+  return hls?.liveSyncPosition ?? end;
+}
+
+function updateSeekBar() {
+  // hls.js's own estimate of the distance to the live edge, for operators and tests.
+  if (hls && Number.isFinite(hls.latency)) ui.player.dataset.latency = hls.latency.toFixed(3);
+  const n = ui.video.seekable.length;
+  if (!playing || ended || n === 0) {
+    ui.dvr.hidden = true;
+    return;
+  }
+  const start = ui.video.seekable.start(0);
+  const end = ui.video.seekable.end(n - 1);
+  ui.dvr.hidden = false;
+  ui.seek.min = String(start);
+  ui.seek.max = String(end);
+  if (document.activeElement !== ui.seek) ui.seek.value = String(ui.video.currentTime);
+  const behind = Math.max(0, liveEdge() - ui.video.currentTime);
+  const isBehind = behind > BEHIND_S;
+  ui.behind.textContent = isBehind ? `${Math.round(behind)} s behind live` : 'At the live edge';
+  ui.backToLive.hidden = !isBehind;
+}
+
+ui.seek.addEventListener('input', () => {
+  ui.video.currentTime = Number(ui.seek.value);
+});
+ui.backToLive.addEventListener('click', () => {
+  ui.video.currentTime = liveEdge();
+  ui.video.play().catch(() => undefined);
+});
+ui.video.addEventListener('timeupdate', updateSeekBar);
 
 function show(text) {
   ui.status.hidden = false;
@@ -47,7 +96,8 @@ function startPlayback(url) {
   ui.status.hidden = true;
   const Hls = /** @type {any} */ (window).Hls;
   if (Hls?.isSupported()) {
-    hls = new Hls({ liveSyncDurationCount: 3, liveMaxLatencyDurationCount: 6, lowLatencyMode: false });
+    // No liveSync* override: with it hls.js would ignore the playlist's PART-HOLD-BACK.
+    hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 90 });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();

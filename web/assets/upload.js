@@ -192,7 +192,8 @@ function uploaded() {
 function showPlayer(videoId) {
   if (!ui.result.hidden) return;
   const watchUrl = `/watch/${encodeURIComponent(videoId)}`;
-  ui.playerFrame.src = `${watchUrl}?embed=1`;
+  // It plays at once, as the watch page does (other sites' embeds wait for a click).
+  ui.playerFrame.src = `${watchUrl}?embed=1&autoplay=1`;
   ui.watchLink.href = watchUrl;
   ui.result.hidden = false;
   ui.result.scrollIntoView({ behavior: 'smooth', block: 'nearest' });

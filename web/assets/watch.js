@@ -5,12 +5,22 @@
  * a seek bar with storyboard previews, icon buttons, a volume slider, a settings panel
  * (speed, quality, audio track when the master offers several) and keyboard shortcuts.
  * The player box takes the video's aspect ratio (a portrait video gets a portrait box). It remembers
- * where the viewer was (localStorage, per video) and starts there next time. With
- * `?embed=1` the server marks the page as an embed (the player alone, for iframes).
+ * where the viewer was (localStorage, per video) and starts there next time, unless the URL
+ * says where (`?t=`, player-options.js). At /embed/:id (and `?embed=1`) the server marks the
+ * page as an embed: the player alone, for iframes, playing only when asked (`?autoplay=1`).
+ * Below the player: details, sharing and related videos (watch-details.js).
+ *
+ * Room for other modules: `#control-slot` in the control bar (a captions menu), `#seek-marks`
+ * over the seek bar (chapter marks), and `window.framecast` (the video, hls.js, the URL's
+ * options such as `captions`, and `seekTo`).
  */
 import { apiCall } from './api.js';
-import { formatAgo, formatClock } from './format.js';
+import { formatClock } from './format.js';
+import { playerOptions } from './player-options.js';
 import { cueAt, parseStoryboard } from './storyboard.js';
+import { attachCaptionsMenu } from './captions-menu.js';
+import { showChapters } from './chapters.js';
+import { loadRelated, loadViews, renderDetails, wireCopyLink } from './watch-details.js';
 
 const POLL_MS = 1000;
 const SEEK_STEP_S = 5;
@@ -76,14 +86,15 @@ const ui = {
   qualityLabel: byId('quality-label'),
   quality: /** @type {HTMLSelectElement} */ (byId('quality')),
   fullscreen: byId('fullscreen'),
-  title: byId('title'),
-  meta: byId('meta'),
-  description: byId('description'),
+  pip: byId('pip'),
+  embedTitle: /** @type {HTMLAnchorElement} */ (byId('embed-title')),
   resume: byId('resume'),
   resumeText: byId('resume-text'),
   startOver: byId('start-over'),
 };
 const video = ui.video;
+const embedded = document.documentElement.classList.contains('embed');
+const options = playerOptions(location.search);
 
 const state = {
   videoId: decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? ''),
@@ -108,6 +119,9 @@ const state = {
   resumeNoticeTimer: 0,
   controlsTimer: 0,
   telemetryAttached: false,
+  /** The URL's start time, used by the first start only. */
+  startAt: options.startAt,
+  detailsLoaded: false,
 };
 
 // Tests read the player from here.
@@ -116,6 +130,8 @@ window.framecast = {
     return state.hls;
   },
   video,
+  options,
+  seekTo: (seconds) => seekTo(seconds),
 };
 
 function seekableEnd() {
@@ -162,7 +178,9 @@ function hideError() {
 // ---------------------------------------------------------------- polling
 
 async function fetchVideo() {
-  const { body, error } = await apiCall(`/v1/videos/${encodeURIComponent(state.videoId)}`);
+  // A signed embed URL's token lets it read a private video.
+  const query = options.token ? `?token=${encodeURIComponent(options.token)}` : '';
+  const { body, error } = await apiCall(`/v1/videos/${encodeURIComponent(state.videoId)}${query}`);
   return error ? { error } : { meta: body };
 }
 
@@ -177,9 +195,19 @@ async function refresh() {
 function render(meta) {
   state.meta = meta;
   document.title = `${meta.title || 'Untitled'} · Framecast`;
-  ui.title.textContent = meta.title || 'Untitled';
-  ui.description.textContent = meta.description ?? '';
-  ui.meta.textContent = [formatAgo(meta.created_at), ...(meta.tags ?? []).map((tag) => `#${tag}`)].filter(Boolean).join(' · ');
+  renderDetails(meta, (seconds) => {
+    seekTo(seconds);
+    video.play().catch(() => {});
+    ui.player.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  });
+  ui.embedTitle.textContent = meta.title || 'Untitled';
+  ui.embedTitle.href = `/watch/${encodeURIComponent(meta.id)}`;
+  ui.embedTitle.hidden = !embedded;
+  if (!state.detailsLoaded && !embedded) {
+    state.detailsLoaded = true;
+    loadViews(meta.id).catch(() => {});
+    loadRelated(meta.id).catch(() => {});
+  }
   setAspect(meta.width, meta.height);
   const playback = meta.playback ?? {};
   if (playback.poster_url && video.getAttribute('poster') !== playback.poster_url) {
@@ -192,12 +220,17 @@ function render(meta) {
     return;
   }
   if (playback.hls_url && playback.hls_url !== state.hlsUrl) {
-    if (state.hlsUrl === null && state.resumeAt === 0) offerResume(meta);
+    if (state.hlsUrl === null && state.startAt !== undefined) {
+      // The URL says where: it wins over where this viewer left off.
+      state.resumeAt = state.startAt;
+      state.startAt = undefined;
+    } else if (state.hlsUrl === null && state.resumeAt === 0) offerResume(meta);
     startPlayer(playback.hls_url);
   }
   showStatus(meta);
   // Sprites are written at the end of processing: only a ready video has them all.
   if (meta.status === 'ready' && playback.thumbnail_vtt_url) loadStoryboard(playback.thumbnail_vtt_url);
+  showChapters({ video, seek: ui.seek, titleHost: byId('time'), chapters: meta.chapters, duration: (meta.duration_ms ?? 0) / 1000 });
   updateTime();
 }
 
@@ -234,6 +267,7 @@ function startPlayer(url) {
     hls.on(Hls.Events.ERROR, (_event, data) => onHlsError(hls, data));
     hls.loadSource(url);
     hls.attachMedia(video);
+    attachCaptionsMenu({ hls, settings: ui.settings, beforeButton: ui.settingsButton, preferred: new URLSearchParams(location.search).get('captions') });
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     video.src = url;
     if (startAt > 0) video.addEventListener('loadedmetadata', () => (video.currentTime = startAt), { once: true });
@@ -243,8 +277,9 @@ function startPlayer(url) {
   }
   ui.controls.hidden = false;
   attachTelemetry();
-  // Autoplay may be refused without a user gesture; the play button is there for that.
-  video.play().catch(() => {});
+  // An embed waits for a click unless asked to play. Autoplay may be refused without a user
+  // gesture (browsers allow it muted); the play button is there for that.
+  if (!embedded || options.autoplay) video.play().catch(() => {});
 }
 
 /** Player telemetry (web/assets/telemetry.js), once; the page plays on without it. */
@@ -522,6 +557,18 @@ function toggleFullscreen() {
   else video.webkitEnterFullscreen?.();
 }
 
+/** Picture-in-picture, where the browser offers it (the button is hidden otherwise). */
+function togglePictureInPicture() {
+  if (document.pictureInPictureElement) document.exitPictureInPicture().catch(() => {});
+  else if (document.pictureInPictureEnabled && !video.disablePictureInPicture) video.requestPictureInPicture().catch(() => {});
+}
+
+function showPictureInPicture() {
+  const on = document.pictureInPictureElement === video;
+  labelButton(ui.pip, on ? 'Exit picture in picture' : 'Picture in picture', 'i');
+  ui.player.classList.toggle('is-pip', on);
+}
+
 function toggleSettings(open = ui.settings.hidden) {
   ui.settings.hidden = !open;
   ui.settingsButton.setAttribute('aria-expanded', String(open));
@@ -616,6 +663,10 @@ video.addEventListener('click', togglePlay);
 ui.play.addEventListener('click', togglePlay);
 ui.mute.addEventListener('click', toggleMute);
 ui.fullscreen.addEventListener('click', toggleFullscreen);
+ui.pip.hidden = !(document.pictureInPictureEnabled && !video.disablePictureInPicture);
+ui.pip.addEventListener('click', togglePictureInPicture);
+video.addEventListener('enterpictureinpicture', showPictureInPicture);
+video.addEventListener('leavepictureinpicture', showPictureInPicture);
 ui.settingsButton.addEventListener('click', () => toggleSettings());
 ui.volume.addEventListener('input', () => {
   video.volume = Number(ui.volume.value);
@@ -653,6 +704,7 @@ const SHORTCUTS = {
   ArrowUp: () => changeVolume(VOLUME_STEP),
   ArrowDown: () => changeVolume(-VOLUME_STEP),
   f: toggleFullscreen,
+  i: togglePictureInPicture,
   m: toggleMute,
   Escape: () => toggleSettings(false),
 };
@@ -678,6 +730,12 @@ document.addEventListener('keydown', (event) => {
   event.preventDefault();
   action();
 });
+
+if (options.muted) {
+  video.muted = true;
+  showVolume();
+}
+wireCopyLink(state.videoId, () => video.currentTime);
 
 if (state.videoId) refresh();
 else showError('E_NOT_FOUND', 'No video id in the address.', false);

@@ -5,7 +5,7 @@
  * Exit 0 when clean (or everything found was removed), 1 when problems remain.
  */
 import { parseArgs } from 'node:util';
-import { openMetadataDb, openObjectStore } from '../../app.js';
+import { openMetadataDb, openObjectStore } from '../../open-services.js';
 import { checkConsistency, fixConsistency, isClean, type ConsistencyReport } from '../consistency.js';
 import { UsageError, type CliCommand, type CliOutput } from '../command.js';
 

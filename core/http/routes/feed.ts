@@ -17,9 +17,21 @@ const feedQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
+const feeds = new WeakMap<Services, TrendingFeed>();
+
+/** The process's one trending feed (its ranking cache is shared by the feed and related videos). */
+export function trendingFeed(s: Services): TrendingFeed {
+  let feed = feeds.get(s);
+  if (!feed) {
+    feed = new TrendingFeed(s.db.db, { bucketMs: s.config.catalog.feed_refresh_s * 1000, secret: ensureSigningSecret(s.config) });
+    feeds.set(s, feed);
+  }
+  return feed;
+}
+
 export function feedRoutes(router: Router<AppState>, s: Services): void {
   const view = videoViewer(s);
-  const feed = new TrendingFeed(s.db.db, { bucketMs: s.config.catalog.feed_refresh_s * 1000, secret: ensureSigningSecret(s.config) });
+  const feed = trendingFeed(s);
   router.get('/v1/feed', async (ctx) => {
     const q = feedQuery.parse(ctx.query);
     const privileged = hasScope(ctx.state.principal, 'read');

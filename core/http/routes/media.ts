@@ -15,13 +15,14 @@ import { ID_RE } from '../../ids.js';
 import { MediaAccessCache } from '../../origin/access-cache.js';
 import { isPlaylist, mediaType } from '../../origin/content-types.js';
 import { ifNoneMatchHits } from '../../origin/conditional.js';
-import { HotAnswers } from '../../origin/hot-answers.js';
+import { HotAnswers, hotRequestHeaders } from '../../origin/hot-answers.js';
 import { MEDIA_CORS_HEADERS, MEDIA_PREFLIGHT_HEADERS, writeOriginResponse } from '../../origin/http-response.js';
 import type { OriginRequest, OriginResponse } from '../../origin/origin.js';
 import { playbackSigner, type TokenCheck } from '../../origin/signing.js';
 import { rewritableFormat, rewriteChildUris } from '../../origin/token-rewrite.js';
 import type { Services } from '../../services.js';
-import { observeInstantAnswer, observeRawRequest } from '../../telemetry/metrics.js';
+import { sendErrorBody } from '../raw-errors.js';
+import { countInstantAnswer, instantAnswerTally, observeRawRequest, type InstantTally } from '../../telemetry/metrics.js';
 import { objectKeys } from '../../storage/object-store.js';
 
 const FILE_RE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$/;
@@ -166,11 +167,11 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
   const clientIp = clientIpResolver(s.config.http.trust_proxy);
   const metrics = s.origin.metrics;
   const hot = new HotAnswers(HOT_URLS, Object.entries({ ...BASE_SECURITY_HEADERS, ...MEDIA_CORS_HEADERS }).flat());
-  const sendError = (res: ServerResponse, err: AppError) => {
-    const body = JSON.stringify(err.toBody());
-    res.writeHead(err.status, { ...MEDIA_CORS_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-    res.end(body);
-  };
+  const sendError = (res: ServerResponse, err: AppError) => sendErrorBody(res, err, MEDIA_CORS_HEADERS);
+  // A prepared answer is a 200 or a 304, to a GET or a HEAD.
+  const tallies = Object.fromEntries(
+    (['GET', 'HEAD'] as const).map((m) => [m, { ok: instantAnswerTally(m, MEDIA_ROUTE, 200), notModified: instantAnswerTally(m, MEDIA_ROUTE, 304) }]),
+  ) as Record<'GET' | 'HEAD', { ok: InstantTally; notModified: InstantTally }>;
 
   const fullPath = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     setBaseSecurityHeaders(res);
@@ -209,26 +210,28 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
 
   return (req, res) => {
     const method = req.method;
-    const headers = req.headers;
-    if ((method === 'GET' || method === 'HEAD') && headers.range === undefined && headers['if-range'] === undefined) {
+    const headers = method === 'GET' || method === 'HEAD' ? hotRequestHeaders(req.rawHeaders) : undefined;
+    if ((method === 'GET' || method === 'HEAD') && headers !== undefined && !headers.ranged) {
       const now = performance.now();
-      const prepared = hot.lookup(req.url!, headers['accept-encoding'], now);
+      const prepared = hot.lookup(req.url!, headers.acceptEncoding, now);
       if (prepared !== undefined) {
         metrics.hits++;
-        const ifNoneMatch = headers['if-none-match'];
+        const ifNoneMatch = headers.ifNoneMatch;
         if (ifNoneMatch !== undefined && ifNoneMatchHits(ifNoneMatch, prepared.etag)) {
           metrics.notModified++;
           res.writeHead(304, prepared.notModified as (string | number)[]);
           res.end();
+          countInstantAnswer(tallies[method].notModified, now);
         } else {
           res.writeHead(200, prepared.headers as (string | number)[]);
           if (method === 'HEAD') res.end();
           else {
             metrics.bytesServed += prepared.body.length;
-            res.end(prepared.body);
+            if (prepared.text !== undefined) res.end(prepared.text, 'latin1');
+            else res.end(prepared.body);
           }
+          countInstantAnswer(tallies[method].ok, now);
         }
-        observeInstantAnswer(method, MEDIA_ROUTE, res.statusCode, now);
         return;
       }
     }

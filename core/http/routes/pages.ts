@@ -13,6 +13,13 @@
  * A page may hold slots, `{{name}}`, filled from server-side constants at start (the upload
  * picker's `accept` list comes from the demuxers the probe allows), so page and server
  * cannot disagree.
+ *
+ * The watch page and the embed player (/watch/:id, /embed/:id) are the same page, rendered
+ * per video in one place, `<!-- video-head -->`: a video others may see gets its title and
+ * its link-preview tags (OpenGraph, Twitter, oEmbed discovery: core/http/video-sharing.ts)
+ * in the HTML itself, since link unfurlers run no script. The embed's frame-ancestors follow
+ * `embed.allowed_origins`, and a private video's embed needs its signed URL (`?token=`) to be
+ * framed by other sites. Rendered pages are kept per head (a small LRU).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,10 +29,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { Router } from '@koa/router';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../../errors.js';
+import { isId } from '../../ids.js';
 import { uploadAccept } from '../../media/upload-formats.js';
+import { playbackSigner } from '../../origin/signing.js';
+import type { Services } from '../../services.js';
 import type { AppContext, AppState } from '../context.js';
-import { pageSecurityHeaders } from '../security-headers.js';
+import { embedFrameAncestors, pageSecurityHeaders } from '../security-headers.js';
+import { escapeHtml, PROVIDER_NAME, siteBase, watchHead } from '../video-sharing.js';
 
 const require = createRequire(import.meta.url);
 const brotli = promisify(brotliCompress);
@@ -173,29 +185,61 @@ async function send(ctx: AppContext, file: StaticFile, cacheControl: string): Pr
   }
 }
 
+/** Where a page's per-video head goes (web/watch.html). */
+const VIDEO_HEAD = '<!-- video-head -->';
+const DEFAULT_HEAD = `<title>${PROVIDER_NAME}</title>`;
+/** Rendered watch/embed pages kept, by head (~10 KB each). */
+const RENDERED_KEPT = 500;
+
 /**
  * @param mediaSources origins the embed page's policy allows media from besides this one
  *   (the other pages get theirs from the security-headers middleware).
  */
-export function pageRoutes(router: Router<AppState>, mediaSources: readonly string[] = []): void {
+export function pageRoutes(router: Router<AppState>, s: Services, mediaSources: readonly string[] = []): void {
   const root = webRoot();
   const assets = loadAssets(root);
   const version = versionOf(assets);
   const pages = new Map<string, StaticFile>();
-  for (const name of Object.keys(PAGES) as PageName[]) {
-    pages.set(name, renderPage(root, name, version, false));
-    if (name === 'watch') pages.set('watch-embed', renderPage(root, name, version, true));
-  }
+  for (const name of Object.keys(PAGES) as PageName[]) pages.set(name, renderPage(root, name, version, false));
   const page = (name: string) => async (ctx: AppContext) => send(ctx, pages.get(name)!, PAGE);
+  const watchTemplates = { watch: pages.get('watch')!.body.toString(), embed: renderPage(root, 'watch', version, true).body.toString() };
+  const rendered = new LRUCache<string, StaticFile>({ max: RENDERED_KEPT });
+  const videoPage = (kind: keyof typeof watchTemplates, head: string): StaticFile => {
+    const key = `${kind}\0${head}`;
+    let file = rendered.get(key);
+    if (!file) {
+      file = new StaticFile(Buffer.from(watchTemplates[kind].replace(VIDEO_HEAD, () => head)), 'html');
+      rendered.set(key, file);
+    }
+    return file;
+  };
+  const signer = playbackSigner(s);
 
   router.get('/', page('library'));
   router.get('/upload', page('upload'));
-  const embedHeaders = pageSecurityHeaders({ embeddable: true, mediaSources });
+
+  /** The video when others may see it (public, unlisted): its page then says what it is. */
+  const shareable = async (id: string) => {
+    const row = isId(id) ? await s.catalog.find(id) : undefined;
+    return row && row.visibility !== 'private' ? { row, view: await s.catalog.view(row) } : { row, view: undefined };
+  };
+
+  const embed = async (ctx: AppContext) => {
+    const id = ctx.params.id!;
+    const { row, view } = await shareable(id);
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    // The embed player is made to be framed by other sites; a private video's only through its signed URL.
+    const elsewhere = row !== undefined && (view !== undefined || signer.verify(row.id, token, { ip: ctx.ip }));
+    ctx.set(pageSecurityHeaders({ embeddable: true, mediaSources, frameAncestors: embedFrameAncestors(s.config.embed.allowed_origins, elsewhere) }));
+    const head = view ? `<title>${escapeHtml(view.title)} · ${PROVIDER_NAME}</title>\n  <meta name="robots" content="noindex">` : DEFAULT_HEAD;
+    await send(ctx, videoPage('embed', head), PAGE);
+  };
+  router.get('/embed/:id', embed);
   router.get('/watch/:id', async (ctx) => {
-    const embed = ctx.query.embed === '1';
-    // The embed player is made to be framed by other sites; every other page may not be.
-    if (embed) ctx.set(embedHeaders);
-    await send(ctx, pages.get(embed ? 'watch-embed' : 'watch')!, PAGE);
+    // The upload page's player frame (same site) predates /embed/:id.
+    if (ctx.query.embed === '1') return embed(ctx);
+    const { view } = await shareable(ctx.params.id!);
+    await send(ctx, videoPage('watch', view ? watchHead(view, siteBase(s.config.public_url, ctx)) : DEFAULT_HEAD), PAGE);
   });
   router.get('/assets/{*path}', async (ctx) => {
     const parts = (ctx.params.path ?? '').split('/');

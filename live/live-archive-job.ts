@@ -1,16 +1,16 @@
 /**
  * `live.archive`: an ended recorded live's segments become the ready version the job names
- * (live/live-archive.ts). The recording is read back from the live's journal on this node,
+ * (live-archive.ts). The recording is read back from the live's journal on this node,
  * so an attempt after a crash or a restart starts over from what is on disk; the version's
  * staging prefix is wiped first. A final failure marks the version failed and the live's
  * error says why.
  */
-import { archiveLive, recordedPackager } from '../../../live/live-archive.js';
-import { LiveStore } from '../../../live/live-store.js';
-import { AppError, type VideoError } from '../../errors.js';
-import type { VideoEncoder } from '../../media/types.js';
-import type { Services } from '../../services.js';
-import type { JobContext, JobHandler, RunnableJob } from '../runner.js';
+import { archiveLive, recordedPackager } from './live-archive.js';
+import { LiveStore } from '../core/live/live-store.js';
+import { AppError, type VideoError } from '../core/errors.js';
+import type { VideoEncoder } from '../core/media/types.js';
+import type { Services } from '../core/services.js';
+import type { JobContext, JobHandler, RunnableJob } from '../core/jobs/runner.js';
 
 export function liveArchiveHandler(s: Services, media: { ffmpegPath: string; encoder: VideoEncoder }): JobHandler<'live.archive'> {
   const lives = new LiveStore(s.db.db);

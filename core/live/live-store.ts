@@ -6,9 +6,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { AppError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import type { Database, LiveRow, LivesTable } from '../core/storage/metadata-db.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Database, LiveRow, LivesTable } from '../storage/metadata-db.js';
+import { LIVE_POSTER } from './live-locations.js';
+import { parseJsonList, restreamView, type RestreamTarget, type RestreamView } from './restream-targets.js';
 
 /** `GET /v1/live/:id`. */
 export interface LiveView {
@@ -26,7 +28,9 @@ export interface LiveView {
   /** True once the packager fell behind real time and dropped rungs. */
   degraded: boolean;
   dropped_renditions: string[];
-  playback: { hls_url: string; page_url: string };
+  playback: { hls_url: string; page_url: string; poster_url: string };
+  /** Restream targets (keys masked) and their state while on air. */
+  restream: RestreamView[];
   error?: { message: string };
 }
 
@@ -40,24 +44,15 @@ function iso(ms: number | null): string | undefined {
   return ms === null ? undefined : new Date(ms).toISOString();
 }
 
-function parseList<T>(json: string | null): T[] {
-  if (!json) return [];
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? (v as T[]) : [];
-  } catch {
-    return [];
-  }
-}
-
 /** Where a live plays: `/live/{id}/master.m3u8`. */
 export function liveHlsPath(id: string): string {
   return `/live/${id}/master.m3u8`;
 }
 
-export function liveView(row: LiveRow, publicUrl = ''): LiveView {
+/** `configured`: the targets of `live.restream`, which every live carries. */
+export function liveView(row: LiveRow, publicUrl = '', configured: readonly RestreamTarget[] = []): LiveView {
   const base = publicUrl.replace(/\/$/, '');
-  const dropped = parseList<string>(row.dropped_renditions);
+  const dropped = parseJsonList<string>(row.dropped_renditions);
   return {
     id: row.id,
     title: row.title,
@@ -68,10 +63,11 @@ export function liveView(row: LiveRow, publicUrl = ''): LiveView {
     ...(row.started_at !== null ? { started_at: iso(row.started_at) } : {}),
     ...(row.ended_at !== null ? { ended_at: iso(row.ended_at) } : {}),
     ...(row.vod_video_id ? { vod_video_id: row.vod_video_id } : {}),
-    renditions: parseList<LiveRendition>(row.renditions),
+    renditions: parseJsonList<LiveRendition>(row.renditions),
     degraded: dropped.length > 0,
     dropped_renditions: dropped,
-    playback: { hls_url: `${base}${liveHlsPath(row.id)}`, page_url: `${base}/live/${row.id}` },
+    playback: { hls_url: `${base}${liveHlsPath(row.id)}`, page_url: `${base}/live/${row.id}`, poster_url: `${base}/live/${row.id}/${LIVE_POSTER}` },
+    restream: restreamView(parseJsonList(row.restream_targets), parseJsonList(row.restream_status), configured),
     ...(row.error_message ? { error: { message: row.error_message } } : {}),
   };
 }
@@ -83,7 +79,7 @@ export class LiveStore {
   ) {}
 
   /** A new idle live and its stream key (returned only here). */
-  async create(input: { title: string; record: boolean; owner: string | null }): Promise<{ row: LiveRow; streamKey: string }> {
+  async create(input: { title: string; record: boolean; owner: string | null; restream?: readonly RestreamTarget[] }): Promise<{ row: LiveRow; streamKey: string }> {
     // 168 random bits, URL-safe: the RTMP stream name NMS accepts ([A-Za-z0-9_-]).
     const streamKey = `${newId()}${randomBytes(12).toString('base64url')}`;
     const t = this.now();
@@ -99,6 +95,8 @@ export class LiveStore {
       dropped_renditions: null,
       vod_video_id: null,
       error_message: null,
+      restream_targets: input.restream?.length ? JSON.stringify(input.restream) : null,
+      restream_status: null,
       created_at: t,
       started_at: null,
       ended_at: null,

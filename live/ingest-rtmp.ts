@@ -1,5 +1,5 @@
 /**
- * RTMP ingest: node-media-server 4 (one instance per process: the media process) with our
+ * RTMP ingest (an adapter of core/live/ingest.ts): node-media-server 4 (one instance per process: the media process) with our
  * own admission and an in-process FLV feed for the packager.
  *
  * Design notes:
@@ -10,9 +10,7 @@
  * - Before admission a connection is held to the limits of rtmp-connection-gate.ts
  *   (connections per address and in all, handshake and idle timeouts, what NMS may buffer
  *   for it); an accepted publisher is released from them before its socket resumes.
- * - Wrong keys are slowed down per address: each refusal is answered after a delay, and an
- *   address that sends more than `badKeyLimit` wrong keys a minute is refused outright, even
- *   with a right key, until its budget refills (the token bucket of core/telemetry).
+ * - Wrong keys are slowed down per address (key-guess-throttle.ts, shared by every ingest).
  * - The packager is fed in-process: a subscriber session with an empty ip (NMS treats it as
  *   internal, like its own recorder) gets the FLV header, the cached metadata, sequence
  *   headers and GOP, then every tag. Compared with ffmpeg pulling RTMP from the relay this
@@ -25,24 +23,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import type { IngestHandler, IngestPublisher, LiveIngest } from '../core/live/ingest.js';
+import { RTMP_APP } from '../core/live/live-locations.js';
 import type { Logger } from '../core/logger.js';
-import { TokenBucketLimiter } from '../core/telemetry/rate-limit.js';
 import type { Socket } from 'node:net';
+import { KeyGuessThrottle } from './key-guess-throttle.js';
 import { RtmpConnectionGate, type ConnectionLimits } from './rtmp-connection-gate.js';
 import NodeMediaServer, { type NmsSession } from 'node-media-server';
 import Context from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
-
-/** The RTMP application every stream key is published under (`rtmp://HOST:PORT/live`). */
-export const RTMP_APP = 'live';
-
-/**
- * The URL encoders publish to: `live.public_rtmp_url` verbatim when set (the address seen
- * from outside: port mappings, NAT, a TCP load balancer), else `rtmp://HOST:live.port/live`.
- */
-export function publicRtmpUrl(live: { port: number; public_rtmp_url: string }, host: string): string {
-  return live.public_rtmp_url || `rtmp://${host}:${live.port}/${RTMP_APP}`;
-}
 
 /** The RTMP connection limits of the `live.*` config keys. */
 export function connectionLimits(live: Config['live']): ConnectionLimits {
@@ -55,39 +44,6 @@ export function connectionLimits(live: Config['live']): ConnectionLimits {
     maxChunkStreams: live.prepublish_max_chunk_streams,
     maxBufferedBytes: live.prepublish_max_buffered_bytes,
   };
-}
-
-/** What the publisher's encoder declared (onMetaData); 0 where it said nothing. */
-export interface IngestMetadata {
-  width: number;
-  height: number;
-  fps: number;
-  videoKbps: number;
-  /** FLV codec id: 7 = H.264. */
-  videoCodecId: number;
-  /** FLV codec id: 10 = AAC; 0 = none declared. */
-  audioCodecId: number;
-}
-
-/** An accepted publisher. */
-export interface IngestPublisher {
-  readonly id: string;
-  readonly key: string;
-  readonly address: string;
-  metadata(): IngestMetadata;
-  /** Subscribes to the stream as FLV bytes (header, cached headers and GOP, then every tag); returns detach. */
-  attach(onData: (chunk: Buffer) => void): () => void;
-  /** Registers a callback for the publisher's connection closing (also called if it already has). */
-  onClose(callback: () => void): void;
-  disconnect(): void;
-}
-
-/** What the ingest asks of its owner (the live session manager). */
-export interface IngestHandler {
-  /** May this key publish now? (Unknown, revoked, ended, or already publishing: no.) */
-  admit(key: string, address: string): Promise<boolean>;
-  /** An admitted publisher is streaming. */
-  published(publisher: IngestPublisher): void;
 }
 
 export interface IngestOptions {
@@ -121,14 +77,14 @@ function sessionOfSocket(socket: Socket): NmsSession | undefined {
   return undefined;
 }
 
-export class IngestServer {
+export class RtmpIngest implements LiveIngest {
+  readonly protocol = 'rtmp';
   private nms: NodeMediaServer | undefined;
-  private readonly throttle: TokenBucketLimiter;
-  private readonly blockedUntil = new Map<string, number>();
+  private readonly throttle: KeyGuessThrottle;
   private readonly gate: RtmpConnectionGate;
 
   constructor(private readonly opts: IngestOptions) {
-    this.throttle = new TokenBucketLimiter({ ratePerSecond: opts.badKeyLimit / 60, burst: opts.badKeyLimit });
+    this.throttle = new KeyGuessThrottle(opts.badKeyLimit, opts.refusalDelayMs);
     this.gate = new RtmpConnectionGate(opts.limits, opts.logger, sessionOfSocket);
   }
 
@@ -145,6 +101,7 @@ export class IngestServer {
     this.gate.install(listener);
     await nms.run();
     this.nms = nms;
+    this.opts.logger.info({ port: this.opts.port }, 'rtmp ingest listening');
   }
 
   async close(): Promise<void> {
@@ -187,20 +144,10 @@ export class IngestServer {
   }
 
   private async decide(session: NmsSession, address: string): Promise<boolean> {
-    const now = Date.now();
-    const blocked = (this.blockedUntil.get(address) ?? 0) > now;
-    const ok = !blocked && (await this.opts.handler.admit(session.streamName, address));
-    if (ok) {
-      this.opts.handler.published(this.publisherOf(session));
-      return true;
-    }
-    if (!blocked) {
-      const verdict = this.throttle.take(address, now);
-      if (!verdict.allowed) this.blockedUntil.set(address, now + verdict.retryAfterS * 1000);
-    }
-    this.opts.logger.warn({ address, blocked }, 'live: publish refused (unknown, revoked or busy stream key)');
-    await new Promise((r) => setTimeout(r, this.opts.refusalDelayMs ?? 500));
-    return false;
+    const { ok, blocked } = await this.throttle.admit(address, () => this.opts.handler.admit({ key: session.streamName, address, protocol: 'rtmp' }));
+    if (ok) this.opts.handler.published(this.publisherOf(session));
+    else this.opts.logger.warn({ address, blocked }, 'live: publish refused (unknown, revoked or busy stream key)');
+    return ok;
   }
 
   private publisherOf(session: NmsSession): IngestPublisher {
@@ -212,6 +159,7 @@ export class IngestServer {
     });
     return {
       id: session.id,
+      protocol: 'rtmp',
       key: session.streamName,
       address: addressOf(session),
       metadata: () => ({
