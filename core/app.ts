@@ -11,6 +11,7 @@ import { checkWatermarkImage } from '../config/startup-checks.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessProbe } from './http/routes/health.js';
 import { JOB_TYPES, JobQueue, type JobType } from './jobs/queue.js';
+import { announceQueuedJob, onQueuedJob } from './jobs/wake.js';
 import { localNodeId } from './jobs/node-id.js';
 import { processOwnerName, takeOverFromPredecessor } from './jobs/predecessor.js';
 import { JobRunner, runnableJob, type JobHandler, type JobHandlers } from './jobs/runner.js';
@@ -131,6 +132,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
   // A job whose last attempt died with its process is dead-lettered by the queue itself.
   const queue = new JobQueue(s.db, {
     ...s.config.jobs,
+    onEnqueued: announceQueuedJob,
     onDeadLetter: async (job, reason) => {
       const error = toVideoError(new AppError('E_TRANSCODE_FAILED', reason));
       await (handlers[job.type] as JobHandler<JobType>).failed?.(runnableJob(job), error, true);
@@ -160,6 +162,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
     s.logger,
   );
   runner.start();
+  const stopWaking = onQueuedJob(() => runner.wake());
   const expiry = setInterval(
     () => void expireUploads(s).catch((err: unknown) => s.logger.error({ err }, 'upload expiry failed')),
     Math.min(60_000, s.config.uploads.expire_after_s * 500),
@@ -184,6 +187,7 @@ export async function startMediaRole(s: Services): Promise<{ stop(): Promise<voi
       clearInterval(expiry);
       clearInterval(sweep);
       await live?.stop();
+      stopWaking();
       await runner.stop();
       await pool.close();
     },

@@ -11,6 +11,7 @@ import { VideoCatalog } from './catalog/videos.js';
 import { currentRole } from './cluster.js';
 import { Authenticator, ensureAdminToken, ensureSigningSecret } from './http/auth.js';
 import { JobQueue } from './jobs/queue.js';
+import { announceQueuedJob } from './jobs/wake.js';
 import type { Logger } from './logger.js';
 import { createOrigin } from './origin/origin.js';
 import { liveUpdates } from './origin/live-updates.js';
@@ -65,7 +66,7 @@ export async function openServices(config: Readonly<Config>, logger: Logger, rol
     db,
     store,
     catalog: new VideoCatalog(db.db, Date.now, db, config.public_url),
-    queue: new JobQueue(db, config.jobs),
+    queue: new JobQueue(db, { ...config.jobs, onEnqueued: announceQueuedJob }),
     auth: new Authenticator(ensureAdminToken(config), db.db),
     signer: new PlaybackSigner(ensureSigningSecret(config)),
     objectUrls: new ObjectUrlSigner(ensureSigningSecret(config), store),

@@ -23,6 +23,7 @@ import { objectKeys } from '../storage/object-store.js';
 import { joinStagedParts } from './chunk-staging.js';
 import { recordVodFailure } from './handlers/vod-process.js';
 import { JobQueue, type JobPayloads } from './queue.js';
+import { announceQueuedJob } from './wake.js';
 
 /** The group key of a version's parts (the finish job waits for it). */
 function groupKey(videoId: string, version: number, jobId: number): string {
@@ -73,6 +74,7 @@ export async function fanOutChunks(s: Services, input: FanOutInput): Promise<num
     }
     await queue.enqueue('vod.finish', { videoId, version, chunks: chunks.length, group, ladder }, { videoId, version, waitsFor: group, priority: base + 1 });
   });
+  announceQueuedJob();
   await s.catalog.setProgress(videoId, version, 'transcode', 0);
   s.logger.info({ video_id: videoId, version, chunks: chunks.length, starts: chunks.map((c) => c.start_s) }, 'long source: transcoding in chunks');
   return chunks.length;

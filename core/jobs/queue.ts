@@ -86,6 +86,11 @@ export type JobQueueOptions = Pick<Config['jobs'], 'max_attempts' | 'backoff_bas
    * so no handler is alive to report the failure (mark the video failed here).
    */
   onDeadLetter?: (job: Job, reason: string) => void | Promise<void>;
+  /**
+   * Called after each enqueue that is not part of a caller's transaction (core/jobs/wake.ts
+   * wakes the runners); a caller enqueuing in a transaction announces after its commit.
+   */
+  onEnqueued?: () => void;
 };
 
 export interface EnqueueOptions {
@@ -146,7 +151,7 @@ export class JobQueue {
   /** Adds a job, runnable from `runAfter` (default now). */
   async enqueue<T extends JobType>(type: T, payload: JobPayloads[T], opts: EnqueueOptions = {}): Promise<JobRow> {
     const now = this.#now();
-    return this.#db.db
+    const row = await this.#db.db
       .insertInto('jobs')
       .values({
         type,
@@ -172,6 +177,8 @@ export class JobQueue {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+    this.#opts.onEnqueued?.();
+    return row;
   }
 
   /**

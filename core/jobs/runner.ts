@@ -56,6 +56,8 @@ export class JobRunner {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private polling = false;
+  /** A wake arrived while a poll was claiming: claim again when it ends (the new job may have come after its last claim). */
+  private pollAgain = false;
   private readonly now: () => number;
 
   constructor(
@@ -80,10 +82,17 @@ export class JobRunner {
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
+  /** A job was queued, or a slot freed: claim now rather than at the next poll. */
+  wake(): void {
+    if (this.polling) this.pollAgain = true;
+    else void this.poll();
+  }
+
   /** Claims jobs until the concurrency limit is reached; exposed for tests. */
   async poll(): Promise<void> {
     if (this.polling || this.stopping) return;
     this.polling = true;
+    this.pollAgain = false;
     try {
       while (!this.stopping && this.running.size < this.opts.concurrency) {
         const job = await this.queue.claim(this.opts.owner, this.opts.types, this.opts.node, { encoders: this.opts.encoders ?? [] });
@@ -93,7 +102,11 @@ export class JobRunner {
           // Recording the outcome needs the database; when it cannot be reached the lease
           // runs out and the job is claimed again, so this must not end the process.
           .catch((err: unknown) => this.logger.error({ err, job_id: job.id }, 'recording the job outcome failed; it runs again once its lease expires'))
-          .finally(() => this.running.delete(job.id));
+          .finally(() => {
+            this.running.delete(job.id);
+            // A freed slot takes the next job (or the finish job this one let through) now.
+            this.wake();
+          });
         this.running.set(job.id, { abort, done });
       }
     } catch (err) {
@@ -101,6 +114,7 @@ export class JobRunner {
     } finally {
       this.polling = false;
     }
+    if (this.pollAgain && !this.stopping) void this.poll();
   }
 
   private async execute(row: Job, abort: AbortController): Promise<void> {

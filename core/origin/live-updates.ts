@@ -58,6 +58,17 @@ export class LiveUpdates {
     return () => this.every.delete(fn);
   }
 
+  /** Calls `fn` at every change of `key` until the returned function is called. */
+  on(key: string, fn: UpdateListener): () => void {
+    const listeners = this.byKey.get(key) ?? new Set<UpdateListener>();
+    this.byKey.set(key, listeners);
+    listeners.add(fn);
+    return () => {
+      listeners.delete(fn);
+      if (listeners.size === 0 && this.byKey.get(key) === listeners) this.byKey.delete(key);
+    };
+  }
+
   /**
    * Resolves true at the next change of `key`, false after `timeoutMs`. Subscribe before
    * reading what you wait on, so that a change in between is not missed.

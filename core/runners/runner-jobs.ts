@@ -28,6 +28,7 @@ import type { RunnerJobOffer } from './protocol.js';
 import { newJobToken, runnerJobOwner } from './registry.js';
 import { z } from 'zod';
 import type { completeBody, failBody, outputFile, progressBody } from './protocol.js';
+import { queuedJobOrTimeout } from '../jobs/wake.js';
 
 /** A job a runner holds (checked against its lease on every call). */
 export interface HeldJob {
@@ -119,7 +120,7 @@ export class RunnerJobs {
         continue;
       }
       if (Date.now() >= deadline) return undefined;
-      await sleep(Math.min(step, deadline - Date.now()), signal);
+      await queuedJobOrTimeout(Math.min(step, deadline - Date.now()), signal);
     }
   }
 

@@ -14,6 +14,7 @@ import { objectKeys } from '../storage/object-store.js';
 import type { Database, MetadataDb } from '../storage/metadata-db.js';
 import { VideoCatalog } from '../catalog/videos.js';
 import { JobQueue } from '../jobs/queue.js';
+import { announceQueuedJob } from '../jobs/wake.js';
 import { priorityClassOf, scheduling } from '../jobs/priority.js';
 import { uploadMetrics } from '../telemetry/metrics.js';
 import { UploadSessions } from './upload-sessions.js';
@@ -45,6 +46,7 @@ export async function completeUpload(s: Services, uploadId: string, bytes: numbe
     return new JobQueue(inTransaction(s.db, trx), s.config.jobs).enqueue('vod.process', { videoId, version }, { videoId, version, ...schedule });
   });
   if (!job) return 'already';
+  announceQueuedJob();
   uploadMetrics.completed(Number(session.created_at));
   s.logger.info({ video_id: videoId, version, upload_id: uploadId, kind: session.kind, bytes, job_id: job.id }, 'upload complete, processing queued');
   return 'queued';
