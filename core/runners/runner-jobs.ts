@@ -109,8 +109,14 @@ export class RunnerJobs {
       await sleep(waitMs, signal);
       return undefined;
     }
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       if (signal.aborted) return undefined;
+      // Drained or revoked while this long-poll waited: it takes nothing more.
+      if (waited) {
+        const now = await this.s.db.db.selectFrom('runners').select('state').where('id', '=', runner.id).executeTakeFirst();
+        runner.state = now?.state ?? 'revoked';
+        if (runner.state !== 'active') return undefined;
+      }
       const token = newJobToken();
       const owner = runnerJobOwner(runner.id, token);
       const job = await this.#queue.claim(owner, ['vod.process', 'vod.chunk'], undefined, { encoders });

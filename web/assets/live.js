@@ -12,6 +12,8 @@
 import { apiCall } from './api.js';
 
 const POLL_MS = 2000;
+/** Extra hold-back per stall, seconds: the default part duration (live.part_s). */
+const STALL_HOLD_BACK_S = 0.5;
 
 const byId = (id) => document.getElementById(id);
 const ui = {
@@ -97,7 +99,9 @@ function startPlayback(url) {
   const Hls = /** @type {any} */ (window).Hls;
   if (Hls?.isSupported()) {
     // No liveSync* override: with it hls.js would ignore the playlist's PART-HOLD-BACK.
-    hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 90 });
+    // After a stall hls.js holds back further, by a whole second per stall by default; one
+    // part (0.5 s, live.part_s) per stall keeps a brief hiccup from doubling the latency.
+    hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, liveSyncOnStallIncrease: STALL_HOLD_BACK_S, backBufferLength: 90 });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
