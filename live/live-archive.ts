@@ -127,8 +127,9 @@ export async function recordedPackager(deps: Pick<ArchiveDeps, 'config' | 'store
     packagerOptions(deps.config, { liveId, store: deps.store, workDir, ffmpegPath: deps.ffmpegPath, encoder: deps.encoder, record: true, logger: deps.logger }),
   );
   if (!(await packager.resume()) || packager.timelines().size === 0) return undefined;
-  // Final playlists (ENDLIST) again, which also rebuilds the master's variants the archive reads.
-  await packager.end();
+  // Final playlists (ENDLIST) where the live's end did not write them (a process died), and
+  // the master's variants the archive reads.
+  await packager.endResumed();
   return packager;
 }
 

@@ -24,6 +24,7 @@
  * published is also journaled (live-journal.ts), so that a successor process can take the
  * live over.
  */
+import { text } from 'node:stream/consumers';
 import type { WatermarkSpec } from '../core/media/watermark.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -380,6 +381,23 @@ export class LivePackager {
     await this.finishRun();
     this.ended = true;
     for (const name of this.renditions.keys()) await this.writePlaylist(name);
+    await this.writeMaster();
+  }
+
+  /**
+   * end() for a packager resumed from the journal (the archive, after the live ended): a
+   * rendition whose stored playlist already ends keeps it, since the journal does not know
+   * the parts it lists and players that followed those parts must see them end the stream
+   * (rewritten without them, hls.js never signalled end of stream). The others (the process
+   * died before the end) get their ENDLIST now.
+   */
+  async endResumed(): Promise<void> {
+    this.ended = true;
+    for (const name of this.renditions.keys()) {
+      const stored = await this.opts.store.get(liveObjectKey(this.opts.liveId, `${name}/${MEDIA_PLAYLIST}`));
+      const ended = stored !== undefined && (await text(stored.body)).includes('#EXT-X-ENDLIST');
+      if (!ended) await this.writePlaylist(name);
+    }
     await this.writeMaster();
   }
 

@@ -162,7 +162,12 @@ export const PART_HOLD_BACK_PARTS = 3;
 export function liveMediaPlaylist(dir: string, timeline: readonly TimelineSegment[], opts: LivePlaylistOptions): string {
   const start = Math.max(0, timeline.length - opts.window);
   const shown = timeline.slice(start);
-  const ll = opts.ended ? undefined : opts.parts;
+  // An ended playlist keeps its parts (ENDLIST added, nothing more hinted): a player that
+  // followed them must see the same parts end the stream. Dropping them made hls.js switch
+  // from parts to whole segments at the very end, reload the last segment, and never
+  // signal end of stream (the live page stalled a frame before the end).
+  const ll = opts.parts;
+  const open = opts.ended ? [] : (ll?.open ?? []);
   const lines = [
     ...header(targetDurationOf(opts.segmentSeconds, shown.map((s) => s.duration)), ll ? 9 : 7),
     ...(ll
@@ -175,10 +180,10 @@ export function liveMediaPlaylist(dir: string, timeline: readonly TimelineSegmen
     // Run changes up to and including the first shown segment: their tags are not in the window.
     `#EXT-X-DISCONTINUITY-SEQUENCE:${runChangesThrough(timeline, start)}`,
     '#EXT-X-INDEPENDENT-SEGMENTS',
-    ...(ll ? body(dir, shown, (i) => ll.partsOf(start + i), ll.open) : body(dir, shown)),
+    ...(ll ? body(dir, shown, (i) => ll.partsOf(start + i), open) : body(dir, shown)),
   ];
-  if (ll?.nextPart) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${ll.nextPart}"`);
-  for (const r of ll?.reports ?? []) {
+  if (ll?.nextPart && !opts.ended) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${ll.nextPart}"`);
+  for (const r of opts.ended ? [] : (ll?.reports ?? [])) {
     lines.push(`#EXT-X-RENDITION-REPORT:URI="${r.uri}",LAST-MSN=${r.lastMsn}${r.lastPart === undefined ? '' : `,LAST-PART=${r.lastPart}`}`);
   }
   if (opts.ended) lines.push('#EXT-X-ENDLIST');

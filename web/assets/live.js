@@ -46,6 +46,30 @@ ui.video.addEventListener('ended', () => {
   if (ended) show('This live has ended.');
 });
 
+/** Where the ended playlist ends (seconds), once hls.js loaded it; null while live. */
+let playlistEnd = null;
+/** Playback stuck this close to the end of an ended playlist has played it out, seconds. */
+const PLAYED_OUT_S = 0.5;
+
+/**
+ * hls.js signals end of stream only when nothing is missing before the end of the buffer;
+ * a hole of a frame or two early in a live (where a rung switch met segments whose first
+ * timestamps differ: a copied rung keeps the publisher's B-frame delay) is jumped while
+ * playing but keeps it from ever ending, so playback stalls a frame before the end. Once the
+ * playlist has ended and playback waits within half a second of it with everything buffered,
+ * the stream is over: tell the buffer so (BUFFER_EOS ends the MediaSource, the video ends).
+ */
+function endIfPlayedOut() {
+  const v = ui.video;
+  const n = v.buffered.length;
+  if (!hls || playlistEnd === null || n === 0 || v.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA) return;
+  const bufferedEnd = v.buffered.end(n - 1);
+  if (bufferedEnd - v.currentTime < PLAYED_OUT_S && bufferedEnd > playlistEnd - PLAYED_OUT_S) {
+    hls.trigger(/** @type {any} */ (window).Hls.Events.BUFFER_EOS, {});
+  }
+}
+ui.video.addEventListener('waiting', endIfPlayedOut);
+
 /** The live edge: where hls.js would play now, else the end of what is seekable. */
 function liveEdge() {
   const n = ui.video.seekable.length;
@@ -107,6 +131,10 @@ function startPlayback(url) {
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
       else stopPlayback('offline');
     });
+    hls.on(Hls.Events.LEVEL_LOADED, (_event, data) => {
+      playlistEnd = data.details.live ? null : data.details.edge;
+      endIfPlayedOut();
+    });
     hls.loadSource(url);
     hls.attachMedia(ui.video);
   } else if (ui.video.canPlayType('application/vnd.apple.mpegurl')) {
@@ -146,6 +174,7 @@ async function tick() {
   ui.title.textContent = live.title;
   document.title = `${live.title} · Framecast`;
   if (live.status === 'ended') {
+    endIfPlayedOut();
     ended = true;
     setBadge('ended', 'ended');
     if (playing && !hls) stopPlayback('This live has ended.');
