@@ -54,6 +54,8 @@ interface WrkResult {
   requests_per_s: number;
   /** CPU (user + system) the server's processes spent per request, in µs: steadier than req/s on a busy machine. */
   server_cpu_us_per_request?: number;
+  /** The same per process (the first is the supervisor or master): where the time goes. */
+  cpu_us_per_request_by_process?: number[];
   transfer_mb_per_s: number;
   latency_p50_ms: number | null;
   latency_p99_ms: number | null;
@@ -222,7 +224,6 @@ try {
     nginx: () => [nginxPid, ...childrenOf(nginxPid)],
     bare: () => [barePid, ...childrenOf(barePid)],
   };
-  const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuTimes(pid).self, 0);
   // Same bytes from both, or the comparison means nothing.
   for (const pick of Object.values(picks)) {
     const [a, b] = await Promise.all(Object.values(targets).map(async (base) => Buffer.from(await (await fetch(`${base}/media/${pick.path}`)).arrayBuffer())));
@@ -239,9 +240,12 @@ try {
       await wrk(url, pick.connections, 2); // warm-up: caches, JIT, connections
       console.log(`${scenario}: ${name} …`);
       const pids = serverPids[name]();
-      const cpuBefore = cpuOf(pids);
+      const cpuBefore = pids.map((pid) => cpuTimes(pid).self);
       row[name] = await wrk(url, pick.connections, SECONDS);
-      row[name].server_cpu_us_per_request = ((cpuOf(pids) - cpuBefore) * 1e6) / (row[name].requests_per_s * SECONDS);
+      const perRequest = (cpuS: number) => (cpuS * 1e6) / (row[name].requests_per_s * SECONDS);
+      row[name].cpu_us_per_request_by_process = pids.map((pid, i) => perRequest(cpuTimes(pid).self - cpuBefore[i]!));
+      row[name].server_cpu_us_per_request = row[name].cpu_us_per_request_by_process.reduce((a, b) => a + b, 0);
+      console.log(`  CPU µs/request by process: ${row[name].cpu_us_per_request_by_process.map((v) => fmt(v, 1)).join(' / ')}`);
     }
     results[scenario] = row;
   }
