@@ -53,9 +53,9 @@ const PLAYED_OUT_S = 0.5;
 
 /**
  * hls.js signals end of stream only when nothing is missing before the end of the buffer;
- * a hole of a frame or two early in a live (where a rung switch met segments whose first
- * timestamps differ: a copied rung keeps the publisher's B-frame delay) is jumped while
- * playing but keeps it from ever ending, so playback stalls a frame before the end. Once the
+ * a hole of a frame or two early in a live (seen near 2 s in an RTMP live with a copied top
+ * rung; its cause is not traced yet) is jumped while playing but keeps it from ever ending,
+ * so playback stalls a frame before the end. Once the
  * playlist has ended and playback waits within half a second of it with everything buffered,
  * the stream is over: tell the buffer so (BUFFER_EOS ends the MediaSource, the video ends).
  */
