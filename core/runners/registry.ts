@@ -120,6 +120,12 @@ export class RunnerRegistry {
     return row;
   }
 
+  /** The runner's state now ('revoked' when it no longer exists): a long-poll re-reads it after each wait. */
+  async state(id: string): Promise<RunnerState> {
+    const row = await this.db.selectFrom('runners').select('state').where('id', '=', id).executeTakeFirst();
+    return row?.state ?? 'revoked';
+  }
+
   /** Drain: the runner finishes what it runs and claims nothing more (until `resume`). */
   async drain(id: string): Promise<RunnerRow> {
     await this.db.updateTable('runners').set({ state: 'draining' }).where('id', '=', id).where('state', '=', 'active').execute();

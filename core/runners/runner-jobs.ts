@@ -25,7 +25,7 @@ import type { Services } from '../services.js';
 import { assertSafeKey, objectKeys } from '../storage/object-store.js';
 import type { RunnerRow } from '../storage/metadata-db.js';
 import type { RunnerJobOffer } from './protocol.js';
-import { newJobToken, runnerJobOwner } from './registry.js';
+import { newJobToken, RunnerRegistry, runnerJobOwner } from './registry.js';
 import { z } from 'zod';
 import type { completeBody, failBody, outputFile, progressBody } from './protocol.js';
 import { queuedJobOrTimeout } from '../jobs/wake.js';
@@ -113,8 +113,7 @@ export class RunnerJobs {
       if (signal.aborted) return undefined;
       // Drained or revoked while this long-poll waited: it takes nothing more.
       if (waited) {
-        const now = await this.s.db.db.selectFrom('runners').select('state').where('id', '=', runner.id).executeTakeFirst();
-        runner.state = now?.state ?? 'revoked';
+        runner.state = await new RunnerRegistry(this.s.db.db).state(runner.id);
         if (runner.state !== 'active') return undefined;
       }
       const token = newJobToken();
