@@ -7,8 +7,19 @@
  * Only the boxes a packager needs are read: the track's timescale and default sample
  * duration (moov/trak/mdia/mdhd, moov/mvex/trex), and per fragment the decode time (tfdt),
  * the sample durations (trun, else tfhd, else trex) and whether its first sample is a sync
- * sample (trun first-sample-flags, else the sample's flags, else tfhd's defaults).
+ * sample (trun first-sample-flags, else the sample's flags, else tfhd's defaults), and its
+ * composition offset (trun).
  */
+import { withDecodeTime } from '../core/media/fmp4.js';
+
+/** `fragment` with its decode times moved `seconds` later (its tfdt rewritten). */
+export function shiftFragment(fragment: CmafFragment, seconds: number): CmafFragment {
+  const ticks = Math.round(seconds * fragment.timescale);
+  if (ticks === 0) return fragment;
+  const start = Math.round(fragment.start * fragment.timescale) + ticks;
+  const bytes = withDecodeTime(fragment.bytes, start);
+  return { ...fragment, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), start: start / fragment.timescale };
+}
 
 /** One moof + mdat, as bytes ready to serve. */
 export interface CmafFragment {
@@ -19,6 +30,10 @@ export interface CmafFragment {
   duration: number;
   /** Its first sample is a sync sample (a keyframe; every audio fragment). */
   keyframe: boolean;
+  /** Presentation minus decode time of its first sample, seconds (B-frames make it positive). */
+  firstCompositionOffset: number;
+  /** Ticks per second of the track's times. */
+  timescale: number;
 }
 
 export interface CmafListener {
@@ -122,6 +137,7 @@ export class CmafFragmentReader {
     let decodeTime = 0;
     let duration = 0;
     let keyframe = true;
+    let firstOffset = 0;
     if (traf) {
       const tfdt = child(bytes, traf, 'tfdt');
       if (tfdt) decodeTime = bytes[tfdt.body] === 1 ? Number(bytes.readBigUInt64BE(tfdt.body + 4)) : bytes.readUInt32BE(tfdt.body + 4);
@@ -152,13 +168,17 @@ export class CmafFragmentReader {
           if (flags & 0x100) sampleDuration = bytes.readUInt32BE((at += 4) - 4);
           if (flags & 0x200) at += 4;
           if (flags & 0x400) sampleFlags = bytes.readUInt32BE((at += 4) - 4);
-          if (flags & 0x800) at += 4;
+          if (flags & 0x800) {
+            // Version 1 offsets are signed; version 0 ones unsigned.
+            if (first) firstOffset = bytes[trun.body] === 1 ? bytes.readInt32BE(at) : bytes.readUInt32BE(at);
+            at += 4;
+          }
           if (first) keyframe = (sampleFlags & NON_SYNC) === 0;
           first = false;
           duration += sampleDuration;
         }
       }
     }
-    return { bytes, start: decodeTime / scale, duration: duration / scale, keyframe };
+    return { bytes, start: decodeTime / scale, duration: duration / scale, keyframe, firstCompositionOffset: firstOffset / scale, timescale: scale };
   }
 }

@@ -9,12 +9,9 @@
  * size), so the broadcast reads a tag's type at byte 0 and its first data byte at 11.
  */
 import type { IngestMetadata } from '../core/live/ingest.js';
+import { isFlvSequenceHeader, isFlvVideoKeyframe, TAG_AUDIO, TAG_HEADER_BYTES, TAG_SCRIPT, TAG_VIDEO } from './flv-tags.js';
 
 const FLV_HEADER_BYTES = 9 + 4;
-const TAG_HEADER_BYTES = 11;
-const TAG_AUDIO = 8;
-const TAG_VIDEO = 9;
-const TAG_SCRIPT = 18;
 /** A GOP longer than this is not cached whole (a publisher without keyframes must not grow memory). */
 const MAX_GOP_BYTES = 32 * 1024 * 1024;
 /** Larger tags are malformed input, not media (an uncompressed 4K frame is ~12 MiB). */
@@ -63,16 +60,6 @@ function metadataOf(values: Record<string, number>): IngestMetadata {
     videoCodecId: n('videocodecid'),
     audioCodecId: n('audiocodecid'),
   };
-}
-
-/** A media tag's first data byte says sequence header (AVC/AAC packet type 0) at byte 12. */
-function isSequenceHeader(tag: Buffer): boolean {
-  return tag.length > TAG_HEADER_BYTES + 1 && tag[TAG_HEADER_BYTES + 1] === 0;
-}
-
-/** A keyframe's NAL units (AVC packet type 1; 2 is the end of sequence, not a picture). */
-function isVideoKeyframe(tag: Buffer): boolean {
-  return tag[0] === TAG_VIDEO && ((tag[TAG_HEADER_BYTES]! >> 4) & 0x7) === 1 && tag[TAG_HEADER_BYTES + 1] === 1;
 }
 
 export class FlvFeed {
@@ -138,14 +125,14 @@ export class FlvFeed {
     if (type === TAG_SCRIPT) {
       this.metaTag = tag;
       this.meta = metadataOf(parseOnMetaData(tag.subarray(TAG_HEADER_BYTES, tag.length - 4)));
-    } else if (type === TAG_VIDEO && isSequenceHeader(tag)) this.videoSequence = tag;
-    else if (type === TAG_AUDIO && isSequenceHeader(tag)) this.audioSequence = tag;
+    } else if (type === TAG_VIDEO && isFlvSequenceHeader(tag)) this.videoSequence = tag;
+    else if (type === TAG_AUDIO && isFlvSequenceHeader(tag)) this.audioSequence = tag;
     else if (type === TAG_VIDEO || type === TAG_AUDIO) this.keepInGop(tag);
     this.send(tag);
   }
 
   private keepInGop(tag: Buffer): void {
-    if (isVideoKeyframe(tag)) {
+    if (isFlvVideoKeyframe(tag)) {
       this.gop = [];
       this.gopBytes = 0;
     } else if (this.gop.length === 0) return;

@@ -6,18 +6,7 @@
  * fits the top rung is copied rather than encoded again, as it is over RTMP.
  */
 
-const TAG_VIDEO = 9;
-const TAG_HEADER_BYTES = 11;
-
-/** An FLV video tag whose picture is a keyframe (AVC packet type 1: NAL units). */
-export function isFlvVideoKeyframe(tag: Buffer): boolean {
-  return tag[0] === TAG_VIDEO && tag.length > TAG_HEADER_BYTES + 1 && ((tag[TAG_HEADER_BYTES]! >> 4) & 0x7) === 1 && tag[TAG_HEADER_BYTES + 1] !== 0;
-}
-
-/** An FLV tag's timestamp, ms (24 bits + the extended byte). */
-function timestampOf(tag: Buffer): number {
-  return tag.readUIntBE(4, 3) + tag[7]! * 2 ** 24;
-}
+import { flvTimestamp, isFlvMediaTag, isFlvVideoKeyframe, TAG_HEADER_BYTES, TAG_VIDEO } from './flv-tags.js';
 
 export class GopBitrate {
   private firstKeyMs: number | undefined;
@@ -31,9 +20,9 @@ export class GopBitrate {
 
   /** Counts one FLV tag; returns the bitrate when this tag completed the measurement. */
   push(tag: Buffer): number | undefined {
-    if (this.kbps !== undefined || tag[0] !== TAG_VIDEO || tag.length <= TAG_HEADER_BYTES + 1 || tag[TAG_HEADER_BYTES + 1] === 0) return undefined;
+    if (this.kbps !== undefined || tag[0] !== TAG_VIDEO || !isFlvMediaTag(tag)) return undefined;
     if (isFlvVideoKeyframe(tag)) {
-      const at = timestampOf(tag);
+      const at = flvTimestamp(tag);
       if (this.firstKeyMs !== undefined && at > this.firstKeyMs) {
         // Bits per millisecond are kilobits per second.
         this.kbps = Math.round((this.bytes * 8) / (at - this.firstKeyMs));

@@ -31,7 +31,7 @@ import type { IngestHandler, IngestPublisher, LiveIngest } from '../core/live/in
 import { MAX_SDP_BYTES, WHIP_ADDRESS_HEADER, WHIP_KEY_HEADER, WHIP_SESSION_HEADER } from '../core/live/whip-relay.js';
 import type { Logger } from '../core/logger.js';
 import { ffmpegFlvPublisher, type FfmpegPublisher } from './ffmpeg-flv-publisher.js';
-import { isFlvVideoKeyframe } from './gop-bitrate.js';
+import { isFlvVideoKeyframe } from './flv-tags.js';
 import { RtpForwarder } from './rtp-forwarder.js';
 import { WhipPeer, type WhipPeerOptions } from './whip-peer.js';
 

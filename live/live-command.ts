@@ -64,8 +64,8 @@ export function liveSegmentFile(index: number): string {
   return `seg-${String(index).padStart(5, '0')}.m4s`;
 }
 
-/** AAC frame length at 48 kHz, seconds. */
-const AAC_FRAME_S = 1024 / 48_000;
+/** AAC frame length at 48 kHz, seconds (also the encoder's priming). */
+export const AAC_FRAME_S = 1024 / 48_000;
 
 /** First file descriptor of the output pipes: rendition i (renditionDirs order) is `pipe:3+i`. */
 export const FIRST_OUTPUT_FD = 3;

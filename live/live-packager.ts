@@ -37,9 +37,11 @@ import { AUDIO_RENDITION, MASTER_PLAYLIST, MEDIA_PLAYLIST } from '../core/media/
 import type { VideoEncoder } from '../core/media/types.js';
 import { liveUpdates } from '../core/origin/live-updates.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
-import { CmafFragmentReader, type CmafFragment } from './cmaf-fragments.js';
-import { buildLiveArgs, liveSegmentFile, type LiveInput, type LiveRung } from './live-command.js';
+import { CmafFragmentReader, shiftFragment, type CmafFragment } from './cmaf-fragments.js';
+import { AAC_FRAME_S, buildLiveArgs, liveSegmentFile, type LiveInput, type LiveRung } from './live-command.js';
 import { LiveJournal, type JournaledRun } from './live-journal.js';
+import { RunTimeline } from './run-timeline.js';
+import { flvTimestamp, isFlvMediaTag } from './flv-tags.js';
 import {
   codecOfInit,
   liveMediaPlaylist,
@@ -132,6 +134,8 @@ interface RunTrack {
   parts: LivePart[];
   /** Seconds of media published. */
   seconds: number;
+  /** Seconds added to its decode times (run-timeline.ts), fixed by its first fragment. */
+  shift: number | undefined;
   /** Its fragments are published in order, one at a time. */
   chain: Promise<void>;
 }
@@ -149,6 +153,7 @@ export class PackagerRun {
   readonly done: Promise<FfmpegError | undefined>;
   readonly tracks: RunTrack[];
   private readonly abort = new AbortController();
+  private readonly timeline: RunTimeline;
   private firstTagMs: number | undefined;
   private ingestMs = 0;
   /** Since when the lag has been over the limit. */
@@ -164,15 +169,20 @@ export class PackagerRun {
     private readonly onBehind: () => void,
     events: RunEvents,
   ) {
+    this.timeline = new RunTimeline(spec.hasAudio ? AAC_FRAME_S : 0);
     this.tracks = this.renditionDirs().map((dir) => ({
-      dir, audio: dir === AUDIO_RENDITION, segment: 0, nextPart: 0, segmentStart: 0, runStart: undefined, bytes: [], parts: [], seconds: 0, chain: Promise.resolve(),
+      dir, audio: dir === AUDIO_RENDITION, segment: 0, nextPart: 0, segmentStart: 0, runStart: undefined, bytes: [], parts: [], seconds: 0, shift: undefined, chain: Promise.resolve(),
     }));
     const attach = (pipes: NodeJS.ReadableStream[]) =>
       pipes.forEach((pipe, i) => {
         const track = this.tracks[i]!;
         const reader = new CmafFragmentReader({
           init: (bytes) => this.queue(track, () => events.init(this, track, bytes), events),
-          fragment: (f) => this.queue(track, () => events.fragment(this, track, f), events),
+          fragment: (f) => {
+            track.shift ??= track.audio ? this.timeline.audioShift() : this.timeline.videoShift(f.firstCompositionOffset);
+            const shifted = shiftFragment(f, track.shift);
+            this.queue(track, () => events.fragment(this, track, shifted), events);
+          },
         });
         pipe.on('data', (chunk: Buffer) => {
           try {
@@ -219,13 +229,13 @@ export class PackagerRun {
 
   /** Passes one FLV chunk (header or tag) to ffmpeg, noting the media time it carries. */
   write(chunk: Buffer): void {
-    const type = chunk[0];
     // Media frames only: sequence headers keep timestamp 0 when NMS shifts a resumed publish.
-    if ((type === 8 || type === 9) && chunk.length > 12 && chunk[12] !== 0) {
-      const ts = ((chunk[7]! << 24) | (chunk[4]! << 16) | (chunk[5]! << 8) | chunk[6]!) >>> 0;
+    if (isFlvMediaTag(chunk)) {
+      const ts = flvTimestamp(chunk);
       this.firstTagMs ??= ts;
       this.ingestMs = Math.max(this.ingestMs, ts - this.firstTagMs);
     }
+    this.timeline.note(chunk);
     if (!this.feed.writableEnded) this.feed.write(chunk);
   }
 

@@ -12,12 +12,40 @@ import t from 'tap';
 import { api, waitForVideo } from '../helpers/api.js';
 import { liveFixture, parseLivePlaylist, pushRtmp, sleep, waitForLive } from '../helpers/live.js';
 import { FFPROBE, probeSegment } from '../helpers/media-fixtures.js';
+import { CmafFragmentReader, type CmafFragment } from '../../live/cmaf-fragments.js';
+import { AAC_FRAME_S } from '../../live/live-command.js';
 
 const run = promisify(execFile);
 const WINDOW_S = 4;
 
 const { server, admin, dir, clip } = await liveFixture(t, WINDOW_S);
 
+
+/** The first fragment of a published segment, read as the packager reads ffmpeg's output. */
+async function firstFragment(initUrl: string, segmentUrl: string): Promise<CmafFragment> {
+  const fragments: CmafFragment[] = [];
+  const reader = new CmafFragmentReader({ init: () => undefined, fragment: (f) => fragments.push(f) });
+  for (const url of [initUrl, segmentUrl]) {
+    let res = await fetch(url);
+    for (let i = 0; i < 50 && res.status === 404; i++) {
+      await sleep(200);
+      res = await fetch(url);
+    }
+    if (!res.ok) throw new Error(`${url}: ${res.status}`);
+    reader.push(Buffer.from(await res.arrayBuffer()));
+  }
+  if (!fragments[0]) throw new Error(`${segmentUrl} has no fragment`);
+  return fragments[0];
+}
+
+/** When the FLV's first audio packet and first picture are due, seconds. */
+async function sourceStarts(file: string): Promise<{ audio: number; picture: number }> {
+  const first = async (stream: string, field: string) => {
+    const { stdout } = await run(FFPROBE, ['-v', 'error', '-select_streams', stream, '-read_intervals', '%+#8', '-show_entries', `packet=${field}`, '-of', 'csv=p=0', file]);
+    return Math.min(...stdout.trim().split('\n').map(Number));
+  };
+  return { audio: await first('a:0', 'pts_time'), picture: await first('v:0', 'pts_time') };
+}
 
 async function download(url: string, file: string): Promise<string> {
   const r = await fetch(url);
@@ -96,6 +124,19 @@ t.test('a broadcast slides its window, survives a reconnect, and becomes a VOD',
     [['240p', false], ['360p', true]],
     'the H.264 ingest at a fitting bitrate is the top rung, copied',
   );
+
+  // Every rendition keeps the publisher's clock: the encoded rung shows its first picture when
+  // the copied one does (the clip has B-frames), and the sound starts where it did in the FLV.
+  const starts: Record<string, number> = {};
+  for (const rendition of ['240p', '360p', 'audio']) {
+    const first = await firstFragment(`${base}${rendition}/r1-init.mp4`, `${base}${rendition}/r1-seg-00000.m4s`);
+    starts[rendition] = first.start + first.firstCompositionOffset;
+  }
+  const source = await sourceStarts(clip);
+  t.ok(Math.abs(starts['240p']! - starts['360p']!) < 0.002, `the encoded and copied rungs start together (${starts['240p']} / ${starts['360p']} s)`);
+  const audioLead = starts['360p']! - starts.audio!;
+  const sourceLead = source.picture - (source.audio - AAC_FRAME_S);
+  t.ok(Math.abs(audioLead - sourceLead) < 0.002, `the sound starts ${audioLead.toFixed(4)} s before the picture, as in the FLV (${sourceLead.toFixed(4)} s)`);
 
   t.equal(await first.exited, 0, 'the first publish ran to its end');
   await waitForLive(admin, id, (l) => l.status === 'live' && l.publishing === false);
