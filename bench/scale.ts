@@ -11,7 +11,9 @@
  * ready. Chunked: a node without a worker (api role: it probes nothing, joins the parts in
  * vod.finish) and N `framecast runner` processes. Wall: upload complete → ready. CPU: every
  * process of the node and of the runners (their own time and their reaped ffmpegs'), from
- * before the upload to ready. Overhead: chunked CPU over the single pass's (target ≤ 1.10).
+ * before the upload to ready, split into the Node.js processes and the ffmpeg/ffprobe under
+ * them. Overhead: chunked CPU over the single pass's (target ≤ 1.10). Both runs use the
+ * shipped x264 preset and job timings (config/default.yaml), not the test helper's.
  *
  * The model for N machines of this size: the chunks spread over N × cores, the audio part
  * (whole audio, loudness, storyboard decode) runs beside them as one job, the rest is fixed:
@@ -20,10 +22,12 @@
  * (vod.finish, publish), measured in the run and scaled linearly to the modelled duration.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { loadConfig } from '../config/load.js';
 import { api } from '../test/helpers/api.js';
 import { startRunner, type TestRunner } from '../test/helpers/runner.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
@@ -33,8 +37,12 @@ import { uploadFile } from './tus-file-upload.js';
 
 const run = promisify(execFile);
 const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
-/** config/default.yaml's job settings (the test helper shortens them for test speed). */
-const PRODUCTION_JOBS = { poll_interval_ms: 500, lease_s: 30, backoff_base_s: 5 };
+/** The shipped defaults (config/default.yaml): the test helper's faster preset and polling are for test speed. */
+const DEFAULTS = loadConfig({ env: {} });
+const PRODUCTION = {
+  jobs: { poll_interval_ms: DEFAULTS.jobs.poll_interval_ms, lease_s: DEFAULTS.jobs.lease_s, backoff_base_s: DEFAULTS.jobs.backoff_base_s },
+  transcode: { preset: DEFAULTS.transcode.preset },
+};
 const TARGET_OVERHEAD = 1.1;
 /** The TritonTube service level: a 30-minute video encoded within 5 minutes. */
 const TARGET_WALL_S = 300;
@@ -55,16 +63,36 @@ const runnerCounts = opts.runners.split(',').map(Number);
 const chunkS = Number(opts['chunk-s']);
 const cores = availableParallelism();
 
-/** CPU seconds of a process and everything below it (live descendants and reaped ones). */
-function treeCpu(pid: number): number {
-  let total = 0;
+/** A process running Node.js (the node's and the runners' own processes). */
+function isNode(pid: number): boolean {
   try {
-    total = cpuTimes(pid).total;
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node';
   } catch {
-    return 0;
+    return false;
   }
-  for (const child of childrenOf(pid)) total += treeCpu(child);
-  return total;
+}
+
+/**
+ * CPU seconds of a process tree: its Node.js processes' own (`self`), and the media tools
+ * (ffmpeg, ffprobe) below them, live or reaped (`children`: a Node.js process reaps what it
+ * spawns; its Node.js children, cluster workers, live until the end and are walked).
+ */
+function treeCpu(pid: number): { self: number; children: number } {
+  let times;
+  try {
+    times = cpuTimes(pid);
+  } catch {
+    return { self: 0, children: 0 };
+  }
+  const out = { self: times.self, children: times.children };
+  for (const child of childrenOf(pid)) {
+    const sub = treeCpu(child);
+    if (isNode(child)) {
+      out.self += sub.self;
+      out.children += sub.children;
+    } else out.children += sub.self + sub.children;
+  }
+  return out;
 }
 
 async function makeSource(): Promise<string> {
@@ -79,11 +107,24 @@ async function makeSource(): Promise<string> {
   return file;
 }
 
+/** CPU seconds of the processes of one run, by who spent them. */
+interface CpuSplit {
+  /** The node's Node.js processes (HTTP, media, its reaped children other than ffmpeg's work). */
+  node: number;
+  /** ffmpeg and ffprobe under the node (the single pass's transcode; vod.finish's sheets). */
+  node_children: number;
+  /** The runner processes themselves (HTTP transfers, job protocol). */
+  runners: number;
+  /** ffmpeg and ffprobe under the runners (chunks, the audio part, probes). */
+  runner_children: number;
+}
+
 interface Measured {
   mode: string;
   runners: number;
   wall_s: number;
   cpu_s: number;
+  cpu_split: CpuSplit;
   /** Chunked: upload complete → chunks queued, and the last part → ready (node log times). */
   fixed_s?: number;
   /** Chunked: the audio part's wall time on its runner. */
@@ -101,9 +142,13 @@ function logTime(logs: string, msg: string, also?: RegExp): number | undefined {
   return undefined;
 }
 
-async function uploadAndWait(server: TestServer, source: string, pids: () => number[]): Promise<{ wall_s: number; cpu_s: number; videoId: string; completedAt: number }> {
+async function uploadAndWait(server: TestServer, source: string, runnerPids: () => number[]): Promise<{ wall_s: number; cpu_s: number; cpu_split: CpuSplit; videoId: string; completedAt: number }> {
   const client = api(server.url, server.adminToken);
-  const cpu = () => pids().reduce((sum, pid) => sum + treeCpu(pid), 0);
+  const cpu = (): CpuSplit => {
+    const node = treeCpu(server.process.pid!);
+    const runners = runnerPids().map(treeCpu);
+    return { node: node.self, node_children: node.children, runners: runners.reduce((s, r) => s + r.self, 0), runner_children: runners.reduce((s, r) => s + r.children, 0) };
+  };
   const before = cpu();
   const up = await uploadFile(`${server.url}/v1/uploads`, source, {
     headers: { authorization: `Bearer ${server.adminToken}` },
@@ -127,28 +172,31 @@ async function uploadAndWait(server: TestServer, source: string, pids: () => num
     await new Promise((r) => setTimeout(r, 250));
   }
   const wall_s = (Date.now() - up.completedAt) / 1000;
-  return { wall_s, cpu_s: cpu() - before, videoId: up.videoId, completedAt: up.completedAt };
+  const after = cpu();
+  const cpu_split = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, Math.round((v - before[k as keyof CpuSplit]) * 100) / 100])) as unknown as CpuSplit;
+  const cpu_s = Object.values(cpu_split).reduce((s, v) => s + v, 0);
+  return { wall_s, cpu_s, cpu_split, videoId: up.videoId, completedAt: up.completedAt };
 }
 
 async function singlePass(source: string): Promise<Measured> {
-  const server = await startServer({ config: { transcode: { chunk_min_s: 0 }, jobs: PRODUCTION_JOBS } });
+  const server = await startServer({ config: { transcode: { ...PRODUCTION.transcode, chunk_min_s: 0 }, jobs: PRODUCTION.jobs } });
   try {
     await server.mediaPid();
-    const r = await uploadAndWait(server, source, () => [server.process.pid!]);
-    return { mode: 'single pass, 1 worker', runners: 0, wall_s: r.wall_s, cpu_s: r.cpu_s };
+    const r = await uploadAndWait(server, source, () => []);
+    return { mode: 'single pass, 1 worker', runners: 0, wall_s: r.wall_s, cpu_s: r.cpu_s, cpu_split: r.cpu_split };
   } finally {
     await server.stop();
   }
 }
 
 async function chunked(source: string, n: number): Promise<Measured> {
-  const server = await startServer({ env: { FRAMECAST_ROLES: 'api' }, config: { transcode: { chunk_min_s: Math.min(120, seconds / 2), chunk_s: chunkS }, jobs: PRODUCTION_JOBS } });
+  const server = await startServer({ env: { FRAMECAST_ROLES: 'api' }, config: { transcode: { ...PRODUCTION.transcode, chunk_min_s: Math.min(120, seconds / 2), chunk_s: chunkS }, jobs: PRODUCTION.jobs } });
   const runners: TestRunner[] = [];
   try {
     const registration = (await api(server.url, server.adminToken).json('POST', '/v1/runners/tokens')).body.token as string;
     for (let i = 0; i < n; i++) runners.push(await startRunner(server.url, registration, `bench-${i}`));
     await Promise.all(runners.map((r) => r.waitForLog(/runner ready/, 120_000)));
-    const r = await uploadAndWait(server, source, () => [server.process.pid!, ...runners.map((x) => x.process.pid!)]);
+    const r = await uploadAndWait(server, source, () => runners.map((x) => x.process.pid!));
     const logs = server.logs();
     const queued = logTime(logs, 'long source: transcoding in chunks');
     const chunks = Number(/"chunks":(\d+)[^\n]*long source: transcoding in chunks/.exec(logs)?.[1] ?? 0);
@@ -162,6 +210,7 @@ async function chunked(source: string, n: number): Promise<Measured> {
       runners: n,
       wall_s: r.wall_s,
       cpu_s: r.cpu_s,
+      cpu_split: r.cpu_split,
       chunks,
       ...(fixed !== undefined ? { fixed_s: fixed } : {}),
       ...(audioDone && audioClaimed ? { audio_part_s: (audioDone - audioClaimed) / 1000 } : {}),
@@ -196,9 +245,10 @@ const rows = results.map((r) => [
   r.chunks ? String(r.chunks) : '',
   r.fixed_s !== undefined ? fmt(r.fixed_s, 1) : '',
   r.audio_part_s !== undefined ? fmt(r.audio_part_s, 1) : '',
+  [r.cpu_split.node, r.cpu_split.node_children, r.cpu_split.runners, r.cpu_split.runner_children].map((v) => fmt(v, 1)).join(' / '),
 ]);
-console.log(`\n${seconds} s ${width}x${height}p30 source, chunk_s ${chunkS}, ${cores} cores\n`);
-console.log(markdownTable(['run', 'wall s', 'CPU s', 'CPU ÷ single', 'speed-up', 'chunks', 'fixed s', 'audio part s'], rows));
+console.log(`\n${seconds} s ${width}x${height}p30 source, chunk_s ${chunkS}, x264 preset ${PRODUCTION.transcode.preset}, ${cores} cores\n`);
+console.log(markdownTable(['run', 'wall s', 'CPU s', 'CPU ÷ single', 'speed-up', 'chunks', 'fixed s', 'audio part s', 'CPU s: node / its ffmpeg / runners / their ffmpeg'], rows));
 
 // The model, scaled to a 30-minute source from what this run measured.
 const chunkedRuns = results.filter((r) => r.runners > 0);
@@ -213,5 +263,5 @@ const enough = [1, 2, 4, 8, 16, 32, 64, 128].find((n) => modelWall(n) <= TARGET_
 console.log(`\nmodel for a 1800 s source on N machines of ${cores} cores: single-pass CPU ${fmt(singleCpu30, 0)} s, overhead ${fmt(overhead, 3)} (target ≤ ${TARGET_OVERHEAD}), fixed ${fmt(fixed, 0)} s, audio part ${fmt(audioPart, 0)} s`);
 for (const n of [1, 2, 4, 8, 16, 32]) console.log(`  N=${n}: ≈ ${fmt(modelWall(n), 0)} s`);
 console.log(enough ? `  ${TARGET_WALL_S} s is met from N=${enough}` : `  ${TARGET_WALL_S} s is not met: the fixed part and the audio part alone take ${fmt(fixed + audioPart, 0)} s`);
-const file = await writeResults('scale', { seconds, width, height, chunkS, cores, sourceBytes, results, model: { overhead, fixed, audioPart, singleCpu30, enough } });
+const file = await writeResults('scale', { seconds, width, height, chunkS, preset: PRODUCTION.transcode.preset, cores, sourceBytes, results, model: { overhead, fixed, audioPart, singleCpu30, enough } });
 console.log(`\nresults: ${file}`);

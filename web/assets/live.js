@@ -53,11 +53,12 @@ const PLAYED_OUT_S = 0.5;
 
 /**
  * hls.js signals end of stream only when nothing is missing before the end of the buffer;
- * a hole of a frame or two early in a live (seen near 2 s in an RTMP live with a copied top
- * rung; its cause is not traced yet) is jumped while playing but keeps it from ever ending,
- * so playback stalls a frame before the end. Once the
- * playlist has ended and playback waits within half a second of it with everything buffered,
- * the stream is over: tell the buffer so (BUFFER_EOS ends the MediaSource, the video ends).
+ * a hole of a frame or two in a live (a publisher that dropped frames; before the packager
+ * kept every rendition on the publisher's clock, every switch to or from a copied rung made
+ * one) is jumped while playing but keeps it from ever ending, so playback stalls a frame
+ * before the end. Once the playlist has ended and playback waits within half a second of it
+ * with everything buffered, the stream is over: tell the buffer so (BUFFER_EOS ends the
+ * MediaSource, the video ends).
  */
 function endIfPlayedOut() {
   const v = ui.video;
