@@ -41,7 +41,6 @@ import { CmafFragmentReader, shiftFragment, type CmafFragment } from './cmaf-fra
 import { AAC_FRAME_S, buildLiveArgs, liveSegmentFile, type LiveInput, type LiveRung } from './live-command.js';
 import { LiveJournal, type JournaledRun } from './live-journal.js';
 import { RunTimeline } from './run-timeline.js';
-import { flvTimestamp, isFlvMediaTag } from './flv-tags.js';
 import {
   codecOfInit,
   liveMediaPlaylist,
@@ -154,7 +153,6 @@ export class PackagerRun {
   readonly tracks: RunTrack[];
   private readonly abort = new AbortController();
   private readonly timeline: RunTimeline;
-  private firstTagMs: number | undefined;
   private ingestMs = 0;
   /** Since when the lag has been over the limit. */
   private overSince: number | undefined;
@@ -229,13 +227,8 @@ export class PackagerRun {
 
   /** Passes one FLV chunk (header or tag) to ffmpeg, noting the media time it carries. */
   write(chunk: Buffer): void {
-    // Media frames only: sequence headers keep timestamp 0 when NMS shifts a resumed publish.
-    if (isFlvMediaTag(chunk)) {
-      const ts = flvTimestamp(chunk);
-      this.firstTagMs ??= ts;
-      this.ingestMs = Math.max(this.ingestMs, ts - this.firstTagMs);
-    }
-    this.timeline.note(chunk);
+    const mediaMs = this.timeline.note(chunk);
+    if (mediaMs !== undefined) this.ingestMs = Math.max(this.ingestMs, mediaMs);
     if (!this.feed.writableEnded) this.feed.write(chunk);
   }
 

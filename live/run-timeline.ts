@@ -29,13 +29,18 @@ export class RunTimeline {
    */
   constructor(private readonly primingSeconds: number) {}
 
-  /** Notes one FLV tag as it is fed to ffmpeg. */
-  note(tag: Buffer): void {
-    if (!isFlvMediaTag(tag)) return;
+  /**
+   * Notes one FLV tag as it is fed to ffmpeg; returns its media time, ms since the first
+   * media tag (undefined for headers, metadata and sequence headers: NMS keeps those at 0
+   * when it shifts a resumed publish).
+   */
+  note(tag: Buffer): number | undefined {
+    if (!isFlvMediaTag(tag)) return undefined;
     const ts = flvTimestamp(tag);
     this.firstTagMs ??= ts;
     if (tag[0] === TAG_AUDIO) this.firstAudioMs ??= ts;
     else if (this.firstPictureMs === undefined && isFlvVideoKeyframe(tag)) this.firstPictureMs = ts + flvCompositionTime(tag);
+    return ts - this.firstTagMs;
   }
 
   /**
