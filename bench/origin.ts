@@ -11,7 +11,8 @@
  *   playlist  a ~2 KB media playlist, 64 connections
  * Targets: segments ≥ 1.0× nginx's requests/s; playlists ≥ 0.5× nginx and ≥ 0.9× the bare
  * Node server (as many processes as Framecast's HTTP processes), which shows what the
- * origin's own work costs over Node's floor.
+ * origin's own work costs over Node's floor. The bare server runs twice: with its own two
+ * headers, and (no target, to tell the two costs apart) with the headers Framecast sends.
  *
  * Framecast runs as `npm start` would (the cluster supervisor with `--workers` HTTP
  * processes, default 2 = this machine's cores) from source under tsx; nginx (Debian's
@@ -33,12 +34,12 @@ import { childrenOf, cpuTimes, memory } from './proc-stats.js';
 import { fmt, markdownTable, verdict, writeResults } from './report.js';
 
 const MB = 1_000_000;
-const SERVERS = ['framecast', 'nginx', 'bare'] as const;
+const SERVERS = ['framecast', 'nginx', 'bare', 'bare-headers'] as const;
 type ServerName = (typeof SERVERS)[number];
 /** Framecast's requests/s over each reference's, at least. */
 const TARGETS = { segment: { nginx: 1.0 }, playlist: { nginx: 0.5, bare: 0.9 } } as const satisfies Record<string, Partial<Record<ServerName, number>>>;
 type Scenario = keyof typeof TARGETS;
-const REFERENCES = ['nginx', 'bare'] as const;
+const REFERENCES = ['nginx', 'bare', 'bare-headers'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -188,6 +189,7 @@ const work = await mkdtemp(join(tmpdir(), 'framecast-bench-origin-'));
 let server: TestServer | undefined;
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 let bare: Awaited<ReturnType<typeof startBareServer>> | undefined;
+let bareHeaders: Awaited<ReturnType<typeof startBareServer>> | undefined;
 try {
   server = await startServer({ config: { log_level: 'warn' }, env: { FRAMECAST_WORKERS: String(WORKERS) } });
   const admin = api(server.url, server.adminToken);
@@ -213,21 +215,25 @@ try {
 
   nginx = await startNginx(mediaRoot, work);
   bare = await startBareServer('bare-origin-server.ts', [mediaRoot, String(WORKERS)]);
-  const targets: Record<ServerName, string> = { framecast: server.url, nginx: nginx.url, bare: bare.url };
+  // The same server answering with Framecast's own headers: what they cost, apart from its work.
+  bareHeaders = await startBareServer('bare-origin-server.ts', [mediaRoot, String(WORKERS), server.url]);
+  const targets: Record<ServerName, string> = { framecast: server.url, nginx: nginx.url, bare: bare.url, 'bare-headers': bareHeaders.url };
   // Each server's processes: Framecast's supervisor and HTTP processes (not the idle media process).
   const media = await server.mediaPid();
   const framecastPid = server.process.pid!;
   const nginxPid = nginx.pid;
   const barePid = bare.pid;
+  const bareHeadersPid = bareHeaders.pid;
   const serverPids: Record<ServerName, () => number[]> = {
     framecast: () => [framecastPid, ...childrenOf(framecastPid).filter((pid) => pid !== media)],
     nginx: () => [nginxPid, ...childrenOf(nginxPid)],
     bare: () => [barePid, ...childrenOf(barePid)],
+    'bare-headers': () => [bareHeadersPid, ...childrenOf(bareHeadersPid)],
   };
-  // Same bytes from both, or the comparison means nothing.
+  // Same bytes from every server, or the comparison means nothing.
   for (const pick of Object.values(picks)) {
-    const [a, b] = await Promise.all(Object.values(targets).map(async (base) => Buffer.from(await (await fetch(`${base}/media/${pick.path}`)).arrayBuffer())));
-    if (!a || !b || !a.equals(b) || a.length !== pick.size) throw new Error(`the servers disagree on ${pick.path}`);
+    const bodies = await Promise.all(Object.values(targets).map(async (base) => Buffer.from(await (await fetch(`${base}/media/${pick.path}`)).arrayBuffer())));
+    if (bodies.some((b) => b.length !== pick.size || !b.equals(bodies[0]!))) throw new Error(`the servers disagree on ${pick.path}`);
   }
 
   const results: Record<Scenario, Record<ServerName, WrkResult> & { bytes: number; file: string; connections: number }> = {} as never;
@@ -272,10 +278,10 @@ try {
     ];
   });
   const table = markdownTable(
-    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node req/s', 'vs nginx', 'vs bare Node', 'CPU µs/req (FC / nginx / bare)', 'p99 ms (FC / nginx / bare)', 'errors'],
+    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node req/s', 'bare Node, FC headers req/s', 'vs nginx', 'vs bare Node', 'vs bare Node, FC headers', 'CPU µs/req (FC / nginx / bare / bare+h)', 'p99 ms (FC / nginx / bare / bare+h)', 'errors'],
     rows,
   );
-  console.log(`\nOrigin, hot, ${SECONDS} s per run, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile) vs bare Node ${WORKERS} processes, wrk -t2:\n`);
+  console.log(`\nOrigin, hot, ${SECONDS} s per run, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile) vs bare Node ${WORKERS} processes (its own two headers, and Framecast's), wrk -t2:\n`);
   console.log(table);
   console.log(`\nFramecast HTTP process RSS: ${rssBefore.map((v) => fmt(v, 0)).join(', ')} MB before, ${rssAfter.map((v) => fmt(v, 0)).join(', ')} MB after`);
   const file = await writeResults('origin', {
@@ -295,6 +301,7 @@ try {
 } finally {
   await nginx?.stop();
   bare?.stop();
+  bareHeaders?.stop();
   await server?.stop();
   await rm(work, { recursive: true, force: true });
 }
