@@ -39,7 +39,8 @@ async function load(url: string): Promise<File | undefined> {
     return undefined;
   }
   if (!headersFrom) return { headers: ['Content-Type', TYPES[url.slice(url.lastIndexOf('.') + 1)] ?? 'application/octet-stream', 'Content-Length', bytes.length], bytes };
-  const res = await fetch(headersFrom + url);
+  // Identity, as wrk asks: fetch would otherwise ask for (and be sent) a compressed answer.
+  const res = await fetch(headersFrom + url, { headers: { 'accept-encoding': 'identity' } });
   await res.arrayBuffer();
   const headers: string[] = [];
   res.headers.forEach((value, name) => {
