@@ -181,10 +181,10 @@ export class LiveBroadcast {
   async stop(): Promise<void> {
     clearTimeout(this.reconnectTimer);
     this.restream.close();
-    this.poster.stop();
+    const posterStopped = this.poster.stop();
     this.detach?.();
     this.publisher?.disconnect();
-    await this.packager.stop();
+    await Promise.all([posterStopped, this.packager.stop()]);
   }
 
   private feedNewRun(pub: IngestPublisher): void {
@@ -308,7 +308,7 @@ export class LiveBroadcast {
     if (this.publisher !== pub) return;
     this.publisher = undefined;
     this.restream.stop();
-    this.poster.stop();
+    void this.poster.stop();
     this.detach?.();
     this.detach = undefined;
     this.run = undefined;
@@ -355,10 +355,11 @@ export class LiveBroadcast {
     this.state = 'ended';
     clearTimeout(this.reconnectTimer);
     this.restream.close();
-    this.poster.stop();
+    const posterStopped = this.poster.stop();
     this.detach?.();
     this.publisher?.disconnect();
     this.publisher = undefined;
+    await posterStopped;
     await this.settling;
     await this.packager.end();
     const endedAt = Date.now();

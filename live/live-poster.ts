@@ -34,15 +34,22 @@ export interface LivePosterOptions {
 export class LivePoster {
   private timer: NodeJS.Timeout | undefined;
   private capturing: Promise<void> | undefined;
+  /** Aborts the capture in flight (its ffmpeg is killed). */
+  private abort: AbortController | undefined;
 
   constructor(private readonly opts: LivePosterOptions) {}
 
   /** A publisher is on air: a first poster as soon as a keyframe is there, then every interval. */
   start(pub: IngestPublisher): void {
-    this.stop();
+    void this.stop();
     const tick = () => {
-      this.capturing ??= this.capture(pub)
-        .catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'live: poster refresh failed'))
+      if (this.capturing) return;
+      const abort = new AbortController();
+      this.abort = abort;
+      this.capturing = this.capture(pub, abort.signal)
+        .catch((err: unknown) => {
+          if (!abort.signal.aborted) this.opts.logger.warn({ err: (err as Error).message }, 'live: poster refresh failed');
+        })
         .finally(() => (this.capturing = undefined));
     };
     const again = () => {
@@ -53,12 +60,18 @@ export class LivePoster {
     this.timer = setTimeout(again, 2000);
   }
 
-  stop(): void {
+  /**
+   * No more refreshes; a capture in flight is abandoned (its ffmpeg killed, its file
+   * removed). Resolves when it is gone: on shutdown nothing writes into the data dir after.
+   */
+  async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.abort?.abort();
+    await this.capturing;
   }
 
-  private async capture(pub: IngestPublisher): Promise<void> {
+  private async capture(pub: IngestPublisher, signal: AbortSignal): Promise<void> {
     // A new file each time: the fs store hard-links what it is given, so rewriting one would change the stored poster in place.
     await mkdir(this.opts.workDir, { recursive: true });
     const file = join(this.opts.workDir, `poster-${Date.now()}.jpg`);
@@ -73,8 +86,9 @@ export class LivePoster {
           '-map', '0:v:0', '-frames:v', '1', '-vf', `scale=-2:'min(${POSTER_HEIGHT},ih)'`, '-q:v', '3',
           '-f', 'image2', '-update', '1', '-y', file,
         ],
-        { stdin: feed, timeoutMs: CAPTURE_TIMEOUT_MS },
+        { stdin: feed, timeoutMs: CAPTURE_TIMEOUT_MS, signal },
       );
+      signal.throwIfAborted();
       await this.opts.store.putFile(liveObjectKey(this.opts.liveId, LIVE_POSTER), file);
     } finally {
       detach();
