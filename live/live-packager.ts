@@ -16,7 +16,8 @@
  * has its keyframes at the same instants (live-command.ts), so the rule cuts them alike and
  * their Media Sequence Numbers line up. Audio is cut on the segment_s grid of its own clock.
  *
- * Each fragment is published as soon as ffmpeg flushes it (event-driven, from the pipe),
+ * Each fragment is first moved onto the publisher's clock (run-timeline.ts: ffmpeg starts
+ * every output track at 0), then published as soon as ffmpeg flushes it (event-driven, from the pipe),
  * then its rendition's playlist is rewritten and the HTTP processes are told
  * (core/origin/live-updates.ts), which is what answers blocking playlist reloads. Without
  * recording, segments that left the window (plus a margin for slow players) are deleted;
