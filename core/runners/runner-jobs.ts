@@ -60,6 +60,7 @@ const FINISH_POLL_MS = 5000;
 
 export class RunnerJobs {
   readonly #queue: JobQueue;
+  readonly #registry: RunnerRegistry;
   /**
    * vod.finish needs the bucket, which runners never get: the node that records the parts
    * joins them (a worker node claims them too). A job runner of that one type, poked after
@@ -68,6 +69,7 @@ export class RunnerJobs {
   readonly #finisher: JobRunner;
 
   constructor(private readonly s: Services) {
+    this.#registry = new RunnerRegistry(s.db.db);
     // Claims made here dead-letter a job whose last runner vanished: fail its video here too.
     this.#queue = new JobQueue(s.db, {
       ...s.config.jobs,
@@ -113,7 +115,7 @@ export class RunnerJobs {
       if (signal.aborted) return undefined;
       // Drained or revoked while this long-poll waited: it takes nothing more.
       if (waited) {
-        runner.state = await new RunnerRegistry(this.s.db.db).state(runner.id);
+        runner.state = await this.#registry.state(runner.id);
         if (runner.state !== 'active') return undefined;
       }
       const token = newJobToken();
