@@ -3,16 +3,22 @@
  * (bench/bare-origin-server.ts) serving the same published version directory, same machine,
  * same run, with wrk.
  *
- *   node --import tsx bench/origin.ts [-- --seconds 10 --workers 2]
+ *   node --import tsx bench/origin.ts [-- --seconds 10 --rounds 3 --workers 2]
  *
  * Scenarios (hot: both servers are warmed up first, so Framecast serves from memory and
  * nginx from the page cache):
  *   segment   a ~1 MB fMP4 segment, 32 connections
  *   playlist  a ~2 KB media playlist, 64 connections
- * Targets: segments ≥ 1.0× nginx's requests/s; playlists ≥ 0.5× nginx and ≥ 0.9× the bare
- * Node server (as many processes as Framecast's HTTP processes), which shows what the
- * origin's own work costs over Node's floor. The bare server runs twice: with its own two
- * headers, and (no target, to tell the two costs apart) with the headers Framecast sends.
+ * Rounds: every server runs once per round, in an order that rotates from round to round, so
+ * each comparison is between runs minutes apart at most; a ratio is the median over rounds
+ * of Framecast's requests/s over the reference's in the same round (one 10 s run of a
+ * server here varies by ±10 % from the next: one run each decides nothing at 0.9).
+ * Targets: segments ≥ 1.0× nginx's requests/s; playlists ≥ 0.5× nginx and ≥ 0.9× a bare
+ * Node server returning the same bytes (as many processes as Framecast's HTTP processes:
+ * a Map lookup, writeHead, end, with the very headers Framecast sends for that URL, read
+ * once from it), which shows what the origin's own work costs over Node's floor. The bare
+ * server also runs with only its own two headers (Content-Type, Content-Length; no target):
+ * what the eleven headers a player is owed (CORS, validators, caching, nosniff) cost.
  *
  * Framecast runs as `npm start` would (the cluster supervisor with `--workers` HTTP
  * processes, default 2 = this machine's cores) from source under tsx; nginx (Debian's
@@ -37,17 +43,19 @@ const MB = 1_000_000;
 const SERVERS = ['framecast', 'nginx', 'bare', 'bare-headers'] as const;
 type ServerName = (typeof SERVERS)[number];
 /** Framecast's requests/s over each reference's, at least. */
-const TARGETS = { segment: { nginx: 1.0 }, playlist: { nginx: 0.5, bare: 0.9 } } as const satisfies Record<string, Partial<Record<ServerName, number>>>;
+const TARGETS = { segment: { nginx: 1.0 }, playlist: { nginx: 0.5, 'bare-headers': 0.9 } } as const satisfies Record<string, Partial<Record<ServerName, number>>>;
 type Scenario = keyof typeof TARGETS;
 const REFERENCES = ['nginx', 'bare', 'bare-headers'] as const;
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: String(availableParallelism()) },
   },
 });
 const SECONDS = Number(args.seconds);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const WORKERS = Number(args.workers);
 
 /** One wrk run. */
@@ -172,6 +180,29 @@ async function filesUnder(root: string): Promise<{ path: string; size: number }[
   return out;
 }
 
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** A server's runs over the rounds, as one: medians of each figure, errors summed. */
+function medianRun(runs: WrkResult[]): WrkResult {
+  const of = (pick: (r: WrkResult) => number | null | undefined) => {
+    const values = runs.map(pick).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    return values.length ? median(values) : null;
+  };
+  return {
+    requests_per_s: of((r) => r.requests_per_s)!,
+    server_cpu_us_per_request: of((r) => r.server_cpu_us_per_request) ?? undefined,
+    cpu_us_per_request_by_process: runs[0]!.cpu_us_per_request_by_process?.map((_, i) => of((r) => r.cpu_us_per_request_by_process?.[i])!),
+    transfer_mb_per_s: of((r) => r.transfer_mb_per_s)!,
+    latency_p50_ms: of((r) => r.latency_p50_ms),
+    latency_p99_ms: of((r) => r.latency_p99_ms),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+  };
+}
+
 function closest<T extends { size: number }>(items: T[], size: number): T {
   return items.reduce((best, f) => (Math.abs(f.size - size) < Math.abs(best.size - size) ? f : best));
 }
@@ -236,29 +267,38 @@ try {
     if (bodies.some((b) => b.length !== pick.size || !b.equals(bodies[0]!))) throw new Error(`the servers disagree on ${pick.path}`);
   }
 
-  const results: Record<Scenario, Record<ServerName, WrkResult> & { bytes: number; file: string; connections: number }> = {} as never;
+  const results: Record<Scenario, Record<ServerName, WrkResult> & { bytes: number; file: string; connections: number; rounds: Record<ServerName, WrkResult>[] }> = {} as never;
   const rssBefore = await httpRss(server);
+  const names = Object.keys(targets) as ServerName[];
   for (const scenario of Object.keys(TARGETS) as Scenario[]) {
     const pick = picks[scenario];
-    const row = { bytes: pick.size, file: pick.path, connections: pick.connections } as (typeof results)[Scenario];
-    for (const [name, base] of Object.entries(targets) as [ServerName, string][]) {
-      const url = `${base}/media/${pick.path}`;
-      await wrk(url, pick.connections, 2); // warm-up: caches, JIT, connections
-      console.log(`${scenario}: ${name} …`);
-      const pids = serverPids[name]();
-      const cpuBefore = pids.map((pid) => cpuTimes(pid).self);
-      row[name] = await wrk(url, pick.connections, SECONDS);
-      const perRequest = (cpuS: number) => (cpuS * 1e6) / (row[name].requests_per_s * SECONDS);
-      row[name].cpu_us_per_request_by_process = pids.map((pid, i) => perRequest(cpuTimes(pid).self - cpuBefore[i]!));
-      row[name].server_cpu_us_per_request = row[name].cpu_us_per_request_by_process.reduce((a, b) => a + b, 0);
-      console.log(`  CPU µs/request by process: ${row[name].cpu_us_per_request_by_process.map((v) => fmt(v, 1)).join(' / ')}`);
+    const url = (name: ServerName) => `${targets[name]}/media/${pick.path}`;
+    for (const name of names) await wrk(url(name), pick.connections, 2); // warm-up: caches, JIT, connections
+    const rounds: Record<ServerName, WrkResult>[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const runs = {} as Record<ServerName, WrkResult>;
+      // Rotated, so no server always runs right after the same one or always first.
+      for (const name of [...names.slice(round % names.length), ...names.slice(0, round % names.length)]) {
+        const pids = serverPids[name]();
+        const cpuBefore = pids.map((pid) => cpuTimes(pid).self);
+        const run = await wrk(url(name), pick.connections, SECONDS);
+        const perRequest = (cpuS: number) => (cpuS * 1e6) / (run.requests_per_s * SECONDS);
+        run.cpu_us_per_request_by_process = pids.map((pid, i) => perRequest(cpuTimes(pid).self - cpuBefore[i]!));
+        run.server_cpu_us_per_request = run.cpu_us_per_request_by_process.reduce((a, b) => a + b, 0);
+        runs[name] = run;
+        console.log(`${scenario} round ${round + 1}/${ROUNDS}: ${name} ${fmt(run.requests_per_s, 0)} req/s, CPU µs/request by process ${run.cpu_us_per_request_by_process.map((v) => fmt(v, 1)).join(' / ')}`);
+      }
+      rounds.push(runs);
     }
+    const row = { bytes: pick.size, file: pick.path, connections: pick.connections, rounds } as (typeof results)[Scenario];
+    for (const name of names) row[name] = medianRun(rounds.map((r) => r[name]));
     results[scenario] = row;
   }
   const rssAfter = await httpRss(server);
   const stats = (await admin.json('GET', '/v1/origin/stats')).body;
 
-  const ratio = (scenario: Scenario, reference: ServerName) => results[scenario].framecast.requests_per_s / results[scenario][reference].requests_per_s;
+  /** Median over rounds of Framecast's req/s over the reference's in the same round. */
+  const ratio = (scenario: Scenario, reference: ServerName) => median(results[scenario].rounds.map((r) => r.framecast.requests_per_s / r[reference].requests_per_s));
   const rows = (Object.keys(TARGETS) as Scenario[]).map((scenario) => {
     const r = results[scenario];
     const targets: Partial<Record<ServerName, number>> = TARGETS[scenario];
@@ -278,16 +318,17 @@ try {
     ];
   });
   const table = markdownTable(
-    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node req/s', 'bare Node, FC headers req/s', 'vs nginx', 'vs bare Node', 'vs bare Node, FC headers', 'CPU µs/req (FC / nginx / bare / bare+h)', 'p99 ms (FC / nginx / bare / bare+h)', 'errors'],
+    ['scenario', 'object', 'conns', 'Framecast req/s', 'nginx req/s', 'bare Node, 2 headers req/s', 'bare Node, same bytes req/s', 'vs nginx', 'vs bare Node, 2 headers', 'vs bare Node, same bytes', 'CPU µs/req (FC / nginx / bare 2 h / bare same)', 'p99 ms (FC / nginx / bare 2 h / bare same)', 'errors'],
     rows,
   );
-  console.log(`\nOrigin, hot, ${SECONDS} s per run, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile) vs bare Node ${WORKERS} processes (its own two headers, and Framecast's), wrk -t2:\n`);
+  console.log(`\nOrigin, hot, ${ROUNDS} rounds of ${SECONDS} s per server (medians), ${(Object.keys(TARGETS) as Scenario[]).map((sc) => `${sc} vs bare Node (same bytes) by round ${results[sc].rounds.map((r) => fmt(r.framecast.requests_per_s / r['bare-headers'].requests_per_s)).join(' ')}`).join('; ')}, Framecast ${WORKERS} HTTP processes vs nginx 2 workers (sendfile) vs bare Node ${WORKERS} processes (the same bytes, and its own two headers), wrk -t2:\n`);
   console.log(table);
   console.log(`\nFramecast HTTP process RSS: ${rssBefore.map((v) => fmt(v, 0)).join(', ')} MB before, ${rssAfter.map((v) => fmt(v, 0)).join(', ')} MB after`);
   const file = await writeResults('origin', {
     date: new Date().toISOString(),
     machine: { cores: availableParallelism(), node: process.version },
     seconds: SECONDS,
+    rounds: ROUNDS,
     framecast_workers: WORKERS,
     nginx_workers: 2,
     results,

@@ -4,8 +4,8 @@
  * A public playlist or segment fetched over and over gets the same bytes and headers every
  * time, so after one full answer (URL parsed, access checked, object found in the origin's
  * LRU) the whole answer is kept, keyed by the raw request URL: per coding, the body and a
- * flat header list for `res.writeHead` (no header object built, merged or validated per
- * request), plus the 304 for revalidations. A hit costs a Map lookup, a clock read and
+ * prepared head (no header object built, merged or validated per request: see
+ * core/http/prepared-head.ts), plus the 304 for revalidations. A hit costs a Map lookup, a clock read and
  * writeHead + end.
  *
  * An answer lives at most as long as the route says it may skip its access checks (the
@@ -17,6 +17,7 @@
 import { codingPreference, type ContentCoding } from './compression.js';
 import { derivedEtag } from './conditional.js';
 import type { CachedRepresentation } from './origin.js';
+import { PreparedHead, type HeaderList } from '../http/prepared-head.js';
 
 /** What a prepared answer depends on in a request. */
 export interface HotRequestHeaders {
@@ -53,9 +54,6 @@ export function hotRequestHeaders(raw: readonly string[]): HotRequestHeaders {
   return out;
 }
 
-/** Flat `[name, value, name, value, …]`, as `res.writeHead` takes it. */
-export type HeaderList = readonly (string | number)[];
-
 /** One coding of a prepared answer. */
 export interface PreparedVariant {
   etag: string;
@@ -67,10 +65,10 @@ export interface PreparedVariant {
    * costs about as much as the nine headers the origin sends beyond a bare server's two.
    */
   text: string | undefined;
-  /** Headers of the 200 (HEAD too), Content-Length included. */
-  headers: HeaderList;
-  /** Headers of the 304 to a matching If-None-Match. */
-  notModified: HeaderList;
+  /** Head of the 200 (HEAD too), Content-Length included. */
+  head: PreparedHead;
+  /** Head of the 304 to a matching If-None-Match. */
+  notModified: PreparedHead;
 }
 
 interface PreparedAnswer {
@@ -148,6 +146,6 @@ export class HotAnswers {
     const headers = [...common];
     if (coding) headers.push('Content-Encoding', coding);
     headers.push('Content-Length', body.length);
-    return { etag, body, text: body.length <= MAX_TEXT_BYTES ? body.toString('latin1') : undefined, headers, notModified: common };
+    return { etag, body, text: body.length <= MAX_TEXT_BYTES ? body.toString('latin1') : undefined, head: new PreparedHead(headers), notModified: new PreparedHead(common) };
   }
 }

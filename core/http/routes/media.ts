@@ -219,11 +219,11 @@ export function createMediaHandler(s: Services): (req: IncomingMessage, res: Ser
         const ifNoneMatch = headers.ifNoneMatch;
         if (ifNoneMatch !== undefined && ifNoneMatchHits(ifNoneMatch, prepared.etag)) {
           metrics.notModified++;
-          res.writeHead(304, prepared.notModified as (string | number)[]);
+          prepared.notModified.write(res, 304);
           res.end();
           countInstantAnswer(tallies[method].notModified, now);
         } else {
-          res.writeHead(200, prepared.headers as (string | number)[]);
+          prepared.head.write(res, 200);
           if (method === 'HEAD') res.end();
           else {
             metrics.bytesServed += prepared.body.length;
