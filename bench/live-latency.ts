@@ -234,6 +234,24 @@ const SAMPLER = `(() => {
   find();
 })();`;
 
+/** Frames grouped by the second (since the first kept one) they were shown in. */
+function perSecond(samples: readonly { latency: number; hls: number; height: number; at: number }[]) {
+  const start = samples[0]?.at ?? 0;
+  const seconds = new Map<number, (typeof samples)[number][]>();
+  for (const s of samples) {
+    const t = Math.floor((s.at - start) / 1000);
+    seconds.set(t, [...(seconds.get(t) ?? []), s]);
+  }
+  return [...seconds].map(([t, group]) => ({
+    t,
+    frames: group.length,
+    p50_s: percentile(group.map((s) => s.latency / 1000), 50),
+    max_s: Math.max(...group.map((s) => s.latency / 1000)),
+    heights: [...new Set(group.map((s) => s.height))],
+    hls_s: percentile(group.map((s) => s.hls).filter(Number.isFinite), 50),
+  }));
+}
+
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -336,7 +354,12 @@ try {
   const partP95 = percentile(partDelay, 95);
   if (pub) console.log(`\nLast frame of a part → part listed in ${top} (${partDelay.length} parts): p50 ${fmt(partP50)} s, p95 ${fmt(partP95)} s (target ≤ ${partTarget} s: ${verdict(partP50, partTarget, 'max')} p50 / ${verdict(partP95, partTarget, 'max')} p95)`);
   else console.log('\nFrame → part listed: not measured for WHIP (the media time of a WebRTC frame is not the bench\'s frame count)');
-  const file = await writeResults(`live-latency-${opts.ingest}`, { ingest: opts.ingest, seconds: SECONDS, warmup_s: WARMUP_S, top, p50_s: p50, p95_s: p95, frames: measured.length, renditions_shown: shown, dropped: after.dropped_renditions ?? [], frame_to_part_listed_p50_s: partP50, frame_to_part_listed_p95_s: partP95, frame_to_part_listed_s: partDelay, loadavg: (await import('node:os')).loadavg() });
+  // Second by second, to trace a tail: when it happened, on which rendition, and whether
+  // hls.js itself knew it was behind (its latency estimate) or the frames came late to it.
+  const series = perSecond(kept);
+  const late = series.filter((s) => s.max_s > p50 + 1);
+  if (late.length) console.log(`\nSeconds with a frame over p50 + 1 s: ${late.map((s) => `t=${s.t} (${s.frames} frames, max ${fmt(s.max_s)} s, ${s.heights.join('/')}p, hls.js ${fmt(s.hls_s)} s)`).join('; ')}`);
+  const file = await writeResults(`live-latency-${opts.ingest}`, { ingest: opts.ingest, seconds: SECONDS, warmup_s: WARMUP_S, top, p50_s: p50, p95_s: p95, frames: measured.length, renditions_shown: shown, per_second: series, dropped: after.dropped_renditions ?? [], frame_to_part_listed_p50_s: partP50, frame_to_part_listed_p95_s: partP95, frame_to_part_listed_s: partDelay, loadavg: (await import('node:os')).loadavg() });
   console.log(`results: ${file}`);
 } finally {
   stop.abort();
