@@ -7,7 +7,8 @@
  *   RENDITION-REPORT) and pass hls-parser's strict mode;
  * - a blocking reload (`_HLS_msn`/`_HLS_part`) answers once its part is there, not before;
  *   one far ahead gets 400; the part the preload hint names is held until it exists;
- * - the live page (hls.js, lowLatencyMode) plays with a reported latency under 2.5 s;
+ * - the live page (hls.js, lowLatencyMode) plays with a reported latency under 2.5 s; a
+ *   stall makes it hold back further, and 15 s of smooth playing takes that back;
  * - DVR (`live.dvr_window_s: 60`): the page's seek bar goes 20 s back, the video plays
  *   there, and "Back to live" returns to the edge.
  */
@@ -19,7 +20,7 @@ import { startPageFixture } from '../helpers/page-fixture.js';
 
 HLS.setOptions({ strictMode: true });
 
-const CLIP_S = 34;
+const CLIP_S = 60;
 const { server, dir, browser, shots } = await startPageFixture(t, 'live-llhls', {
   config: { live: { reconnect_window_s: 2, preset: 'ultrafast', dvr_window_s: 60 } },
 });
@@ -175,6 +176,34 @@ t.test('the live page plays in hls.js lowLatencyMode under 2.5 s from the live e
   t.ok(samples.length >= 4, 'hls.js reports its latency');
   t.ok(median > 0 && median < 2.5, `median latency ${median.toFixed(2)} s (samples ${samples.map((s) => s.toFixed(2)).join(', ')})`);
   t.equal(await page.evaluate(() => document.querySelector('video')!.error?.code ?? null), null, 'no media error');
+});
+
+t.test('a stall adds hold-back, and smooth playing forgives it', async (t) => {
+  const partHoldBack = Number(/PART-HOLD-BACK=([\d.]+)/.exec((await playlist('240p')).text)?.[1]);
+  t.ok(partHoldBack > 0, `PART-HOLD-BACK ${partHoldBack} s`);
+  const targetOver = (limit: number) => page.waitForFunction((l) => Number(document.getElementById('player')!.dataset.targetLatency) > l, limit, { timeout: 30_000 });
+  const targetBackTo = (value: number) => page.waitForFunction((v) => Math.abs(Number(document.getElementById('player')!.dataset.targetLatency) - v) < 0.01, value, { timeout: 40_000 });
+  // A stall while the page started would have raised it already: wait until it is forgiven.
+  await targetBackTo(partHoldBack);
+  t.pass('the page aims at the playlist\'s PART-HOLD-BACK');
+
+  // Starve the player: every media request waits 3 s, for 4 s.
+  const hold = async (route: import('playwright-core').Route) => {
+    await sleep(3000);
+    await route.continue().catch(() => undefined);
+  };
+  await page.route(`${base}**`, hold);
+  await sleep(4000);
+  await page.unroute(`${base}**`, hold);
+  await targetOver(partHoldBack + 0.25);
+  const stalledAt = Date.now();
+  t.pass(`after a stall the page holds back ${await page.locator('#player').getAttribute('data-target-latency')} s`);
+
+  await targetBackTo(partHoldBack);
+  t.ok(Date.now() - stalledAt > 8_000, `forgiven after ${((Date.now() - stalledAt) / 1000).toFixed(1)} s of smooth playing, not at once`);
+  const currentTime = await page.evaluate(() => document.querySelector('video')!.currentTime);
+  await page.waitForFunction((from) => document.querySelector('video')!.currentTime > from + 1, currentTime, { timeout: 10_000 });
+  t.pass('still playing');
 });
 
 t.test('DVR: the seek bar goes 20 s back and "Back to live" returns to the edge', async (t) => {

@@ -14,6 +14,12 @@ import { apiCall } from './api.js';
 const POLL_MS = 2000;
 /** Extra hold-back per stall, seconds: the default part duration (live.part_s). */
 const STALL_HOLD_BACK_S = 0.5;
+/**
+ * Playing this long without a stall forgives the earlier ones, seconds: the hold-back they
+ * added goes. hls.js adds it for the rest of the session (up to a target duration), so one
+ * stall while the page starts on a busy machine kept a viewer 0.5 s further behind for good.
+ */
+const STALL_FORGIVE_S = 15;
 
 const byId = (id) => document.getElementById(id);
 const ui = {
@@ -40,6 +46,8 @@ const liveId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1
 let hls = null;
 let playing = false;
 let ended = false;
+/** performance.now() of the last stall not yet forgiven, or null. */
+let lastStallAt = null;
 
 // The ended notice (and the recording link inside it) waits until the last segments have played.
 ui.video.addEventListener('ended', () => {
@@ -81,6 +89,8 @@ function liveEdge() {
 function updateSeekBar() {
   // hls.js's own estimate of the distance to the live edge, for operators and tests.
   if (hls && Number.isFinite(hls.latency)) ui.player.dataset.latency = hls.latency.toFixed(3);
+  // …and the distance it aims for (the playlist's hold-back, plus what stalls added).
+  if (hls && Number.isFinite(hls.targetLatency)) ui.player.dataset.targetLatency = hls.targetLatency.toFixed(3);
   const n = ui.video.seekable.length;
   if (!playing || ended || n === 0) {
     ui.dvr.hidden = true;
@@ -128,6 +138,7 @@ function startPlayback(url) {
     // part (0.5 s, live.part_s) per stall keeps a brief hiccup from doubling the latency.
     hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, liveSyncOnStallIncrease: STALL_HOLD_BACK_S, backBufferLength: 90 });
     hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lastStallAt = performance.now();
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
       else stopPlayback('offline');
@@ -135,6 +146,7 @@ function startPlayback(url) {
     hls.on(Hls.Events.LEVEL_LOADED, (_event, data) => {
       playlistEnd = data.details.live ? null : data.details.edge;
       endIfPlayedOut();
+      forgiveStalls(data.details);
     });
     hls.loadSource(url);
     hls.attachMedia(ui.video);
@@ -147,8 +159,20 @@ function startPlayback(url) {
   ui.video.play().catch(() => undefined);
 }
 
+/** After STALL_FORGIVE_S of smooth playing, the player holds back what the playlist asks again. */
+function forgiveStalls(details) {
+  if (lastStallAt === null || !details.live || performance.now() - lastStallAt < STALL_FORGIVE_S * 1000) return;
+  const holdBack = details.partHoldBack || details.holdBack;
+  if (!holdBack) return;
+  // Setting the target resets hls.js's stall count; the value is the playlist's own
+  // (PART-HOLD-BACK), so nothing else changes. Later stalls add their hold-back again.
+  hls.targetLatency = holdBack;
+  lastStallAt = null;
+}
+
 function stopPlayback(text) {
   playing = false;
+  lastStallAt = null;
   hls?.destroy();
   hls = null;
   ui.video.removeAttribute('src');
