@@ -5,8 +5,8 @@
  * time, so after one full answer (URL parsed, access checked, object found in the origin's
  * LRU) the whole answer is kept, keyed by the raw request URL: per coding, the body and a
  * prepared head (no header object built, merged or validated per request: see
- * core/http/prepared-head.ts), plus the 304 for revalidations. A hit costs a Map lookup, a clock read and
- * writeHead + end.
+ * core/http/prepared-head.ts), plus the 304 for revalidations. A hit costs a Map lookup, a
+ * clock read and writeHead + end.
  *
  * An answer lives at most as long as the route says it may skip its access checks (the
  * origin's lookup TTL, and for growing playlists the mutable TTL), so deletes, visibility
