@@ -240,7 +240,9 @@ function perSecond(samples: readonly { latency: number; hls: number; height: num
   const seconds = new Map<number, (typeof samples)[number][]>();
   for (const s of samples) {
     const t = Math.floor((s.at - start) / 1000);
-    seconds.set(t, [...(seconds.get(t) ?? []), s]);
+    const group = seconds.get(t);
+    if (group) group.push(s);
+    else seconds.set(t, [s]);
   }
   return [...seconds].map(([t, group]) => ({
     t,
