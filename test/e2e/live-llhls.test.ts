@@ -20,7 +20,9 @@ import { startPageFixture } from '../helpers/page-fixture.js';
 
 HLS.setOptions({ strictMode: true });
 
-const CLIP_S = 60;
+// Long enough for the page to start, forgive a stall at start (15 s), be starved and forgive
+// that, and still be live for the DVR test after them.
+const CLIP_S = 75;
 const { server, dir, browser, shots } = await startPageFixture(t, 'live-llhls', {
   config: { live: { reconnect_window_s: 2, preset: 'ultrafast', dvr_window_s: 60 } },
 });
