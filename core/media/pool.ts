@@ -2,9 +2,9 @@
  * The transcode worker pool (piscina), typed from the worker's own signature.
  *
  * The worker file is found next to this one with THIS file's extension, so the same code
- * runs under tsx (.ts) and compiled (dist/, .js). Worker threads inherit process.execArgv,
- * so `node --import tsx` (and tap's TypeScript loader) also load the .ts worker; when a .ts
- * pool is started without any such loader we add `--import tsx` ourselves.
+ * runs under tsx (.ts) and compiled (dist/, .js). Worker threads inherit the process's
+ * options, so `node --import tsx` (and tap's TypeScript loader) also load the .ts worker; when
+ * a .ts pool is started without any such loader we add `--import tsx` ourselves.
  *
  * Aborting: piscina's own abort would terminate the worker thread, and the ffmpeg child
  * (a child of the whole process) would run on. Instead the pool sends `{type:'abort'}` on a
@@ -40,11 +40,18 @@ const ownExt = path.extname(ownFile);
 /** The worker module beside this file, with the same extension (.ts under tsx, .js compiled). */
 export const WORKER_FILE = path.join(path.dirname(ownFile), `transcode.worker${ownExt}`);
 
-function workerExecArgv(): string[] {
+/**
+ * The workers' node flags. Left out, a worker inherits the process's own options as they are;
+ * given explicitly, Node parses them again and refuses every per-process flag, so
+ * `node --max-old-space-size=4096 dist/core/main.js` (a common way to give a node more heap)
+ * failed every transcode with ERR_WORKER_INVALID_EXEC_ARGV. So flags are given only where
+ * they must be: a .ts pool started without a TypeScript loader gets `--import tsx` added.
+ */
+function workerExecArgv(): string[] | undefined {
   const argv = process.execArgv;
-  if (ownExt !== '.ts') return argv;
+  if (ownExt !== '.ts') return undefined;
   const hasLoader = argv.some((a) => /tsx|ts-node|typescript|--experimental-strip-types|--loader/.test(a));
-  return hasLoader ? argv : [...argv, '--import', 'tsx'];
+  return hasLoader ? undefined : [...argv, '--import', 'tsx'];
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -36,6 +36,8 @@ export interface StartOptions {
   waitReady?: boolean;
   /** How long the node may take to answer (default 150 s). */
   readyTimeoutMs?: number;
+  /** node's own flags, before the program (e.g. `--max-old-space-size=…`, as an operator may start it). */
+  nodeArgs?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -88,7 +90,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const adminToken = 'test-admin-token';
   const configFile = join(dataDir, 'test-config.yaml');
   await writeFile(configFile, stringify(merge(TEST_CONFIG, opts.config ?? {})));
-  const child = spawn(process.execPath, [...programArgs('core/main.ts'), '--config', configFile], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...programArgs('core/main.ts'), '--config', configFile], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -1,7 +1,8 @@
 /**
  * Operators' traps: the compose file's profiles start without clashing and demand real
  * secrets; a node reachable beyond loopback refuses example secrets; a data dir the process
- * cannot write says so plainly. (Absolute playback URLs with public_url: version-lifecycle.)
+ * cannot write says so plainly; a node started with node's own per-process flags (more heap)
+ * still transcodes. (Absolute playback URLs with public_url: version-lifecycle.)
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
-import { freePort, REPO_ROOT, runRefusedStart } from '../helpers/server.js';
+import { api, tusUpload, waitForVideo } from '../helpers/api.js';
+import { makeClip } from '../helpers/media-fixtures.js';
+import { freePort, REPO_ROOT, runRefusedStart, startServer } from '../helpers/server.js';
 
 const EXIT_REFUSED = 78;
 
@@ -97,4 +100,18 @@ t.test('a data dir the node cannot write says permission denied and the uid, not
   t.equal(code, EXIT_REFUSED);
   t.match(output, `permission denied, ${dataDir} is not writable by uid ${uid}`);
   t.notMatch(output, /ENOENT/);
+});
+
+t.test('a node started with per-process node flags (more heap) still transcodes', async (t) => {
+  // Worker threads refuse such flags when they are handed to them again: every transcode
+  // failed with ERR_WORKER_INVALID_EXEC_ARGV.
+  const server = await startServer({ nodeArgs: ['--max-old-space-size=1024', '--stack-size=1000'] });
+  t.teardown(() => server.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'framecast-flags-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const clip = await makeClip(dir, { width: 320, height: 180, seconds: 2 });
+  const up = await tusUpload(server.url, clip, { token: server.adminToken, metadata: { filename: 'flags.mp4' } });
+  const video = await waitForVideo(api(server.url, server.adminToken), up.videoId!);
+  t.equal(video.status, 'ready', `ready (${JSON.stringify(video.error ?? null)})`);
+  t.equal((await fetch(server.url + video.playback.hls_url)).status, 200, 'its playlist is served');
 });
